@@ -1,0 +1,8 @@
+/**
+ * Communication between processes: pipes, queues, listeners and managers. (Lands with its own
+ * issue.)
+ *
+ * @module
+ */
+
+export {};

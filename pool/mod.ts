@@ -1,0 +1,7 @@
+/**
+ * Pools of worker processes. (Lands with its own issue.)
+ *
+ * @module
+ */
+
+export {};

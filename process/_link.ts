@@ -1,0 +1,170 @@
+// The message transports between a parent and a child: MessagePort-like objects for workers,
+// and length-prefixed `node:v8` frames over a Unix socket for subprocesses.
+
+import { deserialize, serialize } from "node:v8";
+
+/** A two-way message connection to one other process. */
+export interface Link {
+  /** Sends a message; `transfer` lists MessagePorts to move along (workers only). */
+  post(msg: unknown, transfer?: Transferable[]): void;
+  /** Called with each message received. */
+  onmessage: ((msg: { t?: unknown }) => void) | undefined;
+  /** Called once when the other side is gone. */
+  onclose: (() => void) | undefined;
+  /** Lets the program end while this link is still open. */
+  unref(): void;
+  /** Closes the link. */
+  close(): void;
+}
+
+/** What {@link PortLink} needs of a MessagePort-like object. */
+export interface PortLike {
+  post(msg: unknown, transfer: Transferable[]): void;
+  listen(fn: (msg: unknown) => void): void;
+  unref?(): void;
+  close?(): void;
+}
+
+/** A link over a Worker, a worker's own scope, or a `node:worker_threads` port. */
+export class PortLink implements Link {
+  onmessage: ((msg: { t?: unknown }) => void) | undefined;
+  onclose: (() => void) | undefined;
+  #port: PortLike;
+  #closed = false;
+
+  /** @param port the underlying object. */
+  constructor(port: PortLike) {
+    this.#port = port;
+    port.listen((m) => this.onmessage?.(m as { t?: unknown }));
+  }
+
+  post(msg: unknown, transfer: Transferable[] = []): void {
+    if (!this.#closed) this.#port.post(msg, transfer);
+  }
+
+  unref(): void {
+    this.#port.unref?.();
+  }
+
+  /** Marks the link gone, as when the worker behind it exited. */
+  gone(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.onclose?.();
+  }
+
+  close(): void {
+    this.#port.close?.();
+    this.gone();
+  }
+}
+
+/** A link over a Unix socket: each message a 4-byte length and a `node:v8` serialization. */
+export class SocketLink implements Link {
+  onmessage: ((msg: { t?: unknown }) => void) | undefined;
+  onclose: (() => void) | undefined;
+  #conn: Deno.Conn;
+  #queue: Uint8Array[] = [];
+  #flushing = false;
+  #closed = false;
+
+  /** @param conn a connected socket; reading starts at once. */
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+    this.#read();
+  }
+
+  post(msg: unknown): void {
+    if (this.#closed) return;
+    const body = serialize(msg);
+    const frame = new Uint8Array(4 + body.length);
+    new DataView(frame.buffer).setUint32(0, body.length, true);
+    frame.set(body, 4);
+    this.#queue.push(frame);
+    if (!this.#flushing) this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const frames = this.#queue;
+        this.#queue = [];
+        let buf = frames[0];
+        if (frames.length > 1) {
+          buf = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+          let at = 0;
+          for (const f of frames) {
+            buf.set(f, at);
+            at += f.length;
+          }
+        }
+        for (let at = 0; at < buf.length;) at += await this.#conn.write(buf.subarray(at));
+      }
+    } catch {
+      this.#end();
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  async #read(): Promise<void> {
+    let buf = new Uint8Array(64 * 1024);
+    let len = 0;
+    try {
+      for (;;) {
+        if (len === buf.length) {
+          const bigger = new Uint8Array(buf.length * 2);
+          bigger.set(buf);
+          buf = bigger;
+        }
+        const n = await this.#conn.read(buf.subarray(len));
+        if (n === null) break;
+        len += n;
+        let at = 0;
+        while (len - at >= 4) {
+          const size = new DataView(buf.buffer, buf.byteOffset + at, 4).getUint32(0, true);
+          if (len - at - 4 < size) {
+            if (size + 4 > buf.length) {
+              const bigger = new Uint8Array(size + 4);
+              bigger.set(buf.subarray(at, len));
+              buf = bigger;
+              len -= at;
+              at = 0;
+            }
+            break;
+          }
+          const msg = deserialize(buf.subarray(at + 4, at + 4 + size));
+          at += 4 + size;
+          this.onmessage?.(msg);
+        }
+        if (at > 0) {
+          buf.copyWithin(0, at, len);
+          len -= at;
+        }
+      }
+    } catch {
+      // a reset connection ends the link like an orderly close
+    }
+    this.#end();
+  }
+
+  #end(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+    this.onclose?.();
+  }
+
+  unref(): void {
+    this.#conn.unref();
+  }
+
+  close(): void {
+    this.#end();
+  }
+}

@@ -1,0 +1,202 @@
+// How values travel to another process: a deep walk that refuses what cannot be sent, naming
+// its position, and replaces the package's own handles (locks, queues, pipe ends...) with a
+// marker that the receiving side turns back into a handle meaning the same object.
+
+import type { StartMethod } from "./_state.ts";
+import type { RemoteTarget, RpcEndpoint } from "./_rpc.ts";
+
+/** Method by which a handle describes itself for a child of a given start method. */
+export const reduce: unique symbol = Symbol.for("@mp/multiprocessing.reduce") as never;
+
+/** What a handle may use while it describes itself. */
+export interface ReduceContext {
+  /** Start method of the receiving side: `"worker"` shares memory, `"subprocess"` does not. */
+  readonly startMethod: StartMethod;
+  /** Objects to transfer with the message (MessagePorts), for a worker. */
+  readonly transfer: Transferable[];
+  /** Serves `target` to the receiving side; returns the id its proxy calls. */
+  share(target: RemoteTarget): number;
+}
+
+/** What a handle may use while it is rebuilt on the receiving side. */
+export interface ReviveContext {
+  /** The connection over which proxies reach the object's owner. */
+  readonly rpc: RpcEndpoint | undefined;
+}
+
+/** A handle's self-description: a registered type name and structured-cloneable state. */
+export interface Reduced {
+  type: string;
+  state: unknown;
+}
+
+/** Something that can travel to a child and mean the same object there. */
+export interface Reducible {
+  [reduce](ctx: ReduceContext): Reduced;
+}
+
+type Reviver = (state: unknown, ctx: ReviveContext) => unknown;
+
+const REVIVERS_KEY = Symbol.for("@mp/multiprocessing.revivers");
+const revivers: Map<string, Reviver> =
+  ((globalThis as unknown as Record<symbol, Map<string, Reviver>>)[REVIVERS_KEY] ??= new Map());
+
+/** Registers how handles of `type` are rebuilt. Each handle module calls this once. */
+export function registerReviver(type: string, reviver: Reviver): void {
+  revivers.set(type, reviver);
+}
+
+const MARK = "@mp$handle";
+
+function isReducible(value: object): value is Reducible {
+  return typeof (value as Partial<Reducible>)[reduce] === "function";
+}
+
+const CLONEABLE: unknown[] = [
+  Date,
+  RegExp,
+  ArrayBuffer,
+  Boolean,
+  String,
+  Number,
+  BigInt,
+  Blob,
+  Error,
+  EvalError,
+  RangeError,
+  ReferenceError,
+  SyntaxError,
+  TypeError,
+  URIError,
+];
+
+function describe(value: unknown): string {
+  if (typeof value === "function") return `a function${value.name ? ` ('${value.name}')` : ""}`;
+  if (typeof value === "symbol") return "a symbol";
+  const ctor = (value as { constructor?: { name?: string } }).constructor?.name;
+  return ctor ? `a ${ctor}` : "an object of unknown kind";
+}
+
+/**
+ * Copies `value` into a form that `postMessage` or `node:v8` can carry to a child started with
+ * `ctx.startMethod`, replacing handles by markers.
+ *
+ * @throws {TypeError} naming the position (`args[1].conn`) of a value that cannot be sent.
+ */
+export function encode(value: unknown, ctx: ReduceContext, path = "value"): unknown {
+  return walkOut(value, ctx, path, new Map());
+}
+
+function walkOut(
+  value: unknown,
+  ctx: ReduceContext,
+  path: string,
+  seen: Map<object, unknown>,
+): unknown {
+  if (value === null) return value;
+  const t = typeof value;
+  if (t === "function" || t === "symbol") {
+    throw new TypeError(`${path} is ${describe(value)}, which cannot be sent to another process`);
+  }
+  if (t !== "object") return value;
+  const obj = value as object;
+  if (seen.has(obj)) return seen.get(obj);
+  if (isReducible(obj)) {
+    const { type, state } = obj[reduce](ctx);
+    const out = { [MARK]: type, state };
+    seen.set(obj, out);
+    return out;
+  }
+  if (Array.isArray(obj)) {
+    const out: unknown[] = [];
+    seen.set(obj, out);
+    for (let i = 0; i < obj.length; i++) out.push(walkOut(obj[i], ctx, `${path}[${i}]`, seen));
+    return out;
+  }
+  if (obj instanceof Map) {
+    const out = new Map();
+    seen.set(obj, out);
+    for (const [k, v] of obj) {
+      out.set(
+        walkOut(k, ctx, `${path} key`, seen),
+        walkOut(v, ctx, `${path}.get(${String(k)})`, seen),
+      );
+    }
+    return out;
+  }
+  if (obj instanceof Set) {
+    const out = new Set();
+    seen.set(obj, out);
+    for (const v of obj) out.add(walkOut(v, ctx, `${path} item`, seen));
+    return out;
+  }
+  if (ArrayBuffer.isView(obj) || CLONEABLE.some((c) => obj instanceof (c as typeof Object))) {
+    return obj;
+  }
+  if (obj instanceof SharedArrayBuffer) {
+    if (ctx.startMethod === "worker") return obj;
+    throw new TypeError(
+      `${path} is a SharedArrayBuffer, which a subprocess cannot share; use SharedArray or Value`,
+    );
+  }
+  if (obj instanceof MessagePort) {
+    if (ctx.startMethod === "worker") {
+      ctx.transfer.push(obj);
+      return obj;
+    }
+    throw new TypeError(`${path} is a MessagePort, which cannot reach a subprocess; use Pipe`);
+  }
+  const proto = Object.getPrototypeOf(obj);
+  if (proto === Object.prototype || proto === null) {
+    const out: Record<string, unknown> = {};
+    seen.set(obj, out);
+    for (const key of Object.keys(obj)) {
+      out[key] = walkOut((obj as Record<string, unknown>)[key], ctx, `${path}.${key}`, seen);
+    }
+    return out;
+  }
+  throw new TypeError(`${path} is ${describe(obj)}, which cannot be sent to another process`);
+}
+
+/** Rebuilds what {@link encode} produced, turning markers back into handles. */
+export function decode(value: unknown, ctx: ReviveContext): unknown {
+  return walkIn(value, ctx, new Map());
+}
+
+function walkIn(value: unknown, ctx: ReviveContext, seen: Map<object, unknown>): unknown {
+  if (value === null || typeof value !== "object") return value;
+  const obj = value as Record<string, unknown>;
+  if (seen.has(obj)) return seen.get(obj);
+  if (Array.isArray(obj)) {
+    seen.set(obj, obj);
+    for (let i = 0; i < obj.length; i++) obj[i] = walkIn(obj[i], ctx, seen);
+    return obj;
+  }
+  if (obj instanceof Map) {
+    const out = new Map();
+    seen.set(obj, out);
+    for (const [k, v] of obj) out.set(walkIn(k, ctx, seen), walkIn(v, ctx, seen));
+    return out;
+  }
+  if (obj instanceof Set) {
+    const out = new Set();
+    seen.set(obj, out);
+    for (const v of obj) out.add(walkIn(v, ctx, seen));
+    return out;
+  }
+  const proto = Object.getPrototypeOf(obj);
+  if (proto !== Object.prototype && proto !== null) return obj;
+  if (typeof obj[MARK] === "string") {
+    const type = obj[MARK] as string;
+    const reviver = revivers.get(type);
+    if (!reviver) {
+      throw new TypeError(`Cannot receive a '${type}' handle: its module is not loaded here`);
+    }
+    const out = reviver(obj.state, ctx);
+    seen.set(obj, out);
+    return out;
+  }
+  seen.set(obj, obj);
+  for (const key of Object.keys(obj)) obj[key] = walkIn(obj[key], ctx, seen);
+  return obj;
+}

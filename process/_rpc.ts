@@ -1,0 +1,173 @@
+// Calls on objects that live in another process: a child's proxy (a lock, a queue...) sends
+// `call` messages over the link to its parent, which runs them on the real object and answers.
+
+import { decode, encode, type ReduceContext } from "./_reduce.ts";
+import type { Link } from "./_link.ts";
+import type { StartMethod } from "./_state.ts";
+
+/** Method through which a shared object runs a call that came from another process. */
+export const remoteCall: unique symbol = Symbol.for("@mp/multiprocessing.remoteCall") as never;
+
+/** Who made a remote call: its ident in this OS process's liveness table. */
+export interface Caller {
+  readonly ident: number;
+}
+
+/** An object that serves calls from other processes. */
+export interface RemoteTarget {
+  [remoteCall](method: string, args: unknown[], caller: Caller): unknown;
+}
+
+interface CallMessage {
+  t: "call";
+  c: number;
+  id: number;
+  m: string;
+  a: unknown[];
+}
+
+interface ReturnMessage {
+  t: "ret";
+  c: number;
+  ok: boolean;
+  v: unknown;
+}
+
+const ERRORS_KEY = Symbol.for("@mp/multiprocessing.errors");
+const errorClasses: Map<string, new (message: string) => Error> =
+  ((globalThis as unknown as Record<symbol, Map<string, new (message: string) => Error>>)[
+    ERRORS_KEY
+  ] ??= new Map());
+
+/** Registers an error class so that errors of its name are rebuilt as instances of it. */
+export function registerError(cls: new (message: string) => Error, name: string = cls.name): void {
+  errorClasses.set(name, cls);
+}
+
+/** Turns an error into plain data that any transport carries with its name and stack. */
+export function errorToData(e: unknown): { name: string; message: string; stack?: string } {
+  if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack };
+  return { name: "Error", message: String(e) };
+}
+
+/** Rebuilds an error sent by {@link errorToData}, as its registered class where there is one. */
+export function dataToError(d: { name: string; message: string; stack?: string }): Error {
+  const Cls = errorClasses.get(d.name) ??
+    (globalThis as unknown as Record<string, new (m: string) => Error>)[d.name];
+  const err = typeof Cls === "function" ? new Cls(d.message) : new Error(d.message);
+  if (err.name !== d.name) err.name = d.name;
+  if (d.stack !== undefined) err.stack = d.stack;
+  return err;
+}
+
+/** One side of a parent-child connection, serving local objects and calling remote ones. */
+export class RpcEndpoint {
+  #link: Link | undefined;
+  #backlog: [unknown, Transferable[]][] = [];
+  #far: StartMethod;
+  #caller: Caller;
+  #objects = new Map<number, RemoteTarget>();
+  #ids = new WeakMap<RemoteTarget, number>();
+  #nextId = 1;
+  #pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+  #nextCall = 1;
+  #closedWith: Error | undefined;
+
+  /**
+   * @param far the start method of the other side, which decides how handles travel.
+   * @param caller who the other side is, as seen by the objects it calls here.
+   */
+  constructor(far: StartMethod, caller: Caller) {
+    this.#far = far;
+    this.#caller = caller;
+  }
+
+  /** Starts speaking over `link`, sending what was posted before it existed. */
+  attach(link: Link): void {
+    this.#link = link;
+    for (const [msg, transfer] of this.#backlog) link.post(msg, transfer);
+    this.#backlog = [];
+  }
+
+  #post(msg: unknown, transfer: Transferable[]): void {
+    if (this.#link) this.#link.post(msg, transfer);
+    else this.#backlog.push([msg, transfer]);
+  }
+
+  /** A context for encoding values sent to the other side. */
+  context(transfer: Transferable[] = []): ReduceContext {
+    return { startMethod: this.#far, transfer, share: (t) => this.share(t) };
+  }
+
+  /** Serves `target` to the other side and returns its id there. */
+  share(target: RemoteTarget): number {
+    let id = this.#ids.get(target);
+    if (id === undefined) {
+      id = this.#nextId++;
+      this.#ids.set(target, id);
+      this.#objects.set(id, target);
+    }
+    return id;
+  }
+
+  /** Calls `method` on the other side's object `id`. */
+  call(id: number, method: string, args: unknown[]): Promise<unknown> {
+    if (this.#closedWith) return Promise.reject(this.#closedWith);
+    const c = this.#nextCall++;
+    const transfer: Transferable[] = [];
+    const a = encode(args, this.context(transfer), "args") as unknown[];
+    return new Promise((resolve, reject) => {
+      this.#pending.set(c, { resolve, reject });
+      this.#post({ t: "call", c, id, m: method, a } satisfies CallMessage, transfer);
+    });
+  }
+
+  /** Handles a message if it belongs to this endpoint; returns whether it did. */
+  handle(msg: { t?: unknown }): boolean {
+    if (msg.t === "call") {
+      this.#serve(msg as CallMessage);
+      return true;
+    }
+    if (msg.t === "ret") {
+      const r = msg as ReturnMessage;
+      const p = this.#pending.get(r.c);
+      if (p) {
+        this.#pending.delete(r.c);
+        if (r.ok) p.resolve(decode(r.v, { rpc: this }));
+        else p.reject(dataToError(r.v as { name: string; message: string }));
+      }
+      return true;
+    }
+    return false;
+  }
+
+  async #serve(msg: CallMessage): Promise<void> {
+    let ok = true;
+    let v: unknown;
+    try {
+      const target = this.#objects.get(msg.id);
+      if (!target) throw new ReferenceError(`No shared object ${msg.id} in this process`);
+      v = await target[remoteCall](msg.m, decode(msg.a, { rpc: this }) as unknown[], this.#caller);
+    } catch (e) {
+      ok = false;
+      v = errorToData(e);
+    }
+    if (this.#closedWith) return;
+    const transfer: Transferable[] = [];
+    try {
+      if (ok) v = encode(v, this.context(transfer), "result");
+    } catch (e) {
+      ok = false;
+      v = errorToData(e);
+    }
+    this.#post({ t: "ret", c: msg.c, ok, v } satisfies ReturnMessage, transfer);
+  }
+
+  /** Fails every pending call: the other side is gone. */
+  close(reason: Error): void {
+    this.#closedWith ??= reason;
+    for (const p of this.#pending.values()) p.reject(reason);
+    this.#pending.clear();
+    this.#objects.clear();
+  }
+}

@@ -1,0 +1,113 @@
+// Per-OS-thread state of this package, kept on `globalThis` so that two copies of the package
+// loaded from different URLs in one program still agree on who the current process is.
+
+import type { RpcEndpoint } from "./_rpc.ts";
+
+/** How a child process is started. */
+export type StartMethod = "worker" | "subprocess";
+
+/** What a process knows about itself. */
+export interface SelfInfo {
+  name: string;
+  daemon: boolean;
+  /** Position in the process tree: `[]` for the main process, `[2]` for its second child. */
+  identity: number[];
+  /** This process's slot in the liveness table of the OS process that owns its shared memory. */
+  ident: number;
+  pid: number;
+  isChild: boolean;
+}
+
+/** What a process knows about its parent. */
+export interface ParentInfo {
+  name: string;
+  pid: number;
+}
+
+/** The bookkeeping a child handle exposes to the package-wide state. */
+export interface ChildEntry {
+  readonly daemon: boolean;
+  isAlive(): boolean;
+  join(): Promise<void>;
+  terminate(): void;
+}
+
+/** Size of the liveness table: idents are recycled modulo this size. */
+export const TABLE_SIZE = 1 << 16;
+
+/** Package-wide state of one JavaScript realm (main thread or worker). */
+export interface State {
+  startMethod: StartMethod;
+  self: SelfInfo;
+  parent: ParentInfo | undefined;
+  childCounter: number;
+  children: Set<ChildEntry>;
+  /** True while a child re-imports its main module, before the target runs. */
+  importingMain: boolean;
+  /**
+   * Liveness table shared by every thread of this OS process: slot `ident % TABLE_SIZE` holds
+   * `ident` while that process is alive. Slot 0 holds the next ident to hand out.
+   */
+  table: Int32Array;
+  /** The connection to the parent, in a child. */
+  parentRpc: RpcEndpoint | undefined;
+}
+
+const KEY = Symbol.for("@mp/multiprocessing.state");
+
+function createRootState(): State {
+  const table = new Int32Array(new SharedArrayBuffer(4 * TABLE_SIZE));
+  table[0] = 2;
+  table[1] = 1;
+  return {
+    startMethod: "worker",
+    self: {
+      name: "MainProcess",
+      daemon: false,
+      identity: [],
+      ident: 1,
+      pid: Deno.pid,
+      isChild: false,
+    },
+    parent: undefined,
+    childCounter: 0,
+    children: new Set(),
+    importingMain: false,
+    table,
+    parentRpc: undefined,
+  };
+}
+
+/** Returns this realm's state, creating the main process's on first use. */
+export function state(): State {
+  const g = globalThis as unknown as Record<symbol, State | undefined>;
+  return g[KEY] ??= createRootState();
+}
+
+/** Replaces this realm's state; used once by a child's bootstrap before user code runs. */
+export function installState(s: State): void {
+  (globalThis as unknown as Record<symbol, State>)[KEY] = s;
+}
+
+/** Hands out a fresh ident and marks it alive. */
+export function allocateIdent(table: Int32Array): number {
+  for (;;) {
+    const ident = Atomics.add(table, 0, 1);
+    const slot = ident % TABLE_SIZE;
+    if (slot < 2) continue; // slot 0 is the counter, slot 1 the main process
+    Atomics.store(table, slot, ident);
+    return ident;
+  }
+}
+
+/** Marks an ident dead and wakes everything waiting on its slot. */
+export function releaseIdent(table: Int32Array, ident: number): void {
+  const slot = ident % TABLE_SIZE;
+  Atomics.compareExchange(table, slot, ident, 0);
+  Atomics.notify(table, slot);
+}
+
+/** Whether the process with this ident is still alive. */
+export function identAlive(table: Int32Array, ident: number): boolean {
+  return Atomics.load(table, ident % TABLE_SIZE) === ident;
+}

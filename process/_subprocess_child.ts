@@ -1,0 +1,44 @@
+// Entry of a subprocess child, imported by the generated entry module before the target's
+// module: it marks this process as a child importing its main module, then connects back.
+
+import { SocketLink } from "./_link.ts";
+import { RpcEndpoint } from "./_rpc.ts";
+import type { StartMessage, StartPayload } from "./_runtime.ts";
+import { becomeChild, reportError, runChild } from "./_child.ts";
+
+const [socket, early] = Deno.args;
+const { name, daemon } = JSON.parse(early) as { name: string; daemon: boolean };
+becomeChild(
+  { name, daemon, identity: [], ident: 1, pid: Deno.pid, isChild: true },
+  undefined,
+  "worker",
+);
+
+function fail(e: Event, error: unknown): void {
+  e.preventDefault();
+  reportError(error);
+  Deno.exit(1);
+}
+globalThis.addEventListener("error", (e) => fail(e, (e as ErrorEvent).error));
+globalThis.addEventListener("unhandledrejection", (e) => fail(e, e.reason));
+
+/** Connects to the parent, receives the start payload, and runs the target in `ns`. */
+export async function runSubprocessChild(ns: Record<string, unknown>): Promise<void> {
+  const conn = await Deno.connect({ transport: "unix", path: socket });
+  const link = new SocketLink(conn);
+  // The parent is gone (even killed with SIGKILL): a child never outlives it.
+  link.onclose = () => Deno.exit(1);
+  const payload = await new Promise<StartPayload>((resolve) => {
+    link.onmessage = (msg) => {
+      if (msg.t === "start") resolve((msg as StartMessage).payload);
+    };
+  });
+  const rpc = new RpcEndpoint("subprocess", { ident: 1 });
+  rpc.attach(link);
+  link.onmessage = (m) => rpc.handle(m);
+  await runChild(payload, {
+    rpc,
+    load: () => Promise.resolve(ns),
+    exit: (code) => Deno.exit(code),
+  });
+}

@@ -1,0 +1,401 @@
+/**
+ * `Process`: a child running a target function, or the `run()` of a subclass, in a Web Worker
+ * or a `deno run` subprocess, with the meaning of Python's `multiprocessing.Process`.
+ *
+ * @module
+ */
+
+import { encode } from "./_reduce.ts";
+import { RpcEndpoint } from "./_rpc.ts";
+import type { ChildHandle, Runtime, StartPayload } from "./_runtime.ts";
+import { subprocessRuntime } from "./_subprocess_runtime.ts";
+import { workerRuntime } from "./_worker_runtime.ts";
+import { findExport, moduleLabel } from "./_target.ts";
+import { checkPermissions, type ProcessPermissions } from "./_permissions.ts";
+import {
+  allocateIdent,
+  type ChildEntry,
+  releaseIdent,
+  type SelfInfo,
+  type StartMethod,
+  state,
+} from "./_state.ts";
+
+export type { ProcessPermissions, StartMethod };
+export type { PermissionValue } from "./_permissions.ts";
+
+/** Options of a {@link Process}. */
+export interface ProcessOptions<A extends unknown[] = unknown[]> {
+  /**
+   * The function the child runs: exported from the main module, or from `module`. It may be
+   * async; the child ends when it settles.
+   * @default {undefined} (the child runs `run()`, which does nothing unless overridden)
+   */
+  target?: (...args: A) => unknown;
+  /**
+   * Arguments for `target`: structured-cloneable values and this package's handles (locks,
+   * queues, pipe ends), also nested in arrays and plain objects.
+   * @default {[]}
+   */
+  args?: A;
+  /** The process's name. @default {"Process-N"} */
+  name?: string;
+  /** Whether the child is ended, not awaited, when its parent's work is done. @default {false} */
+  daemon?: boolean;
+  /**
+   * URL of the module that exports `target` (or the subclass): pass `import.meta.url` when it is
+   * not the main module.
+   * @default {Deno.mainModule}
+   */
+  module?: string | URL;
+  /** How the child is started. @default {getStartMethod()} */
+  startMethod?: StartMethod;
+  /**
+   * The child's permissions, never more than this process has. Narrowing a worker's needs
+   * `--unstable-worker-options`.
+   * @default {every kind "inherit"}
+   */
+  permissions?: ProcessPermissions;
+}
+
+const kAdopt: unique symbol = Symbol.for("@mp/multiprocessing.adopt") as never;
+export { kAdopt as _adopt };
+
+const RUNTIMES: Record<StartMethod, Runtime> = {
+  worker: workerRuntime,
+  subprocess: subprocessRuntime,
+};
+
+/** Checks a start method name; used by every API that takes one. */
+export function checkStartMethod(method: unknown): StartMethod {
+  if (method !== "worker" && method !== "subprocess") {
+    throw new TypeError(
+      `Cannot use start method '${String(method)}': expected "worker" or "subprocess"`,
+    );
+  }
+  return method;
+}
+
+/**
+ * A process: the unit of work that runs in parallel with its parent, as in Python.
+ *
+ * Give it an exported `target` and `args`, or subclass it and override `run()`; `start()` it,
+ * then `join()` it. Under the `"worker"` start method the child is a Web Worker; under
+ * `"subprocess"` it is a `deno run` child process with at most this process's permissions,
+ * which exits when its parent does.
+ *
+ * @example Start a child and wait for it
+ * ```ts
+ * import { Process } from "@mp/multiprocessing/process";
+ *
+ * export function greet(who: string): void {
+ *   console.log(`hello, ${who}`);
+ * }
+ *
+ * if (import.meta.main) {
+ *   const p = new Process({ target: greet, args: ["world"] });
+ *   p.start();
+ *   await p.join();
+ *   console.log(p.exitCode); // 0
+ * }
+ * ```
+ *
+ * @example A subclass with its own `run()`
+ * ```ts
+ * import { Process } from "@mp/multiprocessing/process";
+ *
+ * export class Walker extends Process {
+ *   steps = 3;
+ *   override run(): void {
+ *     for (let i = 0; i < this.steps; i++) console.log(`${this.name} step ${i}`);
+ *   }
+ * }
+ *
+ * if (import.meta.main) {
+ *   const w = new Walker();
+ *   w.start();
+ *   await w.join();
+ * }
+ * ```
+ */
+export class Process<A extends unknown[] = unknown[]> implements ChildEntry {
+  #target: ((...args: A) => unknown) | undefined;
+  #args: A;
+  #name: string;
+  #daemon: boolean;
+  #module: string | undefined;
+  #startMethod: StartMethod | undefined;
+  #permissions: ProcessPermissions | undefined;
+  #identity: number[] = [];
+  #handle: ChildHandle | undefined;
+  #exitCode: number | null = null;
+  #exited: Promise<void> | undefined;
+  #closed = false;
+  #self: SelfInfo | undefined;
+
+  /**
+   * @param options what to run and how.
+   * @throws {TypeError} when `target` is not a function or `args` is not an array.
+   */
+  constructor(options: ProcessOptions<A> = {}) {
+    const { target, args, name, daemon, module, startMethod, permissions } = options;
+    if (target !== undefined && typeof target !== "function") {
+      throw new TypeError(`Cannot create process: target must be a function, not ${typeof target}`);
+    }
+    if (args !== undefined && !Array.isArray(args)) {
+      throw new TypeError("Cannot create process: args must be an array");
+    }
+    this.#target = target;
+    this.#args = (args ?? []) as A;
+    const s = state();
+    this.#daemon = daemon ?? s.self.daemon;
+    this.#module = module === undefined ? undefined : String(module);
+    this.#startMethod = startMethod === undefined ? undefined : checkStartMethod(startMethod);
+    this.#permissions = permissions;
+    if (name !== undefined) {
+      this.#name = String(name);
+    } else {
+      this.#identity = [...s.self.identity, ++s.childCounter];
+      this.#name = `Process-${this.#identity.join(":")}`;
+    }
+  }
+
+  /** Makes `p` stand for the current process (in a child, or the main process). */
+  static [kAdopt](p: Process<unknown[]>, self: SelfInfo): void {
+    p.#self = self;
+    p.#name = self.name;
+    p.#daemon = self.daemon;
+    p.#identity = self.identity;
+  }
+
+  /**
+   * What the child does: calls `target(...args)`. Override it in a subclass; it then runs in the
+   * child, with the instance's own fields copied there.
+   *
+   * @returns what the target returns.
+   */
+  run(): void | Promise<void> {
+    return this.#target?.(...this.#args) as void | Promise<void>;
+  }
+
+  /** The process's name: `"Process-1"`, `"Process-2"`... unless given. */
+  get name(): string {
+    return this.#name;
+  }
+
+  set name(value: string) {
+    this.#name = String(value);
+  }
+
+  /** Whether the child is ended, not awaited, when its parent's work is done. */
+  get daemon(): boolean {
+    return this.#daemon;
+  }
+
+  /** @throws {TypeError} once the process has started. */
+  set daemon(value: boolean) {
+    if (this.#handle || this.#self) {
+      throw new TypeError(`Cannot set daemon of process '${this.#name}': it has already started`);
+    }
+    this.#daemon = Boolean(value);
+  }
+
+  /** The child's OS pid (this OS process's for a worker); `undefined` before `start()`. */
+  get pid(): number | undefined {
+    return this.#self ? this.#self.pid : this.#handle?.pid;
+  }
+
+  /**
+   * `null` until the child exits; then 0, 1 after an uncaught error, n after `Deno.exit(n)`, and
+   * -15 after `terminate()` or -9 after `kill()` (for workers too).
+   */
+  get exitCode(): number | null {
+    return this.#exitCode;
+  }
+
+  /** Start method of this process's child. */
+  get startMethod(): StartMethod {
+    return this.#startMethod ?? state().startMethod;
+  }
+
+  /**
+   * Starts the child.
+   *
+   * @throws {TypeError} when started twice or after `close()`, when the target is not exported
+   * from its module, when an argument cannot be sent, or when asked for permissions this process
+   * lacks.
+   * @throws {Error} in a daemon process, or while a child is still importing its main module.
+   */
+  start(): void {
+    const s = state();
+    const what = `Cannot start process '${this.#name}'`;
+    if (this.#self) throw new TypeError(`${what}: it is the current process`);
+    if (this.#closed) throw new TypeError(`${what}: it is closed`);
+    if (this.#handle) throw new TypeError(`${what}: a process can only be started once`);
+    if (s.importingMain) {
+      throw new Error(
+        `${what}: this child is still importing its main module; guard the code that starts ` +
+          "processes with `if (import.meta.main)`",
+      );
+    }
+    if (s.self.daemon) {
+      throw new Error(`${what}: daemonic processes are not allowed to have children`);
+    }
+    const method = this.startMethod;
+    const { module, exportName, kind } = this.#resolve();
+    checkPermissions(this.#permissions);
+    const ident = allocateIdent(s.table);
+    try {
+      const rpc = new RpcEndpoint(method, { ident });
+      const transfer: Transferable[] = [];
+      const ctx = rpc.context(transfer);
+      const payload: StartPayload = {
+        module,
+        exportName,
+        kind,
+        fields: kind === "class" ? encode({ ...this }, ctx, "this") : undefined,
+        args: kind === "function" ? encode(this.#args, ctx, "args") : [],
+        self: {
+          name: this.#name,
+          daemon: this.#daemon,
+          identity: this.#identity,
+          ident,
+          pid: 0,
+          isChild: true,
+        },
+        parent: { name: s.self.name, pid: Deno.pid },
+        startMethod: s.startMethod,
+        table: method === "worker" ? s.table : undefined,
+      };
+      const handle = RUNTIMES[method].spawn({
+        payload,
+        transfer,
+        rpc,
+        daemon: this.#daemon,
+        permissions: this.#permissions,
+      });
+      this.#handle = handle;
+      s.children.add(this);
+      this.#exited = handle.exited.then((code) => {
+        this.#exitCode ??= code;
+        releaseIdent(s.table, ident);
+        rpc.close(new Error(`Process '${this.#name}' has exited`));
+        s.children.delete(this);
+      });
+    } catch (e) {
+      releaseIdent(s.table, ident);
+      throw e;
+    }
+    watchDaemons();
+  }
+
+  #resolve(): { module: string; exportName: string | undefined; kind: StartPayload["kind"] } {
+    const module = this.#module ?? Deno.mainModule;
+    const subclass = Object.getPrototypeOf(this).run !== Process.prototype.run;
+    const fn: { name: string } | undefined = subclass ? this.constructor : this.#target;
+    if (!fn) return { module, exportName: undefined, kind: "none" };
+    const what = subclass ? "Process subclass" : "target";
+    if (!fn.name) {
+      throw new TypeError(
+        `Cannot start process: the ${what} has no name; it must be an exported, named ${
+          subclass ? "class" : "function"
+        }`,
+      );
+    }
+    const exportName = findExport(module, fn.name);
+    if (exportName === null) {
+      throw new TypeError(
+        `Cannot start process: ${what} '${fn.name}' is not exported from ${moduleLabel(module)}` +
+          (this.#module ? "" : "; export it, or pass `module: import.meta.url` from its module"),
+      );
+    }
+    return { module, exportName: exportName ?? fn.name, kind: subclass ? "class" : "function" };
+  }
+
+  /**
+   * Waits for the child to exit, or for `timeout` milliseconds to pass.
+   *
+   * @param timeout the most milliseconds to wait; wait forever when left out.
+   * @param options `signal` to stop waiting early.
+   * @returns once the child has exited or the wait ended; check `exitCode` or `isAlive()`.
+   * @throws {TypeError} before `start()`, or when joining the current process.
+   * @throws {DOMException} the signal's reason when it aborts.
+   */
+  async join(timeout?: number, options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#self) {
+      throw new TypeError(`Cannot join process '${this.#name}': it is the current process`);
+    }
+    if (!this.#exited) {
+      throw new TypeError(`Cannot join process '${this.#name}': it has not been started`);
+    }
+    if (timeout !== undefined && !(timeout >= 0)) {
+      throw new RangeError(`Cannot join process: timeout must be >= 0, got ${timeout}`);
+    }
+    const { signal } = options;
+    signal?.throwIfAborted();
+    if (timeout === undefined && !signal) return await this.#exited;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([
+        this.#exited,
+        new Promise<void>((resolve, reject) => {
+          if (timeout !== undefined) timer = setTimeout(resolve, timeout);
+          onAbort = () => reject(signal!.reason);
+          signal?.addEventListener("abort", onAbort, { once: true });
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Whether the child has started and not yet exited (always true for the current process). */
+  isAlive(): boolean {
+    if (this.#self) return true;
+    return this.#handle !== undefined && this.#exitCode === null;
+  }
+
+  /**
+   * Asks the child to stop: SIGTERM for a subprocess (which may handle it), an immediate end for
+   * a worker. `exitCode` becomes -15 unless the child exits otherwise.
+   */
+  terminate(): void {
+    if (this.#exitCode === null) this.#handle?.terminate();
+  }
+
+  /** Stops the child at once: SIGKILL for a subprocess. `exitCode` becomes -9. */
+  kill(): void {
+    if (this.#exitCode === null) this.#handle?.kill();
+  }
+
+  /**
+   * Releases the process object; later calls on it throw.
+   *
+   * @throws {TypeError} while the child is still running.
+   */
+  close(): void {
+    if (this.isAlive() && !this.#self) {
+      throw new TypeError(
+        `Cannot close process '${this.#name}': it is still running; join() or terminate() it first`,
+      );
+    }
+    this.#closed = true;
+  }
+
+  /** Ends the child if it still runs, so that `using p = new Process(...)` never leaks one. */
+  [Symbol.dispose](): void {
+    if (this.isAlive() && !this.#self) this.kill();
+  }
+}
+
+let watching = false;
+
+function watchDaemons(): void {
+  if (watching) return;
+  watching = true;
+  globalThis.addEventListener("unload", () => {
+    for (const child of state().children) if (child.daemon && child.isAlive()) child.terminate();
+  });
+}
