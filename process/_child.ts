@@ -32,6 +32,7 @@ export function becomeChild(
   self: State["self"],
   parent: State["parent"],
   startMethod: State["startMethod"],
+  mainModule: string,
   table?: Int32Array,
 ): State {
   const s: State = {
@@ -43,6 +44,7 @@ export function becomeChild(
     importingMain: true,
     table: table ?? newTable(),
     parentRpc: undefined,
+    mainModule,
   };
   installState(s);
   return s;

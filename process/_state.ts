@@ -51,6 +51,8 @@ export interface State {
   table: Int32Array;
   /** The connection to the parent, in a child. */
   parentRpc: RpcEndpoint | undefined;
+  /** URL of the main module: in a child, the module its target came from. */
+  mainModule: string;
 }
 
 const KEY = Symbol.for("@mp/multiprocessing.state");
@@ -75,6 +77,7 @@ function createRootState(): State {
     importingMain: false,
     table,
     parentRpc: undefined,
+    mainModule: Deno.mainModule,
   };
 }
 

@@ -6,12 +6,20 @@ import { RpcEndpoint } from "./_rpc.ts";
 import type { StartMessage, StartPayload } from "./_runtime.ts";
 import { becomeChild, reportError, runChild } from "./_child.ts";
 
-const [socket, early] = Deno.args;
-const { name, daemon } = JSON.parse(early) as { name: string; daemon: boolean };
+const [socket, early, ...args] = Deno.args;
+const { name, daemon, identity, module } = JSON.parse(early) as {
+  name: string;
+  daemon: boolean;
+  identity: number[];
+  module: string;
+};
+// The child sees its parent's command-line arguments, not the bootstrap's.
+Object.defineProperty(Deno, "args", { value: Object.freeze(args), configurable: true });
 becomeChild(
-  { name, daemon, identity: [], ident: 1, pid: Deno.pid, isChild: true },
+  { name, daemon, identity, ident: 1, pid: Deno.pid, isChild: true },
   undefined,
   "worker",
+  module,
 );
 
 function fail(e: Event, error: unknown): void {

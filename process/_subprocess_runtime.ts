@@ -61,10 +61,11 @@ class SubprocessChild implements ChildHandle {
     const entry = entryFor(payload.module);
     const listener = Deno.listen({ transport: "unix", path: socket });
     Deno.chmodSync(socket, 0o600);
-    const early = { name: payload.self.name, daemon: payload.self.daemon };
+    const { name, daemon, identity } = payload.self;
+    const early = { name, daemon, identity, module: payload.module };
     try {
       this.#child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "--no-prompt", ...flags, entry, socket, JSON.stringify(early)],
+        args: ["run", "--no-prompt", ...flags, entry, socket, JSON.stringify(early), ...Deno.args],
         stdin: "null",
         stdout: "inherit",
         stderr: "inherit",

@@ -2,6 +2,8 @@
 // name: the child re-imports the module and looks the export up. The parent checks the export
 // in the module's source first, so that a missing `export` fails in `start()`, not in the child.
 
+import { state } from "./_state.ts";
+
 const sources = new Map<string, string | undefined>();
 
 function source(module: string): string | undefined {
@@ -50,5 +52,5 @@ export function findExport(module: string, name: string): string | null | undefi
 
 /** Describes a module for an error message. */
 export function moduleLabel(module: string): string {
-  return module === Deno.mainModule ? `the main module (${module})` : `module ${module}`;
+  return module === state().mainModule ? `the main module (${module})` : `module ${module}`;
 }

@@ -25,22 +25,20 @@ const port: PortLike = parentPort
 const link = new PortLink(port);
 
 const realExit = Deno.exit;
-const realClose = typeof scope.close === "function" ? scope.close.bind(scope) : undefined;
 let exiting = false;
 
+// Deno.exit() in a worker ends the worker alone, at once.
 function exit(code: number): never {
   if (!exiting) {
     exiting = true;
     link.post({ t: "exit", code } satisfies ExitMessage);
   }
-  if (parentPort || !realClose) return realExit(code);
-  realClose();
-  throw new Error("unreachable: the worker closed");
+  return realExit(code);
 }
 
 // A worker that exits or closes itself gives its parent no event: report the code first.
 (Deno as { exit: (code?: number) => never }).exit = (code = 0) => exit(code);
-if (realClose) scope.close = () => exit(0);
+if (typeof scope.close === "function") scope.close = () => exit(0);
 
 function fail(e: Event, error: unknown): void {
   e.preventDefault();
@@ -56,7 +54,7 @@ link.onmessage = (msg) => {
     const rpc = new RpcEndpoint("worker", { ident: payload.self.ident });
     rpc.attach(link);
     link.onmessage = (m) => rpc.handle(m);
-    becomeChild(payload.self, payload.parent, payload.startMethod, payload.table);
+    becomeChild(payload.self, payload.parent, payload.startMethod, payload.module, payload.table);
     runChild(payload, { rpc, load: (m) => import(m), exit });
   }
 };

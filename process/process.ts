@@ -18,6 +18,7 @@ import {
   releaseIdent,
   type SelfInfo,
   type StartMethod,
+  type State,
   state,
 } from "./_state.ts";
 
@@ -242,7 +243,7 @@ export class Process<A extends unknown[] = unknown[]> implements ChildEntry {
       throw new Error(`${what}: daemonic processes are not allowed to have children`);
     }
     const method = this.startMethod;
-    const { module, exportName, kind } = this.#resolve();
+    const { module, exportName, kind } = this.#resolve(s);
     checkPermissions(this.#permissions);
     const ident = allocateIdent(s.table);
     try {
@@ -289,8 +290,10 @@ export class Process<A extends unknown[] = unknown[]> implements ChildEntry {
     watchDaemons();
   }
 
-  #resolve(): { module: string; exportName: string | undefined; kind: StartPayload["kind"] } {
-    const module = this.#module ?? Deno.mainModule;
+  #resolve(
+    s: State,
+  ): { module: string; exportName: string | undefined; kind: StartPayload["kind"] } {
+    const module = this.#module ?? s.mainModule;
     const subclass = Object.getPrototypeOf(this).run !== Process.prototype.run;
     const fn: { name: string } | undefined = subclass ? this.constructor : this.#target;
     if (!fn) return { module, exportName: undefined, kind: "none" };
