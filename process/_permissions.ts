@@ -75,8 +75,8 @@ export function checkPermissions(perms: ProcessPermissions | undefined): void {
 }
 
 /**
- * The `deno run` flags that give a subprocess child what it may have, plus read and write access
- * to `socket`, the path over which it reaches its parent.
+ * The `deno run` flags that give a subprocess child what it may have, plus access to `socket`,
+ * the Unix socket over which it reaches its parent.
  */
 export function permissionFlags(perms: ProcessPermissions | undefined, socket: string): string[] {
   checkPermissions(perms);
@@ -86,8 +86,18 @@ export function permissionFlags(perms: ProcessPermissions | undefined, socket: s
     const all = want === true || (want === "inherit" && granted(name));
     const list = Array.isArray(want) ? [...want] : [];
     if ((name === "read" || name === "write") && !all) list.push(socket);
+    if (name === "net" && !all) list.push(`unix:${socket}`);
     if (all) flags.push(`--allow-${name}`);
     else if (list.length > 0) flags.push(`--allow-${name}=${list.join(",")}`);
   }
   return flags;
+}
+
+/** The `deno.permissions` option of a Worker: every kind not named is inherited. */
+export function workerPermissions(perms: ProcessPermissions): Record<Kind, PermissionValue> {
+  checkPermissions(perms);
+  return Object.fromEntries(KINDS.map((k) => [k, perms[k] ?? "inherit"])) as Record<
+    Kind,
+    PermissionValue
+  >;
 }

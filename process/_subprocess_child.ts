@@ -32,7 +32,8 @@ globalThis.addEventListener("unhandledrejection", (e) => fail(e, e.reason));
 
 /** Connects to the parent, receives the start payload, and runs the target in `ns`. */
 export async function runSubprocessChild(ns: Record<string, unknown>): Promise<void> {
-  const conn = await Deno.connect({ transport: "unix", path: socket });
+  // No parent to connect to: it is gone already, and so is this child.
+  const conn = await Deno.connect({ transport: "unix", path: socket }).catch(() => Deno.exit(1));
   const link = new SocketLink(conn);
   // The parent is gone (even killed with SIGKILL): a child never outlives it.
   link.onclose = () => Deno.exit(1);

@@ -3,6 +3,7 @@
 
 import { Worker as NodeWorker } from "node:worker_threads";
 import { PortLink } from "./_link.ts";
+import { workerPermissions } from "./_permissions.ts";
 import type { ChildHandle, ExitMessage, Runtime, SpawnSpec, StartMessage } from "./_runtime.ts";
 
 const ENTRY = new URL("./_worker_child.ts", import.meta.url);
@@ -41,7 +42,7 @@ class WorkerChild implements ChildHandle {
       const w = new Worker(ENTRY, {
         type: "module",
         name: spec.payload.self.name,
-        ...(spec.permissions ? { deno: { permissions: spec.permissions } } : {}),
+        ...(spec.permissions ? { deno: { permissions: workerPermissions(spec.permissions) } } : {}),
       } as WorkerOptions);
       link = new PortLink({
         post: (m, t) => w.postMessage(m, t),

@@ -26,7 +26,8 @@ export type { ProcessPermissions, StartMethod };
 export type { PermissionValue } from "./_permissions.ts";
 
 /** Options of a {@link Process}. */
-export interface ProcessOptions<A extends unknown[] = unknown[]> {
+// deno-lint-ignore no-explicit-any
+export interface ProcessOptions<A extends any[] = any[]> {
   /**
    * The function the child runs: exported from the main module, or from `module`. It may be
    * async; the child ends when it settles.
@@ -119,7 +120,8 @@ export function checkStartMethod(method: unknown): StartMethod {
  * }
  * ```
  */
-export class Process<A extends unknown[] = unknown[]> implements ChildEntry {
+// deno-lint-ignore no-explicit-any
+export class Process<A extends any[] = any[]> implements ChildEntry {
   #target: ((...args: A) => unknown) | undefined;
   #args: A;
   #name: string;
@@ -162,7 +164,7 @@ export class Process<A extends unknown[] = unknown[]> implements ChildEntry {
   }
 
   /** Makes `p` stand for the current process (in a child, or the main process). */
-  static [kAdopt](p: Process<unknown[]>, self: SelfInfo): void {
+  static [kAdopt](p: Process, self: SelfInfo): void {
     p.#self = self;
     p.#name = self.name;
     p.#daemon = self.daemon;

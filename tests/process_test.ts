@@ -1,0 +1,340 @@
+import assert from "node:assert/strict";
+import {
+  activeChildren,
+  cpuCount,
+  currentProcess,
+  getContext,
+  getStartMethod,
+  parentProcess,
+  Process,
+  setStartMethod,
+  type StartMethod,
+} from "../mod.ts";
+
+const METHODS: StartMethod[] = ["worker", "subprocess"];
+const module = import.meta.url;
+const isMain = import.meta.main;
+
+// ---- targets, run in the children --------------------------------------------------------
+
+/** Exits 0 when the arguments arrived intact, 7 otherwise. */
+export function checkArgs(n: number, obj: { a: number[]; m: Map<string, Date> }): void {
+  const ok = n === 42 && obj.a.join() === "1,2,3" && obj.m.get("d") instanceof Date;
+  if (!ok) Deno.exit(7);
+}
+
+/** Exits with `code`. */
+export function exitWith(code: number): void {
+  Deno.exit(code);
+}
+
+/** Throws asynchronously. */
+export async function failLater(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  throw new Error("failed in the child");
+}
+
+/** Sleeps for `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Exits 0 when the child sees itself, its parent and `import.meta.main` as expected. */
+export function identify(name: string, parentPid: number, sameOsProcess: boolean): void {
+  if (currentProcess().name !== name) Deno.exit(2);
+  if (parentProcess()?.name !== "MainProcess" || parentProcess()?.pid !== parentPid) Deno.exit(3);
+  if (isMain) Deno.exit(4);
+  if ((Deno.pid === parentPid) !== sameOsProcess) Deno.exit(5);
+}
+
+/** Starts a child of its own: exits 0 when that works, 6 when it throws. */
+export async function startGrandchild(): Promise<void> {
+  try {
+    const p = new Process({ target: exitWith, args: [0], module });
+    p.start();
+    await p.join();
+    Deno.exit(p.exitCode === 0 ? 0 : 8);
+  } catch {
+    Deno.exit(6);
+  }
+}
+
+/** Exits with 42 on SIGTERM. */
+export async function handleTerm(): Promise<void> {
+  Deno.addSignalListener("SIGTERM", () => Deno.exit(42));
+  await sleep(30_000);
+}
+
+/** Exits 0 when network access is denied, 9 when it is allowed. */
+export function cannotConnect(): void {
+  Deno.exit(Deno.permissions.querySync({ name: "net" }).state === "granted" ? 9 : 0);
+}
+
+/** A subclass whose fields travel to the child. */
+export class Doubler extends Process {
+  input = 0;
+  override run(): void {
+    Deno.exit(this.input * 2 + (this.name === "doubler" ? 0 : 100));
+  }
+}
+
+function notExported(): void {}
+
+function started(options: ConstructorParameters<typeof Process>[0]): Process {
+  const p = new Process({ module, ...options });
+  p.start();
+  return p;
+}
+
+// ---- tests --------------------------------------------------------------------------------
+
+for (const startMethod of METHODS) {
+  const t = (name: string, fn: () => Promise<void> | void) =>
+    Deno.test(`${name} (${startMethod})`, fn);
+
+  t("Process.join() waits for the child to exit, and exitCode is 0", async () => {
+    const p = new Process({ target: sleep, args: [50], startMethod, module });
+    assert.equal(p.exitCode, null);
+    assert.equal(p.pid, undefined);
+    p.start();
+    assert.ok(p.isAlive());
+    await p.join();
+    assert.equal(p.exitCode, 0);
+    assert.ok(!p.isAlive());
+  });
+
+  t("Process passes structured-cloneable args to the target", async () => {
+    const p = started({
+      target: checkArgs,
+      args: [42, { a: [1, 2, 3], m: new Map([["d", new Date()]]) }],
+      startMethod,
+    });
+    await p.join();
+    assert.equal(p.exitCode, 0);
+  });
+
+  t("Process.exitCode is 1 after an uncaught error and n after Deno.exit(n)", async () => {
+    const a = started({ target: failLater, startMethod });
+    const b = started({ target: exitWith, args: [3], startMethod });
+    await Promise.all([a.join(), b.join()]);
+    assert.equal(a.exitCode, 1);
+    assert.equal(b.exitCode, 3);
+  });
+
+  t("Process.terminate() and kill() give -15 and -9", async () => {
+    const a = started({ target: sleep, args: [30_000], startMethod });
+    const b = started({ target: sleep, args: [30_000], startMethod });
+    await sleep(100);
+    a.terminate();
+    b.kill();
+    await Promise.all([a.join(), b.join()]);
+    assert.equal(a.exitCode, -15);
+    assert.equal(b.exitCode, -9);
+  });
+
+  t("Process.join(timeout) returns while the child still runs", async () => {
+    const p = started({ target: sleep, args: [30_000], startMethod });
+    await p.join(50);
+    assert.ok(p.isAlive());
+    assert.equal(p.exitCode, null);
+    p.kill();
+    await p.join();
+  });
+
+  t("Process.join() stops waiting when its signal aborts", async () => {
+    const p = started({ target: sleep, args: [30_000], startMethod });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("enough")), 30);
+    await assert.rejects(p.join(undefined, { signal: controller.signal }), /enough/);
+    p.kill();
+    await p.join();
+  });
+
+  t("Process child knows its name, its parent and that it is not the main module", async () => {
+    const p = new Process({
+      target: identify,
+      name: "finder",
+      args: ["finder", Deno.pid, startMethod === "worker"],
+      startMethod,
+      module,
+    });
+    p.start();
+    await p.join();
+    assert.equal(p.exitCode, 0);
+  });
+
+  t("Process.pid is the child's OS pid, or this one's for a worker", async () => {
+    const p = started({ target: exitWith, args: [0], startMethod });
+    assert.equal(typeof p.pid, "number");
+    assert.equal(p.pid === Deno.pid, startMethod === "worker");
+    await p.join();
+  });
+
+  t("Process subclass fields travel to the child and run() runs there", async () => {
+    const d = new Doubler({ name: "doubler", startMethod, module });
+    d.input = 21;
+    d.start();
+    await d.join();
+    assert.equal(d.exitCode, 42);
+  });
+
+  t("Process children may start children, daemons may not", async () => {
+    const a = started({ target: startGrandchild, startMethod });
+    const b = started({ target: startGrandchild, startMethod, daemon: true });
+    await Promise.all([a.join(), b.join()]);
+    assert.equal(a.exitCode, 0);
+    assert.equal(b.exitCode, 6);
+  });
+
+  t("activeChildren() lists the children still running", async () => {
+    const p = started({ target: sleep, args: [30_000], startMethod });
+    assert.ok(activeChildren().includes(p));
+    p.kill();
+    await p.join();
+    assert.ok(!activeChildren().includes(p));
+  });
+
+  t("Process.start() refuses a target that is not exported, before spawning", () => {
+    const before = activeChildren().length;
+    assert.throws(
+      () => started({ target: notExported, startMethod }),
+      (e: Error) =>
+        e instanceof TypeError && e.message.includes("'notExported' is not exported") &&
+        e.message.includes("process_test.ts"),
+    );
+    assert.equal(activeChildren().length, before);
+  });
+
+  t("Process.start() refuses args that cannot be sent, naming their position", () => {
+    assert.throws(
+      () => started({ target: checkArgs, args: [1, { a: [() => 1] }] as never, startMethod }),
+      (e: Error) => e instanceof TypeError && e.message.startsWith("args[1].a[0] is a function"),
+    );
+    assert.throws(
+      () => started({ target: checkArgs, args: [Symbol("s")] as never, startMethod }),
+      /args\[0\] is a symbol/,
+    );
+    assert.throws(
+      () => started({ target: checkArgs, args: [new URLSearchParams()] as never, startMethod }),
+      /args\[0\] is a URLSearchParams/,
+    );
+  });
+
+  t("Process.start() twice throws, and daemon cannot change after start", async () => {
+    const p = started({ target: exitWith, args: [0], startMethod });
+    assert.throws(() => p.start(), TypeError);
+    assert.throws(() => (p.daemon = true), TypeError);
+    assert.throws(() => p.close(), TypeError);
+    await p.join();
+    p.close();
+    assert.throws(() => p.start(), TypeError);
+  });
+
+  t("Process child's permissions can be narrowed", async () => {
+    const p = started({ target: cannotConnect, startMethod, permissions: { net: false } });
+    await p.join();
+    assert.equal(p.exitCode, 0);
+  });
+}
+
+Deno.test("Process.terminate() sends SIGTERM, which a subprocess child may handle", async () => {
+  const p = started({ target: handleTerm, startMethod: "subprocess" });
+  await sleep(300);
+  p.terminate();
+  await p.join();
+  assert.equal(p.exitCode, 42);
+});
+
+Deno.test("Process names default to Process-N, as in Python", () => {
+  const a = new Process();
+  const b = new Process();
+  assert.match(a.name, /^Process-\d+$/);
+  assert.equal(Number(b.name.slice(8)), Number(a.name.slice(8)) + 1);
+  assert.equal(new Process({ name: "x" }).name, "x");
+});
+
+Deno.test("Process.join() before start() throws a TypeError", async () => {
+  await assert.rejects(new Process().join(), TypeError);
+});
+
+Deno.test("currentProcess() is MainProcess and parentProcess() is null in the main process", () => {
+  assert.equal(currentProcess().name, "MainProcess");
+  assert.equal(currentProcess().pid, Deno.pid);
+  assert.equal(parentProcess(), null);
+  assert.ok(cpuCount() >= 1);
+});
+
+Deno.test("setStartMethod() and getContext() choose the start method", () => {
+  assert.equal(getStartMethod(), "worker");
+  setStartMethod("subprocess");
+  try {
+    assert.equal(getStartMethod(), "subprocess");
+    assert.equal(new Process().startMethod, "subprocess");
+  } finally {
+    setStartMethod("worker");
+  }
+  const ctx = getContext("subprocess");
+  assert.equal(new ctx.Process().startMethod, "subprocess");
+  assert.throws(() => setStartMethod("fork" as StartMethod), TypeError);
+  assert.throws(() => getContext("spawn" as StartMethod), TypeError);
+});
+
+async function run(args: string[]): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), { args, stderr: "piped" }).output();
+  return new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+}
+
+for (const startMethod of METHODS) {
+  Deno.test(`Process daemon children end with the parent's work (${startMethod})`, async () => {
+    const out = await run(["run", "-A", "examples/daemon.ts", `--start-method=${startMethod}`]);
+    assert.match(out, /start 2/);
+    assert.match(out, /end 4/);
+    assert.doesNotMatch(out, /^>>>>>> end 2$/m);
+  });
+
+  Deno.test(`Process child output reaches the parent's stdout (${startMethod})`, async () => {
+    const out = await run([
+      "run",
+      "-A",
+      "examples/process_basics.ts",
+      `--start-method=${startMethod}`,
+    ]);
+    assert.match(out, /hello bob/);
+    assert.match(out, /exited with 0/);
+  });
+
+  Deno.test(`Process child started at import time gets a clear error (${startMethod})`, async () => {
+    const out = await run(["run", "-A", "tests/fixtures/unguarded.ts", startMethod]);
+    assert.match(out, /still importing its main module/);
+    assert.match(out, /exit code 1/);
+  });
+}
+
+Deno.test("Process subprocess child exits when its parent is killed with SIGKILL", async () => {
+  const parent = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "tests/fixtures/orphan_parent.ts"],
+    stdout: "piped",
+  }).spawn();
+  const reader = parent.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  const childPid = Number(text.trim());
+  assert.ok(childPid > 0);
+  parent.kill("SIGKILL");
+  await parent.status;
+  await reader.cancel();
+  const alive = () => {
+    try {
+      return !Deno.readTextFileSync(`/proc/${childPid}/stat`).split(") ")[1].startsWith("Z");
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + 2000;
+  while (alive() && Date.now() < deadline) await sleep(50);
+  assert.ok(!alive(), "the child outlived its parent");
+});
