@@ -55,6 +55,8 @@ export interface Connection<T = unknown> extends AsyncIterable<T> {
  */
 export class EOFError extends Error {
   /**
+   * Makes the error.
+   *
    * @param message what ended.
    * @param options the cause.
    */

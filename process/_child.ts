@@ -5,9 +5,9 @@ import "../mod.ts"; // every handle type registers its reviver, so any handle ca
 import { decode } from "./_reduce.ts";
 import type { RpcEndpoint } from "./_rpc.ts";
 import type { StartPayload } from "./_runtime.ts";
-import { installState, type State, state, TABLE_SIZE } from "./_state.ts";
+import { ADOPT, installState, type State, state, TABLE_SIZE } from "./_state.ts";
 import { moduleLabel } from "./_target.ts";
-import { _adopt, Process } from "./process.ts";
+import { Process } from "./process.ts";
 import { setCurrentProcess } from "./current.ts";
 
 /** How a child of one start method reaches the outside. */
@@ -100,7 +100,7 @@ export async function runChild(payload: StartPayload, host: ChildHost): Promise<
     }
     if (payload.kind !== "class") {
       const p = new Process({ name: s.self.name });
-      Process[_adopt](p, s.self);
+      Process[ADOPT](p, s.self);
       setCurrentProcess(p);
     }
     await run();

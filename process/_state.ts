@@ -55,6 +55,9 @@ export interface State {
   mainModule: string;
 }
 
+/** Key of the internal hook that makes a `Process` object stand for the current process. */
+export const ADOPT: unique symbol = Symbol.for("@mp/multiprocessing.adopt") as never;
+
 const KEY = Symbol.for("@mp/multiprocessing.state");
 
 function createRootState(): State {

@@ -24,6 +24,8 @@ export class Context {
   #Process: typeof Process;
 
   /**
+   * Makes a context for a start method; {@link getContext} is the usual way to get one.
+   *
    * @param method the start method this context uses.
    * @throws {TypeError} for an unknown start method.
    */

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { _adopt, Process } from "./process.ts";
-import { state } from "./_state.ts";
+import { Process } from "./process.ts";
+import { ADOPT, state } from "./_state.ts";
 
 /** The parent of the current process, as the child knows it. */
 export interface ParentProcess {
@@ -44,7 +44,7 @@ export function currentProcess(): Process {
 /** Makes `p` the current process's object; used by a child's bootstrap. */
 export function setCurrentProcess(p: Process): void {
   const s = state();
-  Process[_adopt](p, { ...s.self, pid: Deno.pid });
+  Process[ADOPT](p, { ...s.self, pid: Deno.pid });
   (globalThis as unknown as Record<symbol, Process>)[CURRENT] = p;
 }
 

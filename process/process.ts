@@ -13,8 +13,8 @@ import { workerRuntime } from "./_worker_runtime.ts";
 import { findExport, moduleLabel } from "./_target.ts";
 import { checkPermissions, type ProcessPermissions } from "./_permissions.ts";
 import {
+  ADOPT,
   allocateIdent,
-  type ChildEntry,
   releaseIdent,
   type SelfInfo,
   type StartMethod,
@@ -59,9 +59,6 @@ export interface ProcessOptions<A extends any[] = any[]> {
    */
   permissions?: ProcessPermissions;
 }
-
-const kAdopt: unique symbol = Symbol.for("@mp/multiprocessing.adopt") as never;
-export { kAdopt as _adopt };
 
 const RUNTIMES: Record<StartMethod, Runtime> = {
   worker: workerRuntime,
@@ -121,7 +118,7 @@ export function checkStartMethod(method: unknown): StartMethod {
  * ```
  */
 // deno-lint-ignore no-explicit-any
-export class Process<A extends any[] = any[]> implements ChildEntry {
+export class Process<A extends any[] = any[]> {
   #target: ((...args: A) => unknown) | undefined;
   #args: A;
   #name: string;
@@ -137,6 +134,8 @@ export class Process<A extends any[] = any[]> implements ChildEntry {
   #self: SelfInfo | undefined;
 
   /**
+   * Describes a process; nothing runs until `start()`.
+   *
    * @param options what to run and how.
    * @throws {TypeError} when `target` is not a function or `args` is not an array.
    */
@@ -163,8 +162,12 @@ export class Process<A extends any[] = any[]> implements ChildEntry {
     }
   }
 
-  /** Makes `p` stand for the current process (in a child, or the main process). */
-  static [kAdopt](p: Process, self: SelfInfo): void {
+  /**
+   * Makes `p` stand for the current process (in a child, or the main process).
+   *
+   * @ignore
+   */
+  static [ADOPT](p: Process, self: SelfInfo): void {
     p.#self = self;
     p.#name = self.name;
     p.#daemon = self.daemon;
