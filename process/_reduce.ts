@@ -16,6 +16,11 @@ export interface ReduceContext {
   readonly transfer: Transferable[];
   /** Serves `target` to the receiving side; returns the id its proxy calls. */
   share(target: RemoteTarget): number;
+  /**
+   * The receiving process's ident in this OS process's liveness table, when it is a child
+   * being started or served (handles that count their holders register it).
+   */
+  readonly ident?: number;
 }
 
 /** What a handle may use while it is rebuilt on the receiving side. */

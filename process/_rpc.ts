@@ -96,7 +96,12 @@ export class RpcEndpoint {
 
   /** A context for encoding values sent to the other side. */
   context(transfer: Transferable[] = []): ReduceContext {
-    return { startMethod: this.#far, transfer, share: (t) => this.share(t) };
+    return {
+      startMethod: this.#far,
+      transfer,
+      share: (t) => this.share(t),
+      ident: this.#caller.ident,
+    };
   }
 
   /** Serves `target` to the other side and returns its id there. */

@@ -1,29 +1,17 @@
-// Entry of a worker child: a Web Worker, or a `node:worker_threads` Worker for a daemon.
+// Entry of a worker child: a Web Worker, or a `node:worker_threads` Worker for a daemon. Its
+// first message comes from the host and carries the channel to its parent.
 
 import { parentPort } from "node:worker_threads";
-import { type PortLike, PortLink } from "./_link.ts";
+import { PortLink } from "./_link.ts";
 import { RpcEndpoint } from "./_rpc.ts";
 import type { ExitMessage, StartMessage } from "./_runtime.ts";
+import { type AdoptMessage, notifyHostOfExit, setHostPort } from "./_worker_runtime.ts";
 import { becomeChild, reportError, runChild } from "./_child.ts";
 
-type Scope = {
-  postMessage(m: unknown, t: Transferable[]): void;
-  onmessage: ((e: MessageEvent) => void) | null;
-  close(): void;
-};
-
+type Scope = { onmessage: ((e: MessageEvent) => void) | null; close(): void };
 const scope = globalThis as unknown as Scope;
-const port: PortLike = parentPort
-  ? {
-    post: (m, t) => parentPort!.postMessage(m, t as never),
-    listen: (fn) => parentPort!.on("message", fn),
-  }
-  : {
-    post: (m, t) => scope.postMessage(m, t),
-    listen: (fn) => scope.onmessage = (e) => fn(e.data),
-  };
-const link = new PortLink(port);
 
+let link: PortLink | undefined;
 const realExit = Deno.exit;
 let exiting = false;
 
@@ -31,7 +19,8 @@ let exiting = false;
 function exit(code: number): never {
   if (!exiting) {
     exiting = true;
-    link.post({ t: "exit", code } satisfies ExitMessage);
+    link?.post({ t: "exit", code } satisfies ExitMessage);
+    notifyHostOfExit(code);
   }
   return realExit(code);
 }
@@ -48,13 +37,23 @@ function fail(e: Event, error: unknown): void {
 globalThis.addEventListener("error", (e) => fail(e, (e as ErrorEvent).error));
 globalThis.addEventListener("unhandledrejection", (e) => fail(e, e.reason));
 
-link.onmessage = (msg) => {
-  if (msg.t === "start") {
-    const { payload } = msg as StartMessage;
+function adopt(msg: AdoptMessage): void {
+  setHostPort(msg.host);
+  const port = msg.link;
+  const l = link = new PortLink({
+    post: (m, t) => port.postMessage(m, t),
+    listen: (fn) => port.onmessage = (e) => fn(e.data),
+  });
+  l.onmessage = (m) => {
+    if (m.t !== "start") return;
+    const { payload } = m as StartMessage;
     const rpc = new RpcEndpoint("worker", { ident: payload.self.ident });
-    rpc.attach(link);
-    link.onmessage = (m) => rpc.handle(m);
+    rpc.attach(l);
+    l.onmessage = (msg) => rpc.handle(msg);
     becomeChild(payload.self, payload.parent, payload.startMethod, payload.module, payload.table);
     runChild(payload, { rpc, load: (m) => import(m), exit });
-  }
-};
+  };
+}
+
+if (parentPort) parentPort.once("message", adopt);
+else scope.onmessage = (e) => adopt(e.data);

@@ -1,70 +1,185 @@
-// The "worker" start method: a Web Worker for each child; a `node:worker_threads` Worker for a
-// daemon child, since only that kind can be unref'd and so let the program end while it runs.
+// The "worker" start method. Every Worker of this OS process is created on its main thread, the
+// "host": a worker that starts a worker asks the host to create it (Deno delays a worker started
+// from a worker by about a second), and talks to its child over a MessageChannel of its own.
+// A daemon child runs in a `node:worker_threads` Worker, the only kind that can be unref'd and
+// so let the program end while it runs.
 
 import { Worker as NodeWorker } from "node:worker_threads";
 import { PortLink } from "./_link.ts";
-import { workerPermissions } from "./_permissions.ts";
+import {
+  type PermissionValue,
+  type ProcessPermissions,
+  workerPermissions,
+} from "./_permissions.ts";
 import type { ChildHandle, ExitMessage, Runtime, SpawnSpec, StartMessage } from "./_runtime.ts";
 
 const ENTRY = new URL("./_worker_child.ts", import.meta.url);
+
+/** What the host needs to create a worker. */
+interface WorkerRequest {
+  daemon: boolean;
+  name: string;
+  permissions: Record<string, PermissionValue> | undefined;
+  /** The child's end of the channel to its parent. */
+  link: MessagePort;
+}
+
+/** Sent by the host to a new worker, before anything else. */
+export interface AdoptMessage {
+  t: "adopt";
+  /** The channel to the worker's parent. */
+  link: MessagePort;
+  /** The channel to the host, for starting workers of its own and for saying it exits. */
+  host: MessagePort;
+}
+
+type HostMessage =
+  | (WorkerRequest & { op: "spawn"; id: number })
+  | { op: "stop"; id: number }
+  | { op: "exit"; code: number }
+  | { op: "exited"; id: number; code: number };
+
+/** Lets the program end while `port` waits for messages (Deno's MessagePort has `unref`). */
+function unref(port: MessagePort): void {
+  (port as MessagePort & { unref(): void }).unref();
+}
+
+/** Creates a worker and reports its end; returns a function that stops it. */
+type Spawner = (req: WorkerRequest, onExit: (code: number) => void) => () => void;
+
+/** On the host: create the worker, and serve its own requests. */
+function createWorker(req: WorkerRequest, onExit: (code: number) => void): () => void {
+  const host = new MessageChannel();
+  let stop: () => void;
+  let done = false;
+  const finish = (code: number) => {
+    if (done) return;
+    done = true;
+    stop();
+    host.port1.close();
+    onExit(code);
+  };
+  const adopt = { t: "adopt", link: req.link, host: host.port2 } satisfies AdoptMessage;
+  if (req.daemon) {
+    const w = new NodeWorker(ENTRY);
+    w.on("error", () => finish(1));
+    w.on("exit", (code: number) => finish(code));
+    w.unref();
+    w.postMessage(adopt, [req.link, host.port2] as never);
+    stop = () => void w.terminate();
+  } else {
+    const w = new Worker(ENTRY, {
+      type: "module",
+      name: req.name,
+      ...(req.permissions ? { deno: { permissions: req.permissions } } : {}),
+    } as WorkerOptions);
+    w.onerror = (e) => {
+      e.preventDefault();
+      console.error(`Process ${req.name}: ${e.message}`);
+      finish(1);
+    };
+    w.postMessage(adopt, [req.link, host.port2]);
+    stop = () => w.terminate();
+  }
+  serve(host.port1, finish);
+  if (req.daemon) unref(host.port1);
+  return () => finish(-15);
+}
+
+/** On the host: serve the requests a worker sends over its host port. */
+function serve(port: MessagePort, finishSelf: (code: number) => void): void {
+  const stops = new Map<number, () => void>();
+  port.onmessage = (e: MessageEvent<HostMessage>) => {
+    const m = e.data;
+    if (m.op === "exit") finishSelf(m.code);
+    else if (m.op === "stop") stops.get(m.id)?.();
+    else if (m.op === "spawn") {
+      stops.set(
+        m.id,
+        createWorker(m, (code) => {
+          stops.delete(m.id);
+          port.postMessage({ op: "exited", id: m.id, code } satisfies HostMessage);
+        }),
+      );
+    }
+  };
+}
+
+let hostPort: MessagePort | undefined;
+
+/** In a worker: the port to the host, received with the adopt message. */
+export function setHostPort(port: MessagePort): void {
+  hostPort = port;
+  port.onmessage = (e: MessageEvent<HostMessage>) => {
+    const m = e.data;
+    if (m.op === "exited") exits.get(m.id)?.(m.code);
+  };
+}
+
+/** In a worker: tells the host that this worker exits. */
+export function notifyHostOfExit(code: number): void {
+  hostPort?.postMessage({ op: "exit", code } satisfies HostMessage);
+}
+
+const exits = new Map<number, (code: number) => void>();
+let nextId = 1;
+
+const remoteSpawner: Spawner = (req, onExit) => {
+  const id = nextId++;
+  exits.set(id, (code) => {
+    exits.delete(id);
+    onExit(code);
+  });
+  hostPort!.postMessage({ op: "spawn", id, ...req } satisfies HostMessage, [req.link]);
+  return () => hostPort!.postMessage({ op: "stop", id } satisfies HostMessage);
+};
+
+function spawner(): Spawner {
+  return hostPort ? remoteSpawner : createWorker;
+}
 
 class WorkerChild implements ChildHandle {
   readonly pid: number = Deno.pid;
   readonly exited: Promise<number>;
   #stop: () => void;
+  #link: PortLink;
   #settle!: (code: number) => void;
   #done = false;
 
   constructor(spec: SpawnSpec) {
+    if (spec.daemon && spec.permissions) {
+      throw new TypeError(
+        "Cannot start process: a daemon worker cannot have its own permissions; use the 'subprocess' start method",
+      );
+    }
     this.exited = new Promise((resolve) => this.#settle = resolve);
-    let link: PortLink;
-    const onMessage = (msg: { t?: unknown }) => {
+    const { port1, port2 } = new MessageChannel();
+    this.#link = new PortLink({
+      post: (m, t) => port1.postMessage(m, t),
+      listen: (fn) => port1.onmessage = (e) => fn(e.data),
+      unref: () => unref(port1),
+      close: () => port1.close(),
+    });
+    if (spec.daemon) this.#link.unref();
+    this.#link.onmessage = (msg) => {
       if (msg.t === "exit") this.#finish((msg as ExitMessage).code);
       else spec.rpc.handle(msg);
     };
-    if (spec.daemon) {
-      if (spec.permissions) {
-        throw new TypeError(
-          "Cannot start process: a daemon worker cannot have its own permissions; use the 'subprocess' start method",
-        );
-      }
-      const w = new NodeWorker(ENTRY);
-      link = new PortLink({
-        post: (m, t) => w.postMessage(m, t as never),
-        listen: (fn) => w.on("message", fn),
-        unref: () => w.unref(),
-      });
-      w.on("error", () => this.#finish(1));
-      w.on("exit", (code: number) => this.#finish(code));
-      w.unref();
-      this.#stop = () => void w.terminate();
-    } else {
-      const w = new Worker(ENTRY, {
-        type: "module",
-        name: spec.payload.self.name,
-        ...(spec.permissions ? { deno: { permissions: workerPermissions(spec.permissions) } } : {}),
-      } as WorkerOptions);
-      link = new PortLink({
-        post: (m, t) => w.postMessage(m, t),
-        listen: (fn) => w.onmessage = (e) => fn(e.data),
-      });
-      w.onerror = (e) => {
-        e.preventDefault();
-        console.error(`Process ${spec.payload.self.name}: ${e.message}`);
-        this.#finish(1);
-      };
-      this.#stop = () => w.terminate();
-    }
-    link.onmessage = onMessage;
-    spec.rpc.attach(link);
-    this.exited.then(() => link.gone());
-    link.post({ t: "start", payload: spec.payload } satisfies StartMessage, spec.transfer);
+    this.#stop = spawner()({
+      daemon: spec.daemon,
+      name: spec.payload.self.name,
+      permissions: spec.permissions && workerPermissions(spec.permissions as ProcessPermissions),
+      link: port2,
+    }, (code) => this.#finish(code));
+    spec.rpc.attach(this.#link);
+    this.#link.post({ t: "start", payload: spec.payload } satisfies StartMessage, spec.transfer);
   }
 
   #finish(code: number): void {
     if (this.#done) return;
     this.#done = true;
     this.#stop();
+    this.#link.close();
     this.#settle(code);
   }
 
