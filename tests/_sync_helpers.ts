@@ -1,0 +1,43 @@
+// Shared by the sync tests: start children of one test module and wait for all of them.
+
+import { Process, type StartMethod } from "../mod.ts";
+
+/** The two start methods every suite runs under. */
+export const METHODS: readonly StartMethod[] = ["worker", "subprocess"] as const;
+
+/** Starts one child per `args` entry running `target`, exported from `module`. */
+export function spawn(
+  target: (...a: never[]) => unknown,
+  argsList: unknown[][],
+  startMethod: StartMethod,
+  module: string,
+): Process[] {
+  return argsList.map((args) => {
+    const p = new Process({ target: target as never, args, startMethod, module });
+    p.start();
+    return p;
+  });
+}
+
+/** Joins every child and returns their exit codes. */
+export async function joinAll(ps: Process[]): Promise<(number | null)[]> {
+  await Promise.all(ps.map((p) => p.join()));
+  return ps.map((p) => p.exitCode);
+}
+
+/**
+ * Runs `wait` once with a 20 ms timeout and once with a signal that aborts after 20 ms, on
+ * something that stays unavailable: 1 when the first resolves false, +2 when the second rejects
+ * with the signal's TimeoutError.
+ */
+export async function timeoutAndAbort(
+  wait: (options: { timeout?: number; signal?: AbortSignal }) => Promise<unknown>,
+): Promise<number> {
+  let r = (await wait({ timeout: 20 })) === false ? 1 : 0;
+  try {
+    await wait({ signal: AbortSignal.timeout(20) });
+  } catch (e) {
+    if ((e as DOMException).name === "TimeoutError") r += 2;
+  }
+  return r;
+}

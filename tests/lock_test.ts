@@ -1,0 +1,245 @@
+import assert from "node:assert/strict";
+import { Event, Lock, Process, RLock, Value } from "../mod.ts";
+import { joinAll, METHODS, spawn, timeoutAndAbort } from "./_sync_helpers.ts";
+
+const module = import.meta.url;
+
+// ---- targets, run in the children --------------------------------------------------------
+
+/** Holds `lock`, sets `held`, and releases once `done` is set. */
+export async function holdUntil(lock: Lock, held: Event, done: Event): Promise<void> {
+  await lock.acquire();
+  held.set();
+  await done.wait();
+  lock.release();
+}
+
+/** Holds `lock`, sets `held`, and never releases: the test kills this child. */
+export async function holdForever(lock: Lock, held: Event): Promise<void> {
+  await lock.acquire();
+  held.set();
+  await new Event().wait();
+}
+
+/** Reports in `out` how the child's acquire attempts ended: 1 timeout, 2 abort, 3 both ok. */
+export async function tryWhileHeld(lock: Lock, out: Value<"i">): Promise<void> {
+  await out.set(await timeoutAndAbort((o) => lock.acquire(o)));
+}
+
+/** Sets `waiting`, then waits for `lock` forever: the test kills this child. */
+export async function waitForever(lock: Lock, waiting: Event): Promise<void> {
+  waiting.set();
+  await lock.acquire();
+}
+
+/** Reports in `out`: 1 when `locked()` throws a TypeError and `lockedAsync()` answers, else 0. */
+export async function checkLocked(lock: Lock, out: Value<"i">, shared: boolean): Promise<void> {
+  let threw = false;
+  try {
+    lock.locked();
+  } catch (e) {
+    threw = e instanceof TypeError;
+  }
+  const ok = threw !== shared && await lock.lockedAsync() === true;
+  await out.set(ok ? 1 : 0);
+}
+
+/** Acquires an RLock twice and releases it twice; exits 3 on a surprise. */
+export async function reenter(lock: RLock): Promise<void> {
+  if (!await lock.acquire({ timeout: 5000 })) Deno.exit(3);
+  if (!await lock.acquire({ timeout: 100 })) Deno.exit(3);
+  lock.release();
+  lock.release();
+}
+
+/** Releases an RLock that the parent holds: exits 0 when that throws a TypeError. */
+export async function releaseOthers(lock: RLock): Promise<void> {
+  try {
+    lock.release();
+    await lock.lockedAsync(); // a release sent through the parent fails here
+  } catch (e) {
+    Deno.exit(e instanceof TypeError ? 0 : 4);
+  }
+  Deno.exit(5);
+}
+
+/** Adds 1 to `box.count` 200 times under `box.locks[0]`, from this process and a worker child. */
+export async function nested(
+  box: { locks: Lock[]; count: Value<"i"> },
+  depth: number,
+): Promise<void> {
+  let child: Process | undefined;
+  if (depth > 0) {
+    child = new Process({ target: nested, args: [box, depth - 1], startMethod: "worker", module });
+    child.start();
+  }
+  for (let i = 0; i < 200; i++) {
+    using _held = await box.locks[0].hold();
+    await box.count.set((await box.count.get()) + 1);
+  }
+  await child?.join();
+  if (child && child.exitCode !== 0) Deno.exit(3);
+}
+
+// ---- tests -------------------------------------------------------------------------------
+
+Deno.test("Lock.acquire() and release() in one process", async () => {
+  const lock = new Lock();
+  assert.equal(lock.locked(), false);
+  assert.equal(await lock.acquire(), true);
+  assert.equal(lock.locked(), true);
+  assert.equal(await lock.acquire({ timeout: 0 }), false);
+  lock.release();
+  assert.equal(lock.locked(), false);
+  {
+    using held = await lock.hold();
+    assert.equal(held.recovered, false);
+    assert.equal(lock.locked(), true);
+  }
+  assert.equal(lock.locked(), false);
+});
+
+Deno.test("Lock excludes async tasks of one process", async () => {
+  const lock = new Lock();
+  let inside = 0;
+  let most = 0;
+  await Promise.all(Array.from({ length: 5 }, async () => {
+    for (let i = 0; i < 20; i++) {
+      using _held = await lock.hold();
+      most = Math.max(most, ++inside);
+      await new Promise((r) => setTimeout(r, 0));
+      inside--;
+    }
+  }));
+  assert.equal(most, 1);
+});
+
+Deno.test("Lock rejects bad input", async () => {
+  const lock = new Lock();
+  assert.throws(() => lock.release(), TypeError);
+  await assert.rejects(() => lock.acquire({ timeout: -1 }), RangeError);
+  const ctl = new AbortController();
+  ctl.abort();
+  await assert.rejects(() => lock.acquire({ signal: ctl.signal }), { name: "AbortError" });
+  assert.equal(lock.locked(), false);
+});
+
+Deno.test("Lock.acquire() stops waiting when its signal aborts", async () => {
+  const lock = new Lock();
+  await lock.acquire();
+  const ctl = new AbortController();
+  const p = lock.acquire({ signal: ctl.signal });
+  setTimeout(() => ctl.abort(), 20);
+  await assert.rejects(p, { name: "AbortError" });
+  lock.release();
+  assert.equal(await lock.acquire({ timeout: 0 }), true);
+  lock.release();
+});
+
+Deno.test("Lock.hold() rejects with a TimeoutError when the timeout passes", async () => {
+  const lock = new Lock();
+  await lock.acquire();
+  await assert.rejects(() => lock.hold({ timeout: 10 }), { name: "TimeoutError" });
+  lock.release();
+});
+
+Deno.test("RLock re-enters for its owner and counts releases", async () => {
+  const lock = new RLock();
+  await lock.acquire();
+  await lock.acquire();
+  lock.release();
+  assert.equal(lock.locked(), true);
+  lock.release();
+  assert.equal(lock.locked(), false);
+  assert.throws(() => lock.release(), TypeError);
+});
+
+for (const method of METHODS) {
+  Deno.test(`Lock.acquire() times out while another process holds it (${method})`, async () => {
+    const lock = new Lock();
+    const held = new Event();
+    const done = new Event();
+    const ps = spawn(holdUntil, [[lock, held, done]], method, module);
+    assert.equal(await held.wait({ timeout: 10_000 }), true);
+    assert.equal(await lock.acquire({ timeout: 50 }), false);
+    const ctl = new AbortController();
+    setTimeout(() => ctl.abort(), 20);
+    await assert.rejects(() => lock.acquire({ signal: ctl.signal }), { name: "AbortError" });
+    done.set();
+    assert.equal(await lock.acquire({ timeout: 10_000 }), true);
+    assert.equal(lock.recovered, false);
+    lock.release();
+    assert.deepEqual(await joinAll(ps), [0]);
+  });
+
+  Deno.test(`Lock.acquire() in a child times out and aborts while the parent holds it (${method})`, async () => {
+    const lock = new Lock();
+    const out = new Value("i", -1);
+    await lock.acquire();
+    const ps = spawn(tryWhileHeld, [[lock, out]], method, module);
+    assert.deepEqual(await joinAll(ps), [0]);
+    assert.equal(out.value, 3);
+    lock.release();
+    assert.equal(lock.locked(), false); // an aborted wait in the child did not take it later
+  });
+
+  Deno.test(`Lock whose holder is killed goes to the next acquirer, marked recovered (${method})`, async () => {
+    const lock = new Lock();
+    const held = new Event();
+    const ps = spawn(holdForever, [[lock, held]], method, module);
+    assert.equal(await held.wait({ timeout: 10_000 }), true);
+    assert.equal(lock.locked(), true);
+    ps[0].kill();
+    await ps[0].join();
+    assert.equal(await lock.acquire({ timeout: 5_000 }), true);
+    assert.equal(lock.recovered, true);
+    lock.release();
+    assert.equal(lock.recovered, false);
+    using h = await lock.hold();
+    assert.equal(h.recovered, false);
+  });
+
+  Deno.test(`Lock.locked() is synchronous where memory is shared (${method})`, async () => {
+    const lock = new Lock();
+    const out = new Value("i", -1);
+    await lock.acquire();
+    const ps = spawn(checkLocked, [[lock, out, method === "worker"]], method, module);
+    assert.deepEqual(await joinAll(ps), [0]);
+    assert.equal(out.value, 1);
+    lock.release();
+  });
+
+  Deno.test(`RLock re-enters in a child and refuses a release by a non-owner (${method})`, async () => {
+    const lock = new RLock();
+    assert.deepEqual(await joinAll(spawn(reenter, [[lock], [lock]], method, module)), [0, 0]);
+    assert.equal(lock.locked(), false);
+    await lock.acquire();
+    assert.deepEqual(await joinAll(spawn(releaseOthers, [[lock]], method, module)), [0]);
+    assert.equal(lock.locked(), true);
+    lock.release();
+  });
+
+  Deno.test(`Lock nested in args reaches a grandchild through a child (${method})`, async () => {
+    const box = { locks: [new Lock()], count: new Value("i", 0, { lock: false }) };
+    assert.deepEqual(await joinAll(spawn(nested, [[box, 1], [box, 0]], method, module)), [0, 0]);
+    assert.equal(box.count.value, 600);
+    assert.equal(box.locks[0].locked(), false);
+  });
+
+  Deno.test(`Lock is not taken by a killed child that was waiting for it (${method})`, async () => {
+    const lock = new Lock();
+    const waiting = new Event();
+    await lock.acquire();
+    const ps = spawn(waitForever, [[lock, waiting]], method, module);
+    assert.equal(await waiting.wait({ timeout: 10_000 }), true);
+    await new Promise((r) => setTimeout(r, 30)); // the child's acquire is on its way
+    ps[0].kill();
+    await ps[0].join();
+    lock.release();
+    assert.equal(await lock.acquire({ timeout: 5_000 }), true);
+    assert.equal(lock.recovered, false);
+    lock.release();
+    await new Promise((r) => setTimeout(r, 250)); // longer than a wait slice
+    assert.equal(lock.locked(), false);
+  });
+}
