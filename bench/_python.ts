@@ -3,9 +3,9 @@
 /**
  * Runs `code` as a Python 3 script (a file, so that `spawn` children can import its main
  * module) and returns the number it prints last, or `undefined` when Python 3 is not installed
- * or the script fails.
+ * or the script fails. The last line is read as JSON: a number, or an object of numbers.
  */
-export async function python(code: string): Promise<number | undefined> {
+export async function python<T = number>(code: string): Promise<T | undefined> {
   const file = await Deno.makeTempFile({ suffix: ".py" });
   try {
     await Deno.writeTextFile(file, code);
@@ -15,7 +15,7 @@ export async function python(code: string): Promise<number | undefined> {
       return undefined;
     }
     const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-    return Number(lines[lines.length - 1]);
+    return JSON.parse(lines[lines.length - 1]) as T;
   } catch {
     return undefined;
   } finally {

@@ -5,6 +5,7 @@
 //   deno run -A bench/sync_bench.ts [--quick]
 
 import { Barrier, Lock, Process, Value } from "../mod.ts";
+import { python, report, type Row } from "./_python.ts";
 
 const QUICK = Deno.args.includes("--quick");
 const N_LOCAL = QUICK ? 200_000 : 2_000_000;
@@ -49,19 +50,35 @@ async function timeChildren(target: (...a: never[]) => unknown, args: unknown[])
   return (performance.now() - t) / 1000;
 }
 
+/** `hammer` with the synchronous fast path: `tryAcquire() || await acquire()`. */
+export async function hammerFast(start: Barrier, lock: Lock, n: number): Promise<void> {
+  await start.wait();
+  for (let i = 0; i < n; i++) {
+    if (!lock.tryAcquire()) await lock.acquire();
+    lock.release();
+  }
+}
+
 async function denoRates(): Promise<Record<string, number>> {
   const lock = new Lock();
-  const t = performance.now();
+  let t = performance.now();
   for (let i = 0; i < N_LOCAL; i++) {
     await lock.acquire();
     lock.release();
   }
   const local = N_LOCAL / ((performance.now() - t) / 1000);
+  t = performance.now();
+  for (let i = 0; i < N_LOCAL; i++) {
+    if (!lock.tryAcquire()) await lock.acquire();
+    lock.release();
+  }
+  const localFast = N_LOCAL / ((performance.now() - t) / 1000);
   const pair = (2 * N_PAIR) / await timeChildren(hammer, [new Lock(), N_PAIR]);
+  const pairFast = (2 * N_PAIR) / await timeChildren(hammerFast, [new Lock(), N_PAIR]);
   const v = new Value("i", 0);
   const value = (2 * N_VALUE) / await timeChildren(increment, [v, N_VALUE]);
   if (v.value !== 2 * N_VALUE) throw new Error(`Value ended at ${v.value}, not ${2 * N_VALUE}`);
-  return { local, pair, value };
+  return { local, localFast, pair, pairFast, value };
 }
 
 const PYTHON = `
@@ -97,33 +114,22 @@ if __name__ == "__main__":
     print(json.dumps({"local": local, "pair": pair, "value": value}))
 `;
 
-async function pythonRates(): Promise<Record<string, number> | undefined> {
-  try {
-    const out = await new Deno.Command("python3", { args: ["-c", PYTHON], stderr: "inherit" })
-      .output();
-    if (!out.success) return undefined;
-    return JSON.parse(new TextDecoder().decode(out.stdout));
-  } catch {
-    return undefined; // no python3 here
-  }
-}
-
 if (import.meta.main) {
   const deno = await denoRates();
-  const py = await pythonRates();
-  const rows: [string, string][] = [
-    ["local", "uncontended Lock acquire/release, one process"],
-    ["pair", "contended Lock acquire/release, two children"],
-    ["value", "Value += 1 under its lock, two children"],
-  ];
-  const fmt = (n: number) => `${(n / 1e6).toFixed(2)} M/s`;
-  console.log(`${"benchmark".padEnd(48)} ${"Deno".padStart(11)} ${"Python".padStart(11)}  ratio`);
-  for (const [key, label] of rows) {
-    const p = py?.[key];
-    console.log(
-      `${label.padEnd(48)} ${fmt(deno[key]).padStart(11)} ${(p ? fmt(p) : "n/a").padStart(11)}  ${
-        p ? `${(deno[key] / p).toFixed(1)}x` : "-"
-      }`,
-    );
-  }
+  const py = await python<Record<string, number>>(PYTHON);
+  const M = (n: number | undefined) => n === undefined ? undefined : n / 1e6;
+  const row = (what: string, ours: number, theirs: number | undefined): Row => ({
+    what,
+    ours: M(ours)!,
+    python: M(theirs),
+    unit: "M/s",
+    better: "higher",
+  });
+  report("Locks and shared values, two worker children (ops per second)", [
+    row("uncontended await acquire(), one process", deno.local, py?.local),
+    row("uncontended tryAcquire() || acquire()", deno.localFast, py?.local),
+    row("contended await acquire(), two children", deno.pair, py?.pair),
+    row("contended tryAcquire() || acquire()", deno.pairFast, py?.pair),
+    row("Value += 1 under its lock, two children", deno.value, py?.value),
+  ]);
 }

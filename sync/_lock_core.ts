@@ -14,6 +14,7 @@ import {
   NO,
   owns,
   RECOVERED,
+  tryAcquire,
   tryTake,
 } from "./_mutex.ts";
 import { startWait, type SyncWaitOptions } from "./_wait.ts";
@@ -145,6 +146,14 @@ export class LockCore {
     if (!isLocked(w)) throw new TypeError(`Cannot release ${this.name}: it is not locked`);
     this.recovered = false;
     free(w);
+  }
+
+  tryAcquire(who: Who = localWho()): boolean {
+    if (!this.w) this.link.noSync(`${this.name}.tryAcquire()`, "await acquire({ timeout: 0 })");
+    const got = tryAcquire(this.w, who, this.reentrant);
+    if (got === NO) return false;
+    this.recovered = got === RECOVERED;
+    return true;
   }
 
   locked(): boolean {

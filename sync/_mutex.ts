@@ -1,6 +1,8 @@
-// The mutex under Lock and RLock, in four Int32 words of shared memory: the owner's ident (0 when
-// free), the owner's tag, the number of sleeping waiters, and the re-entry count. A holder whose
-// ident is no longer alive is dead: the next acquirer takes the mutex over.
+// The mutex under Lock and RLock, in five Int32 words of shared memory: the owner's ident (0 when
+// free), the owner's tag, the number of sleeping waiters, the re-entry count, and whether a
+// wake-up is on its way (so that a release wakes a sleeper once, not at every release while the
+// sleeper gets up). A holder whose ident is no longer alive is dead: the next acquirer takes the
+// mutex over.
 
 import { identAlive, state } from "../process/_state.ts";
 import type { Who } from "./_handle.ts";
@@ -10,9 +12,10 @@ const OWNER = 0;
 const TAG = 1;
 const WAITERS = 2;
 const COUNT = 3;
+const WOKEN = 4;
 
 /** Number of Int32 words of a mutex. */
-export const MUTEX_WORDS = 4;
+export const MUTEX_WORDS = 5;
 
 /** How an acquire ended: 0 the deadline passed (or a remote caller died) first, 1 acquired, 2
  * acquired from a holder that had died. */
@@ -45,6 +48,26 @@ export function tryTake(w: Int32Array, who: Who): boolean {
 }
 
 /**
+ * Acquires the mutex for `who` if that needs no waiting: it is free, `who` re-enters it (when
+ * `reentrant`), or its holder has died.
+ */
+export function tryAcquire(w: Int32Array, who: Who, reentrant: boolean): Got {
+  if (reentrant && owns(w, who)) {
+    w[COUNT]++;
+    return YES;
+  }
+  for (;;) {
+    const owner = Atomics.load(w, OWNER);
+    if (owner === 0) {
+      if (take(w, who, 0)) return YES;
+      continue;
+    }
+    if (identAlive(state().table, owner)) return NO;
+    if (take(w, who, owner)) return RECOVERED;
+  }
+}
+
+/**
  * Acquires the mutex for `who`, re-entering when `reentrant` and `who` already holds it.
  *
  * @throws the signal's reason when it aborts.
@@ -56,38 +79,39 @@ export async function acquire(
   deadline: number,
   signal: AbortSignal | undefined,
 ): Promise<Got> {
-  const table = state().table;
-  if (reentrant && owns(w, who)) {
-    w[COUNT]++;
-    return YES;
-  }
   for (;;) {
+    const got = tryAcquire(w, who, reentrant);
+    if (got !== NO) return got;
     const owner = Atomics.load(w, OWNER);
-    if (owner === 0) {
-      if (take(w, who, 0)) return YES;
-      continue;
-    }
-    if (!identAlive(table, owner)) {
-      if (take(w, who, owner)) return RECOVERED;
-      continue;
-    }
+    if (owner === 0) continue;
     if (remaining(deadline) === 0 || (who.alive && !who.alive())) return NO;
     if (spin(() => Atomics.load(w, OWNER) !== owner)) continue;
     Atomics.add(w, WAITERS, 1);
     try {
       await waitSlice(w, OWNER, owner, deadline, signal);
+    } catch (e) {
+      // An abandoned wait may have taken the wake-up meant for another sleeper: pass it on.
+      if (Atomics.load(w, OWNER) === 0) wake(w);
+      throw e;
     } finally {
       Atomics.sub(w, WAITERS, 1);
+      Atomics.store(w, WOKEN, 0);
     }
   }
 }
 
-/** Frees the mutex entirely and wakes one waiter. */
+function wake(w: Int32Array): void {
+  if (Atomics.load(w, WAITERS) > 0 && Atomics.compareExchange(w, WOKEN, 0, 1) === 0) {
+    Atomics.notify(w, OWNER, 1);
+  }
+}
+
+/** Frees the mutex entirely and wakes one sleeping waiter, unless one is waking already. */
 export function free(w: Int32Array): void {
   w[COUNT] = 0;
   w[TAG] = 0;
   Atomics.store(w, OWNER, 0);
-  if (Atomics.load(w, WAITERS) > 0) Atomics.notify(w, OWNER, 1);
+  wake(w);
 }
 
 /** Undoes one acquire of a re-entrant mutex; frees it at the last. Returns the count left. */

@@ -93,6 +93,29 @@ export class Lock {
   }
 
   /**
+   * Takes the lock if that needs no waiting, at once and synchronously: Python's
+   * `lock.acquire(False)`. The fastest way in a hot loop:
+   * `lock.tryAcquire() || await lock.acquire()`.
+   *
+   * @returns `true` when acquired (also from a holder that died), `false` when held.
+   * @throws {TypeError} in a subprocess child, where memory is not shared: use
+   * `await acquire({ timeout: 0 })`.
+   *
+   * @example
+   * ```ts
+   * import { Lock } from "@mp/multiprocessing/sync";
+   *
+   * const lock = new Lock();
+   * console.log(lock.tryAcquire()); // true
+   * console.log(lock.tryAcquire()); // false: held
+   * lock.release();
+   * ```
+   */
+  tryAcquire(): boolean {
+    return this.#core.tryAcquire();
+  }
+
+  /**
    * Releases the lock; a waiter, in any process, can then take it.
    *
    * @throws {TypeError} when the lock is not locked (or, in a subprocess child, not acquired

@@ -44,6 +44,18 @@ export async function checkLocked(lock: Lock, out: Value<"i">, shared: boolean):
   await out.set(ok ? 1 : 0);
 }
 
+/** Reports in `out`: 1 when `tryAcquire()` refuses the held lock (a TypeError where memory is
+ * not shared), else 0. */
+export function tryHeld(lock: Lock, out: Value<"i">, shared: boolean): Promise<void> {
+  let ok: boolean;
+  try {
+    ok = lock.tryAcquire() === false && shared;
+  } catch (e) {
+    ok = !shared && e instanceof TypeError;
+  }
+  return out.set(ok ? 1 : 0);
+}
+
 /** Acquires an RLock twice and releases it twice; exits 3 on a surprise. */
 export async function reenter(lock: RLock): Promise<void> {
   if (!await lock.acquire({ timeout: 5000 })) Deno.exit(3);
@@ -143,6 +155,19 @@ Deno.test("Lock.hold() rejects with a TimeoutError when the timeout passes", asy
   lock.release();
 });
 
+Deno.test("Lock.tryAcquire() takes a free lock at once and refuses a held one", () => {
+  const lock = new Lock();
+  assert.equal(lock.tryAcquire(), true);
+  assert.equal(lock.tryAcquire(), false);
+  lock.release();
+  const rlock = new RLock();
+  assert.equal(rlock.tryAcquire(), true);
+  assert.equal(rlock.tryAcquire(), true);
+  rlock.release();
+  rlock.release();
+  assert.equal(rlock.locked(), false);
+});
+
 Deno.test("RLock re-enters for its owner and counts releases", async () => {
   const lock = new RLock();
   await lock.acquire();
@@ -204,6 +229,16 @@ for (const method of METHODS) {
     const out = new Value("i", -1);
     await lock.acquire();
     const ps = spawn(checkLocked, [[lock, out, method === "worker"]], method, module);
+    assert.deepEqual(await joinAll(ps), [0]);
+    assert.equal(out.value, 1);
+    lock.release();
+  });
+
+  Deno.test(`Lock.tryAcquire() refuses a lock another process holds (${method})`, async () => {
+    const lock = new Lock();
+    const out = new Value("i", -1);
+    assert.equal(lock.tryAcquire(), true);
+    const ps = spawn(tryHeld, [[lock, out, method === "worker"]], method, module);
     assert.deepEqual(await joinAll(ps), [0]);
     assert.equal(out.value, 1);
     lock.release();
