@@ -1,0 +1,122 @@
+// The loop a pool worker runs: the pool starts a `Process` whose target is `poolWorker`, with
+// the worker's end of its channel in the arguments. Task functions are imported by module URL
+// and looked up by export name, as a `Process` target is.
+
+import { errorToData } from "../process/_rpc.ts";
+import { state } from "../process/_state.ts";
+import { moduleLabel } from "../process/_target.ts";
+import { hold, unhold } from "../sync/_wait.ts";
+import type { ChildEnd, Kind } from "./_channel.ts";
+
+/** How a pool worker sets itself up. */
+export interface WorkerConfig {
+  /** Module and export name of the initializer, if any. */
+  initializer: [module: string, name: string] | undefined;
+  initArgs: unknown[];
+}
+
+type Fn = (...args: unknown[]) => unknown;
+
+const functions = new Map<string, Fn>();
+
+async function load(module: string, name: string): Promise<Fn> {
+  const key = `${name}\0${module}`;
+  let fn = functions.get(key);
+  if (fn === undefined) {
+    const ns = await import(module) as Record<string, unknown>;
+    const found = ns[name];
+    if (typeof found !== "function") {
+      throw new TypeError(
+        `Cannot run task: '${name}' is not an exported function of ${moduleLabel(module)}`,
+      );
+    }
+    fn = found as Fn;
+    functions.set(key, fn);
+  }
+  return fn;
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === "object" || typeof v === "function") &&
+    typeof (v as { then?: unknown }).then === "function";
+}
+
+/** Runs a chunk's items in order; synchronously for as long as `fn` returns plain values. */
+function runChunk(fn: Fn, kind: Kind, items: unknown[]): unknown[] | Promise<unknown[]> {
+  const out = new Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const v = kind === "map" ? fn(items[i]) : fn(...(items[i] as unknown[]));
+    if (isThenable(v)) return finishChunk(fn, kind, items, out, i, v);
+    out[i] = v;
+  }
+  return out;
+}
+
+async function finishChunk(
+  fn: Fn,
+  kind: Kind,
+  items: unknown[],
+  out: unknown[],
+  from: number,
+  pending: PromiseLike<unknown>,
+): Promise<unknown[]> {
+  out[from] = await pending;
+  for (let i = from + 1; i < items.length; i++) {
+    out[i] = await (kind === "map" ? fn(items[i]) : fn(...(items[i] as unknown[])));
+  }
+  return out;
+}
+
+/**
+ * Runs tasks from `end` until told to stop.
+ *
+ * @param end the worker's end of the pool's channel.
+ * @param config the initializer and its arguments.
+ */
+export async function poolWorker(end: ChildEnd, config: WorkerConfig): Promise<void> {
+  // Atomics.waitAsync neither keeps this thread's event loop alive nor wakes it: hold it awake
+  // for as long as the loop runs, or a resolved wait may never be noticed.
+  hold();
+  try {
+    await serve(end, config);
+  } finally {
+    unhold();
+  }
+}
+
+async function serve(end: ChildEnd, config: WorkerConfig): Promise<void> {
+  const s = state();
+  (end as { setIdent?(ident: number): void }).setIdent?.(s.self.ident);
+  // Ctrl-C reaches the whole process group: the pool, not each worker, decides what happens.
+  if (s.self.isChild && Deno.pid !== s.parent?.pid) Deno.addSignalListener("SIGINT", () => {});
+  let initError: unknown;
+  if (config.initializer) {
+    try {
+      const init = await load(...config.initializer);
+      await init(...config.initArgs);
+    } catch (e) {
+      initError = e; // every task of this worker fails with it, rather than workers dying forever
+    }
+  }
+  for (;;) {
+    const msg = await end.recv();
+    if (msg[0] === 1) break;
+    const [, seq, module, name, kind, payload] = msg;
+    end.setRunning(seq);
+    let ok = true;
+    let value: unknown;
+    try {
+      if (initError !== undefined) throw initError;
+      const fn = functions.get(`${name}\0${module}`) ?? await load(module, name);
+      value = kind === "apply"
+        ? fn(...(payload as unknown[]))
+        : runChunk(fn, kind, payload as unknown[]);
+      if (isThenable(value)) value = await value;
+    } catch (e) {
+      ok = false;
+      value = errorToData(e);
+    }
+    end.send([seq, ok, value]);
+    end.setRunning(0);
+  }
+}

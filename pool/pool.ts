@@ -1,0 +1,872 @@
+/**
+ * `Pool`: a fixed set of worker processes that run tasks, with the meaning of Python's
+ * `multiprocessing.Pool`, and without its hangs: a lost worker fails its task and is replaced.
+ *
+ * @module
+ */
+
+import { isMainThread } from "node:worker_threads";
+import { checkStartMethod, Process, type StartMethod } from "../process/process.ts";
+import { cpuCount } from "../process/current.ts";
+import { dataToError } from "../process/_rpc.ts";
+import { state } from "../process/_state.ts";
+import { findExport, moduleLabel } from "../process/_target.ts";
+import {
+  type ChildEnd,
+  type Kind,
+  openChannel,
+  type ParentEnd,
+  type ResultMessage,
+} from "./_channel.ts";
+import { hold, unhold as release } from "../sync/_wait.ts";
+import { Deque } from "./_deque.ts";
+import { poolWorker, type WorkerConfig } from "./_worker.ts";
+import { AsyncResult, type CallbackOptions } from "./async_result.ts";
+import { TaskTimeoutError, WorkerLostError } from "./errors.ts";
+
+export type { CallbackOptions };
+
+/** A task function: exported from its module, possibly async. */
+// deno-lint-ignore no-explicit-any
+export type TaskFunction = (...args: any[]) => unknown;
+
+/** Options of a {@link Pool}. */
+export interface PoolOptions {
+  /** How many worker processes. @default {cpuCount()} */
+  processes?: number;
+  /**
+   * An exported function that each worker calls once, with `initArgs`, before its first task.
+   * If it throws, every task of that worker fails with its error.
+   * @default {undefined}
+   */
+  initializer?: TaskFunction;
+  /** Arguments of `initializer`. @default {[]} */
+  initArgs?: unknown[];
+  /** Tasks a worker runs before it is replaced by a fresh one. @default {Infinity} */
+  maxTasksPerChild?: number;
+  /** How workers are started. @default {getStartMethod()} */
+  startMethod?: StartMethod;
+  /**
+   * URL of the module that exports the task functions and the initializer: pass
+   * `import.meta.url` when it is not the main module.
+   * @default {Deno.mainModule}
+   */
+  module?: string | URL;
+  /**
+   * The most milliseconds a task (a chunk, for `map`) may run; past it, its worker is killed
+   * and replaced, and the task fails with `TaskTimeoutError`.
+   * @default {Infinity}
+   */
+  taskTimeout?: number;
+}
+
+/** Options of `apply()`. */
+export interface ApplyOptions {
+  /** Stops waiting (the task still runs) when aborted. @default {undefined} */
+  signal?: AbortSignal;
+}
+
+/** Options of `map()` and `starmap()`. */
+export interface MapOptions {
+  /** Items sent to a worker at a time. @default {Math.ceil(n / (4 * processes))} */
+  chunksize?: number;
+  /**
+   * Called in this process each time a chunk is done, with the items done and the total.
+   * @default {undefined}
+   */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Options of `mapAsync()` and `starmapAsync()`. */
+export interface MapAsyncOptions<R> extends MapOptions, CallbackOptions<R[]> {}
+
+/** Options of `imap()` and `imapUnordered()`. */
+export interface ImapOptions {
+  /** Items sent to a worker at a time. @default {1} */
+  chunksize?: number;
+  /**
+   * The most chunks submitted and not yet yielded; the input is read no further ahead.
+   * @default {4 * processes}
+   */
+  maxInFlight?: number;
+  /** Called in this process each time a chunk is done, with the items done. @default {undefined} */
+  onProgress?: (done: number) => void;
+}
+
+interface Task {
+  seq: number;
+  module: string;
+  name: string;
+  kind: Kind;
+  payload: unknown;
+  done(ok: boolean, value: unknown): void;
+}
+
+interface Slot {
+  process: Process;
+  end: ParentEnd;
+  held: Task[];
+  sent: number;
+  retiring: boolean;
+  gone: boolean;
+  ran: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the task at the head of `held` started (about). */
+  since: number;
+  exited: Promise<void>;
+}
+
+type FnRef = [module: string, name: string];
+
+// A worker of the "worker" start method holds up to SHARED_DEPTH tasks, so that it never waits
+// for the pool between short tasks; it is given more than one only while its current task is
+// younger than QUICK_MS, so that tasks do not queue behind a long one.
+const SHARED_DEPTH = 8;
+const QUICK_MS = 2;
+const WORKER_MODULE = new URL("./_worker.ts", import.meta.url).href;
+const TERMINATED = "The pool was terminated before the task finished";
+let workerCounter = 0;
+
+/**
+ * A pool of worker processes.
+ *
+ * Task functions are exported functions, found by name in the pool's `module` as a `Process`
+ * target is; they may be async, and their argument and result types flow through. Errors keep
+ * their name, message and the worker's stack. Callbacks run in this process. A worker that dies
+ * mid-task fails exactly that task with {@link WorkerLostError} and is replaced.
+ *
+ * @example Squares in parallel
+ * ```ts
+ * import { Pool } from "@mp/multiprocessing/pool";
+ *
+ * export function square(x: number): number {
+ *   return x * x;
+ * }
+ *
+ * if (import.meta.main) {
+ *   await using pool = new Pool({ processes: 2 });
+ *   console.log(await pool.map(square, [1, 2, 3])); // [1, 4, 9]
+ *   console.log(await pool.apply(square, [7])); // 49
+ * }
+ * ```
+ */
+export class Pool {
+  #method: StartMethod;
+  #processes: number;
+  #module: string;
+  #maxTasks: number;
+  #taskTimeout: number;
+  #config: WorkerConfig;
+  #depth: number;
+  #slots = new Set<Slot>();
+  #queue = new Deque<Task>();
+  #seq = 0;
+  #busy = 0;
+  #idle: (() => void)[] = [];
+  #state: "run" | "close" | "terminate" = "run";
+  #stopping = false;
+  #startFailures = 0;
+  #refs = new WeakMap<TaskFunction, FnRef>();
+
+  /**
+   * Starts the pool's workers.
+   *
+   * @param options how many workers, how they start, and where the task functions are.
+   * @throws {RangeError} for a bad `processes`, `maxTasksPerChild` or `taskTimeout`.
+   * @throws {TypeError} for an unknown start method or an initializer that is not exported.
+   */
+  constructor(options: PoolOptions = {}) {
+    const { processes = cpuCount(), maxTasksPerChild = Infinity, taskTimeout = Infinity } = options;
+    if (!Number.isInteger(processes) || processes < 1) {
+      throw new RangeError(
+        `Cannot create pool: processes must be an integer >= 1, got ${processes}`,
+      );
+    }
+    if (!(maxTasksPerChild >= 1)) {
+      throw new RangeError(
+        `Cannot create pool: maxTasksPerChild must be >= 1, got ${maxTasksPerChild}`,
+      );
+    }
+    if (!(taskTimeout > 0)) {
+      throw new RangeError(`Cannot create pool: taskTimeout must be > 0, got ${taskTimeout}`);
+    }
+    this.#method = options.startMethod === undefined
+      ? state().startMethod
+      : checkStartMethod(options.startMethod);
+    this.#processes = processes;
+    this.#module = options.module === undefined ? Deno.mainModule : String(options.module);
+    this.#maxTasks = maxTasksPerChild;
+    this.#taskTimeout = taskTimeout;
+    this.#depth = this.#method === "worker" ? SHARED_DEPTH : 1;
+    this.#config = {
+      initializer: options.initializer ? this.#ref(options.initializer, "initializer") : undefined,
+      initArgs: options.initArgs ?? [],
+    };
+    for (let i = 0; i < processes; i++) this.#spawn();
+    interrupters.set(this, () => this.#interrupt());
+    watchSigint(this, true);
+  }
+
+  /** How many worker processes the pool keeps. */
+  get processes(): number {
+    return this.#processes;
+  }
+
+  /** The start method of the pool's workers. */
+  get startMethod(): StartMethod {
+    return this.#method;
+  }
+
+  /**
+   * Runs `fn(...args)` in a worker and waits for its value.
+   *
+   * @param fn an exported function.
+   * @param args its arguments.
+   * @param options `signal` to stop waiting.
+   * @returns what `fn` returns (awaited).
+   * @throws {Error} the task's error, `WorkerLostError` or `TaskTimeoutError`.
+   * @throws {TypeError} when the pool is closed, `fn` is not exported or an argument cannot be
+   * sent.
+   */
+  async apply<F extends TaskFunction>(
+    fn: F,
+    args?: Parameters<F>,
+    options: ApplyOptions = {},
+  ): Promise<Awaited<ReturnType<F>>> {
+    this.#checkOpen("apply");
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const task = this.#submit(this.#ref(fn, "task"), "apply", checkArgs(args));
+    if (!signal) return await task as Awaited<ReturnType<F>>;
+    return await new AsyncResult(task as Promise<Awaited<ReturnType<F>>>).get({ signal });
+  }
+
+  /**
+   * Submits `fn(...args)` and returns at once.
+   *
+   * @param fn an exported function.
+   * @param args its arguments.
+   * @param options `callback` and `errorCallback`, run in this process.
+   * @returns the result, to `get()` later.
+   * @throws {TypeError} when the pool is closed or `fn` is not exported.
+   */
+  applyAsync<F extends TaskFunction>(
+    fn: F,
+    args?: Parameters<F>,
+    options: CallbackOptions<Awaited<ReturnType<F>>> = {},
+  ): AsyncResult<Awaited<ReturnType<F>>> {
+    this.#checkOpen("applyAsync");
+    const ref = this.#ref(fn, "task");
+    return new AsyncResult(
+      this.#submit(ref, "apply", checkArgs(args)) as Promise<Awaited<ReturnType<F>>>,
+      options,
+    );
+  }
+
+  /**
+   * Runs `fn(item)` for each item, in chunks, and waits for the values in order.
+   *
+   * @param fn an exported function of one argument.
+   * @param iterable the items (read in full first).
+   * @param options `chunksize` and `onProgress`.
+   * @returns the values, in the order of the items.
+   * @throws {Error} the first failing task's error.
+   * @throws {TypeError} when the pool is closed or `fn` is not exported.
+   */
+  async map<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<T> | AsyncIterable<T>,
+    options: MapOptions = {},
+  ): Promise<Awaited<R>[]> {
+    return await this.mapAsync(fn, iterable, options).get();
+  }
+
+  /**
+   * Submits `fn(item)` for each item, in chunks, and returns at once.
+   *
+   * @param fn an exported function of one argument.
+   * @param iterable the items.
+   * @param options `chunksize`, `onProgress`, `callback` and `errorCallback`.
+   * @returns the result: the values in order.
+   * @throws {TypeError} when the pool is closed or `fn` is not exported.
+   */
+  mapAsync<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<T> | AsyncIterable<T>,
+    options: MapAsyncOptions<Awaited<R>> = {},
+  ): AsyncResult<Awaited<R>[]> {
+    return this.#mapAsync("map", fn, iterable, options) as AsyncResult<Awaited<R>[]>;
+  }
+
+  /**
+   * Runs `fn(...args)` for each argument list, in chunks, and waits for the values in order.
+   *
+   * @param fn an exported function.
+   * @param iterable the argument lists.
+   * @param options `chunksize` and `onProgress`.
+   * @returns the values, in order.
+   * @throws {Error} the first failing task's error.
+   * @throws {TypeError} when the pool is closed or `fn` is not exported.
+   */
+  async starmap<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    iterable: Iterable<A> | AsyncIterable<A>,
+    options: MapOptions = {},
+  ): Promise<Awaited<R>[]> {
+    return await this.starmapAsync(fn, iterable, options).get();
+  }
+
+  /**
+   * Submits `fn(...args)` for each argument list and returns at once.
+   *
+   * @param fn an exported function.
+   * @param iterable the argument lists.
+   * @param options `chunksize`, `onProgress`, `callback` and `errorCallback`.
+   * @returns the result: the values in order.
+   * @throws {TypeError} when the pool is closed or `fn` is not exported.
+   */
+  starmapAsync<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    iterable: Iterable<A> | AsyncIterable<A>,
+    options: MapAsyncOptions<Awaited<R>> = {},
+  ): AsyncResult<Awaited<R>[]> {
+    return this.#mapAsync("star", fn, iterable, options) as AsyncResult<Awaited<R>[]>;
+  }
+
+  /**
+   * Runs `fn(item)` for each item and yields the values in order, reading the input lazily with
+   * at most `maxInFlight` chunks out: an endless generator is served in constant memory.
+   *
+   * @param fn an exported function of one argument.
+   * @param iterable the items, sync or async.
+   * @param options `chunksize`, `maxInFlight` and `onProgress`.
+   * @returns the values, in the order of the items.
+   * @throws {Error} (while iterating) the first failing task's error.
+   * @throws {TypeError} when the pool is closed or `fn` is not exported.
+   */
+  imap<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<T> | AsyncIterable<T>,
+    options: ImapOptions = {},
+  ): AsyncGenerator<Awaited<R>, void, undefined> {
+    return this.#imap(fn, iterable, options, true);
+  }
+
+  /**
+   * As {@link Pool.imap}, but yields each value as soon as it is ready.
+   *
+   * @param fn an exported function of one argument.
+   * @param iterable the items, sync or async.
+   * @param options `chunksize`, `maxInFlight` and `onProgress`.
+   * @returns the values, in the order they are done.
+   * @throws {Error} (while iterating) the first failing task's error.
+   * @throws {TypeError} when the pool is closed or `fn` is not exported.
+   */
+  imapUnordered<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<T> | AsyncIterable<T>,
+    options: ImapOptions = {},
+  ): AsyncGenerator<Awaited<R>, void, undefined> {
+    return this.#imap(fn, iterable, options, false);
+  }
+
+  /** Refuses new work; what was submitted still runs. Call `join()` next. */
+  close(): void {
+    if (this.#state === "run") this.#state = "close";
+  }
+
+  /**
+   * Waits for the submitted work to finish, then for the workers to exit.
+   *
+   * @throws {TypeError} while the pool is still open: `close()` or `terminate()` it first.
+   */
+  async join(): Promise<void> {
+    if (this.#state === "run") {
+      throw new TypeError("Cannot join pool: it is still running; close() or terminate() it first");
+    }
+    hold();
+    try {
+      if (this.#busy > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
+      this.#stopping = true;
+      const slots = [...this.#slots];
+      for (const slot of slots) this.#retire(slot, false);
+      await Promise.all(slots.map((s) => s.exited));
+      watchSigint(this, false);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Stops the workers now; what is pending fails.
+   *
+   * @returns once every worker has exited.
+   */
+  async terminate(): Promise<void> {
+    this.#state = "terminate";
+    this.#stopping = true;
+    watchSigint(this, false);
+    const error = () => new Error(TERMINATED);
+    for (let t = this.#queue.shift(); t; t = this.#queue.shift()) t.done(false, error());
+    const slots = [...this.#slots];
+    hold();
+    try {
+      for (const slot of slots) this.#lose(slot, error, true);
+      await Promise.all(slots.map((s) => s.exited));
+    } finally {
+      release();
+    }
+    for (const wake of this.#idle.splice(0)) wake();
+  }
+
+  /** On Ctrl-C: ends the workers at once, leaving what is pending unsettled (the program exits). */
+  async #interrupt(): Promise<void> {
+    this.#state = "terminate";
+    this.#stopping = true;
+    const slots = [...this.#slots];
+    for (const slot of slots) this.#lose(slot, () => undefined, true);
+    await Promise.all(slots.map((s) => s.exited));
+  }
+
+  /** Closes the pool and waits for its work and workers: `await using pool = new Pool()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.join();
+  }
+
+  // --- submission ---
+
+  #checkOpen(what: string): void {
+    if (this.#state !== "run") {
+      throw new TypeError(
+        `Cannot ${what}: the pool is ${this.#state === "close" ? "closed" : "terminated"}`,
+      );
+    }
+  }
+
+  #ref(fn: TaskFunction, what: string): FnRef {
+    let ref = this.#refs.get(fn);
+    if (ref) return ref;
+    if (typeof fn !== "function") throw new TypeError(`Cannot use ${what}: it is not a function`);
+    if (!fn.name) {
+      throw new TypeError(
+        `Cannot use ${what}: it has no name; it must be an exported, named function`,
+      );
+    }
+    const found = findExport(this.#module, fn.name);
+    if (found === null) {
+      throw new TypeError(
+        `Cannot use ${what} '${fn.name}': it is not exported from ${moduleLabel(this.#module)}` +
+          "; export it, or pass `module: import.meta.url` to the Pool from its module",
+      );
+    }
+    ref = [this.#module, found ?? fn.name];
+    this.#refs.set(fn, ref);
+    return ref;
+  }
+
+  #busyAdd(n: number): void {
+    if (this.#busy === 0 && n > 0) hold();
+    this.#busy += n;
+    if (this.#busy === 0 && n < 0) {
+      release();
+      for (const wake of this.#idle.splice(0)) wake();
+    }
+  }
+
+  #submit(ref: FnRef, kind: Kind, payload: unknown): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.#enqueue(ref, kind, payload, (ok, value) => ok ? resolve(value) : reject(value));
+    });
+  }
+
+  /** Queues a task; `done` is called once with its outcome. */
+  #enqueue(
+    ref: FnRef,
+    kind: Kind,
+    payload: unknown,
+    done: (ok: boolean, value: unknown) => void,
+  ): void {
+    if (this.#state === "terminate" || this.#stopping) {
+      const what = this.#state === "terminate" ? "terminated" : "joined";
+      done(false, new TypeError(`Cannot submit a task: the pool is ${what}`));
+      return;
+    }
+    this.#busyAdd(1);
+    const task: Task = {
+      seq: ++this.#seq,
+      module: ref[0],
+      name: ref[1],
+      kind,
+      payload,
+      done: (ok, value) => {
+        task.done = () => {};
+        this.#busyAdd(-1);
+        done(ok, value);
+      },
+    };
+    this.#queue.push(task);
+    if (this.#queue.length === 1) this.#pump();
+  }
+
+  #mapAsync<R>(
+    kind: Kind,
+    fn: TaskFunction,
+    iterable: Iterable<unknown> | AsyncIterable<unknown>,
+    options: MapAsyncOptions<R>,
+  ): AsyncResult<R[]> {
+    this.#checkOpen(kind === "map" ? "map" : "starmap");
+    const ref = this.#ref(fn, "task");
+    checkChunksize(options.chunksize);
+    return new AsyncResult(this.#mapJob(ref, kind, iterable, options) as Promise<R[]>, options);
+  }
+
+  async #mapJob(
+    ref: FnRef,
+    kind: Kind,
+    iterable: Iterable<unknown> | AsyncIterable<unknown>,
+    options: MapOptions,
+  ): Promise<unknown[]> {
+    let items: unknown[];
+    this.#busyAdd(1);
+    try {
+      items = Array.isArray(iterable) ? iterable : await Array.fromAsync(iterable);
+    } finally {
+      this.#busyAdd(-1);
+    }
+    const n = items.length;
+    const size = options.chunksize ?? Math.max(1, Math.ceil(n / (4 * this.#processes)));
+    const results = new Array(n);
+    if (n === 0) return results;
+    const { onProgress } = options;
+    let done = 0;
+    let failed = false;
+    return await new Promise<unknown[]>((resolve, reject) => {
+      for (let at = 0; at < n; at += size) {
+        const start = at;
+        this.#enqueue(ref, kind, items.slice(at, at + size), (ok, value) => {
+          if (failed) return;
+          try {
+            if (!ok) throw value;
+            const vs = value as unknown[];
+            for (let i = 0; i < vs.length; i++) results[start + i] = vs[i];
+            done += vs.length;
+            onProgress?.(done, n);
+            if (done === n) resolve(results);
+          } catch (e) {
+            failed = true;
+            reject(e);
+          }
+        });
+      }
+    });
+  }
+
+  #imap<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<T> | AsyncIterable<T>,
+    options: ImapOptions,
+    ordered: boolean,
+  ): AsyncGenerator<Awaited<R>, void, undefined> {
+    this.#checkOpen(ordered ? "imap" : "imapUnordered");
+    const ref = this.#ref(fn, "task");
+    const { chunksize = 1, maxInFlight = 4 * this.#processes } = options;
+    checkChunksize(chunksize);
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
+      throw new RangeError(`Cannot imap: maxInFlight must be an integer >= 1, got ${maxInFlight}`);
+    }
+    return this.#lazy(
+      ref,
+      iterable,
+      chunksize,
+      maxInFlight,
+      ordered,
+      options.onProgress,
+    ) as AsyncGenerator<Awaited<R>, void, undefined>;
+  }
+
+  async *#lazy(
+    ref: FnRef,
+    iterable: Iterable<unknown> | AsyncIterable<unknown>,
+    chunksize: number,
+    limit: number,
+    ordered: boolean,
+    onProgress: ((done: number) => void) | undefined,
+  ): AsyncGenerator<unknown, void, undefined> {
+    const source = Symbol.asyncIterator in iterable
+      ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+      : (iterable as Iterable<unknown>)[Symbol.iterator]();
+    let exhausted = false;
+    const slots: Promise<Outcome>[] = []; // ordered: in submission order
+    const ready: Outcome[] = []; // unordered: in completion order
+    let inFlight = 0;
+    let wake: (() => void) | undefined;
+    let done = 0;
+    try {
+      for (;;) {
+        while (!exhausted && slots.length + ready.length + inFlight < limit) {
+          const chunk: unknown[] = [];
+          while (chunk.length < chunksize) {
+            const r = await source.next();
+            if (r.done) {
+              exhausted = true;
+              break;
+            }
+            chunk.push(r.value);
+          }
+          if (chunk.length === 0) break;
+          const outcome = settle(this.#submit(ref, "map", chunk));
+          if (ordered) {
+            slots.push(outcome);
+          } else {
+            inFlight++;
+            outcome.then((o) => {
+              inFlight--;
+              ready.push(o);
+              wake?.();
+            });
+          }
+        }
+        let o: Outcome;
+        if (ordered) {
+          const next = slots.shift();
+          if (!next) return;
+          o = await next;
+        } else {
+          if (ready.length === 0 && inFlight === 0) return;
+          if (ready.length === 0) await new Promise<void>((resolve) => wake = resolve);
+          wake = undefined;
+          o = ready.shift()!;
+        }
+        if (!o.ok) throw o.value;
+        const values = o.value as unknown[];
+        done += values.length;
+        onProgress?.(done);
+        yield* values;
+      }
+    } finally {
+      if (!exhausted) await source.return?.();
+    }
+  }
+
+  // --- workers ---
+
+  #spawn(): void {
+    const end = openChannel(this.#method);
+    const process = new Process({
+      target: poolWorker,
+      args: [end as unknown as ChildEnd, this.#config], // revived as the worker's end
+      name: `PoolWorker-${++workerCounter}`,
+      daemon: true,
+      module: WORKER_MODULE,
+      startMethod: this.#method,
+    });
+    const slot: Slot = {
+      process,
+      end,
+      held: [],
+      sent: 0,
+      retiring: false,
+      gone: false,
+      ran: false,
+      timer: undefined,
+      since: 0,
+      exited: Promise.resolve(),
+    };
+    end.onresult = (r) => this.#onResult(slot, r);
+    process.start();
+    slot.exited = process.join().then(() => this.#onExit(slot));
+    this.#slots.add(slot);
+  }
+
+  #pump(): void {
+    if (this.#queue.length === 0) return;
+    let now = -1;
+    const corked = [...this.#slots];
+    for (const s of corked) s.end.cork(); // one wake-up per worker for the whole batch
+    while (this.#queue.length > 0) {
+      let best: Slot | undefined;
+      for (const s of this.#slots) {
+        if (s.retiring || s.gone || s.held.length >= this.#depth) continue;
+        if (s.held.length > 0) {
+          if (now < 0) now = performance.now();
+          if (now - s.since > QUICK_MS) continue;
+        }
+        if (!best || s.held.length < best.held.length) best = s;
+        if (s.held.length === 0) break;
+      }
+      if (!best) break;
+      this.#dispatch(best, this.#queue.shift()!);
+    }
+    for (const s of corked) s.end.uncork();
+  }
+
+  #dispatch(slot: Slot, task: Task): void {
+    try {
+      slot.end.send([0, task.seq, task.module, task.name, task.kind, task.payload]);
+    } catch (e) {
+      task.done(false, e);
+      return;
+    }
+    slot.held.push(task);
+    if (++slot.sent >= this.#maxTasks) slot.retiring = true;
+    if (slot.held.length === 1) this.#headStarted(slot);
+  }
+
+  #headStarted(slot: Slot): void {
+    slot.since = performance.now();
+    if (this.#taskTimeout === Infinity) return;
+    clearTimeout(slot.timer);
+    slot.timer = undefined;
+    const head = slot.held[0];
+    if (head) this.#armTimeout(slot, head, this.#taskTimeout);
+  }
+
+  /**
+   * Fails `head` with TaskTimeoutError after `ms` unless it is done by then. A task that its
+   * worker has not begun yet (a worker still starting, say) gets its full time once it begins.
+   */
+  #armTimeout(slot: Slot, head: Task, ms: number): void {
+    slot.timer = setTimeout(() => {
+      if (slot.held[0] !== head || slot.gone) return;
+      if (slot.end.running() !== head.seq) {
+        const poll = Math.min(this.#taskTimeout, 50);
+        slot.timer = setTimeout(
+          function check(this: Pool) {
+            if (slot.held[0] !== head || slot.gone) return;
+            if (slot.end.running() === head.seq) this.#armTimeout(slot, head, this.#taskTimeout);
+            else slot.timer = setTimeout(check.bind(this), poll);
+          }.bind(this),
+          poll,
+        );
+        return;
+      }
+      const error = new TaskTimeoutError(
+        `Task '${head.name}' ran longer than the pool's taskTimeout (${this.#taskTimeout} ms); ` +
+          `its worker '${slot.process.name}' was killed and replaced`,
+      );
+      this.#lose(slot, (t) => t === head ? error : undefined, true);
+    }, ms);
+  }
+
+  #onResult(slot: Slot, [seq, ok, value]: ResultMessage): void {
+    const i = slot.held.findIndex((t) => t.seq === seq);
+    if (i < 0) return;
+    const [task] = slot.held.splice(i, 1);
+    slot.ran = true;
+    this.#startFailures = 0;
+    if (i === 0) this.#headStarted(slot);
+    task.done(ok, ok ? value : dataToError(value as { name: string; message: string }));
+    if (slot.retiring && slot.held.length === 0 && !slot.gone) {
+      this.#retire(slot, this.#state !== "terminate" && !this.#stopping);
+    }
+    this.#pump();
+  }
+
+  /** Lets a worker finish on its own, and starts another in its place when asked. */
+  #retire(slot: Slot, replace: boolean): void {
+    if (slot.gone) return;
+    slot.gone = true;
+    this.#slots.delete(slot);
+    clearTimeout(slot.timer);
+    slot.end.send([1]);
+    if (replace) this.#spawn();
+  }
+
+  /**
+   * Takes a worker out: `failed(task)` is the error of each task it held that is lost with it
+   * (undefined: the task goes back to the queue); `kill` stops the process.
+   */
+  #lose(slot: Slot, failed: (task: Task) => Error | undefined, kill: boolean): void {
+    if (slot.gone) return;
+    slot.gone = true;
+    this.#slots.delete(slot);
+    clearTimeout(slot.timer);
+    if (kill) slot.process.kill();
+    else slot.end.drain();
+    const held = slot.held;
+    slot.held = [];
+    const back: Task[] = [];
+    for (const t of held) {
+      const e = failed(t);
+      if (e) t.done(false, e);
+      else back.push(t);
+    }
+    this.#queue.unshiftAll(back);
+    if (this.#state === "terminate" || this.#stopping) return;
+    if (!slot.ran && held.length > 0 && back.length === held.length) {
+      if (++this.#startFailures >= 3) {
+        const e = new WorkerLostError(
+          `Pool workers keep exiting before their first task (last: '${slot.process.name}', ` +
+            `exit code ${slot.process.exitCode})`,
+        );
+        for (let t = this.#queue.shift(); t; t = this.#queue.shift()) t.done(false, e);
+      }
+    }
+    this.#spawn();
+    this.#pump();
+  }
+
+  #onExit(slot: Slot): void {
+    if (!slot.gone) {
+      const running = slot.end.running();
+      const { name, pid, exitCode } = slot.process;
+      this.#lose(slot, (t) =>
+        t.seq === running
+          ? new WorkerLostError(
+            `Pool worker '${name}' (pid ${pid}) exited with code ${exitCode} while running task ` +
+              `'${t.name}'; the pool replaced it`,
+          )
+          : undefined, false);
+    }
+    slot.end.close();
+  }
+}
+
+type Outcome = { ok: boolean; value: unknown };
+
+function settle(p: Promise<unknown>): Promise<Outcome> {
+  return p.then((value) => ({ ok: true, value }), (value) => ({ ok: false, value }));
+}
+
+function checkArgs(args: unknown): unknown[] {
+  if (args === undefined) return [];
+  if (!Array.isArray(args)) throw new TypeError("Cannot apply: args must be an array");
+  return args;
+}
+
+function checkChunksize(chunksize: number | undefined): void {
+  if (chunksize !== undefined && (!Number.isInteger(chunksize) || chunksize < 1)) {
+    throw new RangeError(`Cannot map: chunksize must be an integer >= 1, got ${chunksize}`);
+  }
+}
+
+// --- Ctrl-C ---
+
+const livePools = new Set<Pool>();
+const interrupters = new WeakMap<Pool, () => Promise<void>>();
+
+async function onSigint(): Promise<void> {
+  const pools = [...livePools];
+  const workers = pools.reduce((n, p) => n + p.processes, 0);
+  console.error(`Interrupted (SIGINT): ending ${workers} pool worker(s) and exiting`);
+  await Promise.race([
+    Promise.all(pools.map((p) => interrupters.get(p)?.())),
+    new Promise((resolve) => setTimeout(resolve, 2000)),
+  ]);
+  Deno.exit(130);
+}
+
+/** Ends live pools' workers on Ctrl-C, listening only while a pool is alive. */
+function watchSigint(pool: Pool, alive: boolean): void {
+  if (!isMainThread || "WorkerGlobalScope" in globalThis) return;
+  const before = livePools.size;
+  if (alive) livePools.add(pool);
+  else livePools.delete(pool);
+  try {
+    if (before === 0 && livePools.size === 1) Deno.addSignalListener("SIGINT", onSigint);
+    if (before === 1 && livePools.size === 0) Deno.removeSignalListener("SIGINT", onSigint);
+  } catch {
+    // signals are not available here
+  }
+}

@@ -1,0 +1,324 @@
+import assert from "node:assert/strict";
+import {
+  AsyncResult,
+  currentProcess,
+  Pool,
+  type PoolOptions,
+  TaskTimeoutError,
+  TimeoutError,
+  WorkerLostError,
+} from "../mod.ts";
+
+// --- task functions: exported, found by name in this module ---
+
+export function square(x: number): number {
+  return x * x;
+}
+
+export function add(a: number, b: number): number {
+  return a + b;
+}
+
+export async function slowSquare(x: number): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, (x % 3) * 20));
+  return x * x;
+}
+
+export function workerName(): string {
+  return currentProcess().name;
+}
+
+export function fail(message: string): never {
+  throw new RangeError(message);
+}
+
+export function failOn(x: number): number {
+  if (x === 13) throw new Error("unlucky 13");
+  return x;
+}
+
+export function exitNow(code: number): void {
+  Deno.exit(code);
+}
+
+export function killSelf(): void {
+  Deno.kill(Deno.pid, "SIGKILL");
+}
+
+export function spin(): void {
+  for (;;) {
+    // stuck on purpose
+  }
+}
+
+export function sleep(ms: number): Promise<number> {
+  return new Promise((resolve) => setTimeout(() => resolve(ms), ms));
+}
+
+export function echo<T>(value: T): T {
+  return value;
+}
+
+export function makeFunction(): () => void {
+  return () => {};
+}
+
+export function bump(counter: Int32Array): number {
+  return Atomics.add(counter, 0, 1) + 1;
+}
+
+let initialized: string | undefined;
+
+export function init(tag: string): void {
+  initialized = `${tag}:${currentProcess().name}`;
+}
+
+export function initTag(): string | undefined {
+  return initialized;
+}
+
+export function badInit(): void {
+  throw new TypeError("initializer broke");
+}
+
+const METHODS = ["worker", "subprocess"] as const;
+
+function pool(method: (typeof METHODS)[number], options: PoolOptions = {}): Pool {
+  return new Pool({ processes: 2, startMethod: method, module: import.meta.url, ...options });
+}
+
+for (const method of METHODS) {
+  Deno.test(`Pool.apply() and applyAsync() return the function's value (${method})`, async () => {
+    await using p = pool(method);
+    const n: number = await p.apply(square, [7]);
+    assert.equal(n, 49);
+    assert.equal(await p.apply(add, [2, 3]), 5);
+    assert.equal(await p.apply(slowSquare, [2]), 4);
+    const r = p.applyAsync(add, [40, 2]);
+    assert.equal(await r.get(), 42);
+    assert.equal(r.ready(), true);
+    assert.equal(r.successful(), true);
+    assert.match(await p.apply(workerName), /^PoolWorker-\d+$/);
+  });
+
+  Deno.test(`Pool.map() keeps order under every chunksize (${method})`, async () => {
+    await using p = pool(method);
+    const xs = Array.from({ length: 20 }, (_, i) => i);
+    const want = xs.map((x) => x * x);
+    const got: number[] = await p.map(square, xs);
+    assert.deepEqual(got, want);
+    assert.deepEqual(await p.map(square, xs, { chunksize: 1 }), want);
+    assert.deepEqual(await p.map(square, xs, { chunksize: 7 }), want);
+    assert.deepEqual(await p.map(slowSquare, xs, { chunksize: 2 }), want);
+    assert.deepEqual(await p.map(square, []), []);
+    async function* gen() {
+      for (const x of xs) yield x;
+    }
+    assert.deepEqual(await p.map(square, gen()), want);
+  });
+
+  Deno.test(`Pool.map() reports progress by chunk, default chunks as Python's (${method})`, async () => {
+    await using p = pool(method);
+    const seen: [number, number][] = [];
+    await p.map(square, Array.from({ length: 20 }, (_, i) => i), {
+      onProgress: (done, total) => seen.push([done, total]),
+    });
+    // ceil(20 / (4 * 2)) = 3 items a chunk: 7 chunks
+    assert.equal(seen.length, 7);
+    assert.deepEqual(seen.at(-1), [20, 20]);
+    assert.ok(seen.every(([d], i) => i === 0 || d > seen[i - 1][0]));
+  });
+
+  Deno.test(`Pool.starmap(), starmapAsync() and mapAsync() (${method})`, async () => {
+    await using p = pool(method);
+    assert.deepEqual(await p.starmap(add, [[1, 2], [3, 4]]), [3, 7]);
+    let called: number[] | undefined;
+    const r = p.starmapAsync(add, [[5, 5], [6, 6]], { callback: (v) => called = v });
+    assert.deepEqual(await r.get(), [10, 12]);
+    assert.deepEqual(called, [10, 12]);
+    assert.deepEqual(await p.mapAsync(square, [3, 4], { chunksize: 1 }).get(), [9, 16]);
+  });
+
+  Deno.test(`Pool.imap() is ordered, imapUnordered() yields every value (${method})`, async () => {
+    await using p = pool(method);
+    const xs = Array.from({ length: 12 }, (_, i) => i);
+    const ordered: number[] = [];
+    for await (const y of p.imap(slowSquare, xs)) ordered.push(y);
+    assert.deepEqual(ordered, xs.map((x) => x * x));
+    const unordered: number[] = [];
+    for await (const y of p.imapUnordered(slowSquare, xs, { chunksize: 2 })) unordered.push(y);
+    assert.deepEqual(unordered.sort((a, b) => a - b), xs.map((x) => x * x));
+  });
+
+  Deno.test(`Pool.imap() reads an endless input lazily, with bounded tasks in flight (${method})`, async () => {
+    await using p = pool(method);
+    let read = 0;
+    function* naturals() {
+      for (let i = 0;; i++) {
+        read++;
+        yield i;
+      }
+    }
+    let n = 0;
+    for await (const y of p.imap(square, naturals(), { chunksize: 2, maxInFlight: 3 })) {
+      assert.equal(y, n * n);
+      if (++n === 50) break;
+    }
+    assert.ok(read <= 50 + 3 * 2 + 2, `read ${read} items for 50 results`);
+    n = 0;
+    read = 0;
+    for await (const _ of p.imapUnordered(square, naturals(), { maxInFlight: 4 })) {
+      if (++n === 30) break;
+    }
+    assert.ok(read <= 30 + 4 + 1, `read ${read} items for 30 results`);
+  });
+
+  Deno.test(`Pool task errors keep name, message and the worker's stack (${method})`, async () => {
+    await using p = pool(method);
+    const e = await p.apply(fail, ["no good"]).catch((e) => e);
+    assert.ok(e instanceof RangeError);
+    assert.equal(e.message, "no good");
+    assert.match(e.stack ?? "", /at fail /);
+    await assert.rejects(p.map(failOn, Array.from({ length: 20 }, (_, i) => i)), /unlucky 13/);
+    const r = p.applyAsync(fail, ["later"]);
+    assert.equal(await r.wait(), true);
+    assert.equal(r.successful(), false);
+    await assert.rejects(r.get(), RangeError);
+    assert.equal(await p.apply(square, [3]), 9, "the pool still works");
+  });
+
+  Deno.test(`Pool callbacks run in the parent; a throwing one fails only its result (${method})`, async () => {
+    await using p = pool(method);
+    let where: string | undefined;
+    let value: number | undefined;
+    const ok = p.applyAsync(square, [4], {
+      callback: (v) => {
+        value = v;
+        where = currentProcess().name;
+      },
+    });
+    await ok.get();
+    assert.equal(value, 16);
+    assert.equal(where, "MainProcess");
+    let seen: Error | undefined;
+    const bad = p.applyAsync(fail, ["boom"], { errorCallback: (e) => seen = e });
+    await assert.rejects(bad.get(), /boom/);
+    assert.equal(seen?.name, "RangeError");
+    const throwing = p.applyAsync(square, [5], {
+      callback: () => {
+        throw new Error("callback broke");
+      },
+    });
+    await assert.rejects(throwing.get(), /callback broke/);
+    assert.equal(await p.apply(square, [6]), 36, "the pool still works");
+  });
+
+  Deno.test(`Pool fails only the task of a worker that exits, and replaces it (${method})`, async () => {
+    await using p = pool(method);
+    const others = [1, 2, 3, 4].map((x) => p.applyAsync(slowSquare, [x]));
+    const started = Date.now();
+    const lost = p.applyAsync(exitNow, [3]);
+    const e = await lost.get().catch((e) => e);
+    assert.ok(e instanceof WorkerLostError, String(e));
+    assert.match(e.message, /exited with code 3/);
+    assert.ok(Date.now() - started < 1000);
+    assert.deepEqual(await Promise.all(others.map((r) => r.get())), [1, 4, 9, 16]);
+    assert.deepEqual(await p.map(square, [1, 2, 3], { chunksize: 1 }), [1, 4, 9]);
+    if (method === "subprocess") {
+      await assert.rejects(p.apply(killSelf), WorkerLostError);
+      assert.equal(await p.apply(square, [8]), 64);
+    }
+  });
+
+  Deno.test(`Pool taskTimeout kills only the stuck worker and fails only its task (${method})`, async () => {
+    await using p = pool(method, { taskTimeout: 500 });
+    const stuck = p.applyAsync(spin);
+    const quick = [1, 2, 3].map((x) => p.applyAsync(square, [x]));
+    await assert.rejects(stuck.get(), TaskTimeoutError);
+    assert.deepEqual(await Promise.all(quick.map((r) => r.get())), [1, 4, 9]);
+    assert.equal(await p.apply(square, [9]), 81);
+  });
+
+  Deno.test(`Pool maxTasksPerChild recycles workers (${method})`, async () => {
+    await using p = pool(method, { processes: 1, maxTasksPerChild: 2 });
+    const names: string[] = [];
+    for (let i = 0; i < 6; i++) names.push(await p.apply(workerName));
+    assert.equal(new Set(names).size, 3);
+    assert.equal(names[0], names[1]);
+    assert.notEqual(names[1], names[2]);
+  });
+
+  Deno.test(`Pool initializer runs once in each worker (${method})`, async () => {
+    await using p = pool(method, { processes: 1, initializer: init, initArgs: ["ready"] });
+    const name = await p.apply(workerName);
+    assert.equal(await p.apply(initTag), `ready:${name}`);
+    await using q = pool(method, { processes: 1, initializer: badInit });
+    await assert.rejects(q.apply(square, [2]), /initializer broke/);
+  });
+
+  Deno.test(`Pool close() refuses work, join() waits for it (${method})`, async () => {
+    const p = pool(method);
+    const pending = [1, 2, 3].map((x) => p.applyAsync(slowSquare, [x]));
+    await assert.rejects(p.join(), TypeError);
+    p.close();
+    assert.throws(() => p.applyAsync(square, [1]), TypeError);
+    await assert.rejects(p.apply(square, [1]), /closed/);
+    await p.join();
+    assert.deepEqual(pending.map((r) => r.ready()), [true, true, true]);
+    assert.deepEqual(await Promise.all(pending.map((r) => r.get())), [1, 4, 9]);
+  });
+
+  Deno.test(`Pool terminate() stops now and fails what is pending (${method})`, async () => {
+    const p = pool(method);
+    await p.apply(square, [1]);
+    const pending = [p.applyAsync(sleep, [10_000]), p.applyAsync(sleep, [10_000])];
+    const queued = p.applyAsync(square, [2]);
+    await p.terminate();
+    for (const r of [...pending, queued]) await assert.rejects(r.get(), /terminated/);
+    assert.throws(() => p.applyAsync(square, [1]), /terminated/);
+    await p.join();
+  });
+
+  Deno.test(`Pool carries large and rich values, and refuses what cannot travel (${method})`, async () => {
+    await using p = pool(method);
+    const big = "x".repeat(3_000_000);
+    assert.equal(await p.apply(echo, [big]), big);
+    const rich = { m: new Map([[1, "a"]]), d: new Date(0), n: NaN, u: undefined, b: 10n };
+    assert.deepEqual(await p.apply(echo, [rich]), rich);
+    await assert.rejects(p.apply(echo, [() => 1]), /args.* is a function/);
+    await assert.rejects(p.apply(makeFunction), /result is a function/);
+    assert.equal(await p.apply(square, [5]), 25, "the pool still works");
+  });
+
+  if (method === "worker") {
+    Deno.test("Pool shares SharedArrayBuffers with worker tasks (worker)", async () => {
+      await using p = pool(method);
+      const counter = new Int32Array(new SharedArrayBuffer(4));
+      await Promise.all([1, 2, 3, 4].map(() => p.apply(bump, [counter])));
+      assert.equal(counter[0], 4);
+    });
+  }
+
+  Deno.test(`AsyncResult.get() times out while the task runs (${method})`, async () => {
+    await using p = pool(method);
+    const r = p.applyAsync(sleep, [300]);
+    await assert.rejects(r.get({ timeout: 10 }), TimeoutError);
+    assert.equal(await r.wait({ timeout: 10 }), false);
+    assert.equal(r.ready(), false);
+    assert.throws(() => r.successful(), TypeError);
+    assert.equal(await r.get(), 300);
+  });
+}
+
+Deno.test("Pool refuses a function that is not exported", async () => {
+  await using p = new Pool({ processes: 1, module: import.meta.url });
+  const local = (x: number) => x;
+  assert.throws(() => p.applyAsync(local, [1]), /not exported/);
+  assert.throws(() => new Pool({ processes: 0 }), RangeError);
+});
+
+Deno.test("AsyncResult wraps a promise and runs its callbacks", async () => {
+  const r = new AsyncResult(Promise.reject(new Error("x")), { errorCallback: () => {} });
+  assert.equal(await r.wait(), true);
+  assert.equal(r.successful(), false);
+});
