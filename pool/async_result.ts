@@ -5,6 +5,7 @@
  * @module
  */
 
+import { until } from "../process/_until.ts";
 import { TimeoutError } from "./errors.ts";
 
 /** Callbacks run in the parent when a result is ready. */
@@ -101,32 +102,7 @@ export class AsyncResult<R> {
    * @throws {DOMException} the signal's reason when it aborts.
    */
   async wait(options: WaitOptions = {}): Promise<boolean> {
-    const { timeout, signal } = options;
-    if (timeout !== undefined && !(timeout >= 0)) {
-      throw new RangeError(`Cannot wait: timeout must be >= 0, got ${timeout}`);
-    }
-    signal?.throwIfAborted();
-    if (this.#state !== "pending") return true;
-    if ((timeout === undefined || timeout === Infinity) && !signal) {
-      await this.#settled;
-      return true;
-    }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort: (() => void) | undefined;
-    try {
-      await Promise.race([
-        this.#settled,
-        new Promise<void>((resolve, reject) => {
-          if (timeout !== undefined && timeout !== Infinity) timer = setTimeout(resolve, timeout);
-          onAbort = () => reject(signal!.reason);
-          signal?.addEventListener("abort", onAbort, { once: true });
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-      if (onAbort) signal?.removeEventListener("abort", onAbort);
-    }
-    return this.#state !== "pending";
+    return await until(this.#settled, options.timeout, options.signal, "Cannot wait");
   }
 
   /**

@@ -11,6 +11,7 @@ import type { ChildHandle, Runtime, StartPayload } from "./_runtime.ts";
 import { subprocessRuntime } from "./_subprocess_runtime.ts";
 import { workerRuntime } from "./_worker_runtime.ts";
 import { findExport, moduleLabel } from "./_target.ts";
+import { until } from "./_until.ts";
 import { checkPermissions, type ProcessPermissions } from "./_permissions.ts";
 import {
   ADOPT,
@@ -336,27 +337,7 @@ export class Process<A extends any[] = any[]> {
     if (!this.#exited) {
       throw new TypeError(`Cannot join process '${this.#name}': it has not been started`);
     }
-    if (timeout !== undefined && !(timeout >= 0)) {
-      throw new RangeError(`Cannot join process: timeout must be >= 0, got ${timeout}`);
-    }
-    const { signal } = options;
-    signal?.throwIfAborted();
-    if (timeout === undefined && !signal) return await this.#exited;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort: (() => void) | undefined;
-    try {
-      await Promise.race([
-        this.#exited,
-        new Promise<void>((resolve, reject) => {
-          if (timeout !== undefined) timer = setTimeout(resolve, timeout);
-          onAbort = () => reject(signal!.reason);
-          signal?.addEventListener("abort", onAbort, { once: true });
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-      if (onAbort) signal?.removeEventListener("abort", onAbort);
-    }
+    await until(this.#exited, timeout, options.signal, "Cannot join process");
   }
 
   /** Whether the child has started and not yet exited (always true for the current process). */

@@ -1,0 +1,42 @@
+// Waiting for a promise with a timeout and an abort signal: the one piece behind every `join()`
+// and `wait()` that waits on something already promised.
+
+/**
+ * Waits for `settled`, or until `timeout` ms pass, or until `signal` aborts.
+ *
+ * @param what names the call in the error for a bad timeout.
+ * @returns `true` when `settled` resolved, `false` when the timeout passed first.
+ * @throws {RangeError} for a negative or non-numeric timeout.
+ * @throws the signal's reason when it aborts.
+ */
+export async function until(
+  settled: Promise<unknown>,
+  timeout: number | undefined,
+  signal: AbortSignal | undefined,
+  what: string,
+): Promise<boolean> {
+  if (timeout !== undefined && !(timeout >= 0)) {
+    throw new RangeError(`${what}: timeout must be >= 0, got ${timeout}`);
+  }
+  signal?.throwIfAborted();
+  const forever = timeout === undefined || timeout === Infinity;
+  if (forever && !signal) {
+    await settled;
+    return true;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    return await Promise.race([
+      settled.then(() => true),
+      new Promise<boolean>((resolve, reject) => {
+        if (!forever) timer = setTimeout(() => resolve(false), timeout);
+        onAbort = () => reject(signal!.reason);
+        signal?.addEventListener("abort", onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
+  }
+}
