@@ -6,3 +6,9 @@
  */
 
 export * from "./connection.ts";
+export * from "./listener.ts";
+export * from "./manager.ts";
+export * from "./pipe.ts";
+export * from "./queue.ts";
+export * from "./simple_queue.ts";
+export * from "./joinable_queue.ts";

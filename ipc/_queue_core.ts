@@ -1,0 +1,219 @@
+// The two ways a queue handle reaches its items: the shared ring itself (the process that made
+// the queue and its worker descendants), or calls over RPC to the process that lent it (a
+// subprocess child, and whatever that child passes the queue on to).
+
+import { decodeItem, type Encoded, encodeItem } from "./_codec.ts";
+import { RETRY, Ring, Special } from "./_ring.ts";
+import type { WaitLimits } from "./_wait.ts";
+import { callWaiting } from "./_remote.ts";
+import type { RpcEndpoint } from "../process/_rpc.ts";
+import { registerReviver } from "../process/_reduce.ts";
+
+/** The core behind each queue handle, for the queue classes of this folder. */
+export const cores: WeakMap<object, QueueCore> = new WeakMap();
+
+/** Handle type name of each queue class, for `[reduce]`. */
+export const queueTypes: Map<unknown, string> = new Map();
+
+/** Set while a reviver constructs a queue handle around an existing core. */
+export const adopting: { core: QueueCore | undefined } = { core: undefined };
+
+/** What a queue handle does with its items. */
+export interface QueueCore {
+  /** Puts an item; false when the deadline passed first. */
+  put(item: unknown, limits: WaitLimits): boolean | Promise<boolean>;
+  /** Puts an item now; false when the queue is full. */
+  putNowait(item: unknown): boolean;
+  /** Takes an item; undefined when the deadline passed first. */
+  get(limits: WaitLimits): { value: unknown } | Promise<{ value: unknown } | undefined>;
+  /** Takes an item now; undefined when there is none. */
+  getNowait(): { value: unknown } | undefined;
+  qsize(): number;
+  taskDone(): void | Promise<void>;
+  /** Waits until every item is marked done; false on timeout. */
+  join(limits: WaitLimits): Promise<boolean>;
+}
+
+/** A queue over a shared ring in this OS process. */
+export class RingCore implements QueueCore {
+  readonly ring: Ring;
+  readonly #maxsize: number;
+  readonly #joinable: boolean;
+
+  constructor(ring: Ring, maxsize: number, joinable: boolean) {
+    this.ring = ring;
+    this.#maxsize = maxsize;
+    this.#joinable = joinable;
+  }
+
+  put(item: unknown, limits: WaitLimits): boolean | Promise<boolean> {
+    const enc = encodeItem(item, "item");
+    const r = this.ring.tryWrite(enc, this.#maxsize, this.#joinable);
+    if (r === true) return true;
+    return this.#putSlow(ownCopy(enc), r, limits);
+  }
+
+  async #putSlow(
+    mine: Encoded,
+    r: true | typeof RETRY | "big",
+    limits: WaitLimits,
+  ): Promise<boolean> {
+    if (r === RETRY) {
+      r = await this.ring.until(
+        "w",
+        () => this.ring.tryWrite(mine, this.#maxsize, this.#joinable),
+        limits,
+      );
+      if (r === RETRY) return false;
+    }
+    if (r === "big") await this.ring.streamOut(mine, this.#joinable);
+    return true;
+  }
+
+  putNowait(item: unknown): boolean {
+    const enc = encodeItem(item, "item");
+    const r = this.ring.tryWrite(enc, this.#maxsize, this.#joinable);
+    if (r === "big") {
+      // Too large to write without waiting for readers: hand it over in the background.
+      this.ring.streamOut(ownCopy(enc), this.#joinable).catch(() => {});
+      return true;
+    }
+    return r === true;
+  }
+
+  get(limits: WaitLimits): { value: unknown } | Promise<{ value: unknown } | undefined> {
+    const r = this.ring.tryRead(false);
+    if (r !== RETRY) return { value: r };
+    return this.#getSlow(limits);
+  }
+
+  async #getSlow(limits: WaitLimits): Promise<{ value: unknown } | undefined> {
+    for (;;) {
+      const r = await this.ring.until("r", () => this.ring.tryRead(true), limits);
+      if (r === RETRY) return undefined;
+      if (r instanceof Special) {
+        const bytes = await this.ring.streamIn(r.left, r.kind >= 0);
+        if (!bytes) continue; // its producer died while sending it, or it was a dead reader's
+        return { value: decodeItem(r.kind, bytes, true) };
+      }
+      return { value: r };
+    }
+  }
+
+  getNowait(): { value: unknown } | undefined {
+    const r = this.ring.tryRead(false);
+    return r === RETRY ? undefined : { value: r };
+  }
+
+  qsize(): number {
+    return this.ring.count();
+  }
+
+  taskDone(): void {
+    this.ring.taskDone();
+  }
+
+  join(limits: WaitLimits): Promise<boolean> {
+    return this.ring.joined(limits);
+  }
+}
+
+/** A copy of an encoded item that stays valid across waits. */
+export function ownCopy(enc: Encoded): Encoded {
+  return { kind: enc.kind, bytes: enc.bytes.slice() };
+}
+
+/** A queue reached over RPC: the process that lent it runs every call. */
+export class RemoteCore implements QueueCore {
+  readonly rpc: RpcEndpoint;
+  readonly id: number;
+
+  constructor(rpc: RpcEndpoint, id: number) {
+    this.rpc = rpc;
+    this.id = id;
+  }
+
+  async put(item: unknown, limits: WaitLimits): Promise<boolean> {
+    return await callWaiting(this.rpc, this.id, "put", [item], optionsOf(limits)) as boolean;
+  }
+
+  putNowait(): boolean {
+    throw syncError("putNowait()", "put(item, { timeout: 0 })");
+  }
+
+  async get(limits: WaitLimits): Promise<{ value: unknown } | undefined> {
+    return await callWaiting(this.rpc, this.id, "get", [], optionsOf(limits)) as
+      | { value: unknown }
+      | undefined;
+  }
+
+  getNowait(): { value: unknown } | undefined {
+    throw syncError("getNowait()", "get({ timeout: 0 })");
+  }
+
+  qsize(): number {
+    throw syncError("qsize()", "get({ timeout: 0 })");
+  }
+
+  async taskDone(): Promise<void> {
+    await this.rpc.call(this.id, "taskDone", []);
+  }
+
+  async join(limits: WaitLimits): Promise<boolean> {
+    return await callWaiting(this.rpc, this.id, "join", [], optionsOf(limits)) as boolean;
+  }
+}
+
+function optionsOf(limits: WaitLimits): { timeout?: number; signal?: AbortSignal } {
+  return {
+    timeout: limits.deadline === Infinity
+      ? undefined
+      : Math.max(0, limits.deadline - performance.now()),
+    signal: limits.signal,
+  };
+}
+
+function syncError(what: string, instead: string): TypeError {
+  return new TypeError(
+    `Cannot call ${what} in a subprocess child: the queue lives in another OS process and ` +
+      `cannot answer synchronously; use await q.${instead}`,
+  );
+}
+
+/** What a queue handle carries to a child. */
+export interface QueueState {
+  maxsize: number;
+  joinable: boolean;
+  /** The ring, for a worker child of a process that maps it. */
+  sab?: SharedArrayBuffer;
+  /** The shared object's id, for a child that reaches the queue over RPC. */
+  id?: number;
+}
+
+/** The handle type of a queue class (or of its nearest registered ancestor). */
+export function queueTypeOf(cls: unknown): string {
+  for (let c = cls; c; c = Object.getPrototypeOf(c)) {
+    const t = queueTypes.get(c);
+    if (t) return t;
+  }
+  return "mp.Queue";
+}
+
+/** Registers how handles of a queue class are rebuilt in a child. */
+export function registerQueueClass(cls: new (maxsize: number) => object, type: string): void {
+  queueTypes.set(cls, type);
+  registerReviver(type, (state, { rpc }) => {
+    const s = state as QueueState;
+    if (s.sab) {
+      adopting.core = new RingCore(new Ring(s.sab), s.maxsize, s.joinable);
+    } else {
+      if (!rpc) throw new TypeError("Cannot receive a queue: no connection to its owner");
+      adopting.core = new RemoteCore(rpc, s.id!);
+    }
+    try {
+      return new cls(s.maxsize);
+    } finally {
+      adopting.core = undefined;
+    }
+  });
+}

@@ -1,0 +1,136 @@
+// Where listeners and managers listen: a Unix socket path, readable by its owner alone, or a TCP
+// host and port. A socket the package names itself lives in a fresh 0700 directory that is
+// removed with it (and at exit, should its owner forget).
+
+/** A TCP address. */
+export interface TcpAddress {
+  /** The host name or IP address. @default {"127.0.0.1"} */
+  hostname?: string;
+  /** The port; 0 picks a free one. */
+  port: number;
+}
+
+/** Where a server listens: a Unix socket path, or a TCP host and port. */
+export type Address = string | TcpAddress;
+
+/** Checks an address given by a caller; returns it in a form that is safe to keep. */
+export function checkAddress(address: unknown, what: string): Address {
+  if (typeof address === "string" && address.length > 0) return address;
+  if (typeof address === "object" && address !== null) {
+    const { hostname = "127.0.0.1", port } = address as Partial<TcpAddress>;
+    if (typeof hostname === "string" && Number.isInteger(port) && port! >= 0 && port! < 65536) {
+      return { hostname, port: port! };
+    }
+  }
+  throw new TypeError(
+    `${what}: address must be a Unix socket path or { hostname, port }, got ${
+      JSON.stringify(address)
+    }`,
+  );
+}
+
+/** A printable form of an address, used in messages and as a map key. */
+export function addressLabel(address: Address): string {
+  return typeof address === "string" ? address : `${address.hostname}:${address.port}`;
+}
+
+/** Turns an authkey given as text or bytes into bytes; `undefined` stays `undefined`. */
+export function checkAuthkey(authkey: unknown, what: string): Uint8Array | undefined {
+  if (authkey === undefined) return undefined;
+  if (typeof authkey === "string") return new TextEncoder().encode(authkey);
+  if (authkey instanceof Uint8Array) return authkey.slice();
+  throw new TypeError(`${what}: authkey must be a string or a Uint8Array, got ${typeof authkey}`);
+}
+
+const owned = new Set<string>();
+let unloadHooked = false;
+
+function removeQuietly(path: string, recursive = false): void {
+  try {
+    Deno.removeSync(path, { recursive });
+  } catch {
+    // already gone
+  }
+}
+
+/** A listening socket and how to release it. */
+export interface BoundSocket {
+  listener: Deno.Listener;
+  /** The address clients connect to (a TCP port 0 replaced by the port given). */
+  address: Address;
+  /** Closes the listener and removes the socket file (and its directory, if ours). */
+  close(): void;
+}
+
+/**
+ * Listens on `address`, or on a fresh socket in a private directory when it is left out. Unix
+ * sockets are made readable and writable by their owner alone.
+ */
+export function bind(address: Address | undefined): BoundSocket {
+  let dir: string | undefined;
+  let path: string | undefined;
+  let listener: Deno.Listener;
+  if (address === undefined) {
+    dir = Deno.makeTempDirSync({ prefix: "multiprocessing-" });
+    Deno.chmodSync(dir, 0o700);
+    path = `${dir}/listener.sock`;
+  } else if (typeof address === "string") {
+    path = address;
+  }
+  try {
+    if (path !== undefined) {
+      listener = Deno.listen({ transport: "unix", path });
+      Deno.chmodSync(path, 0o600);
+    } else {
+      const { hostname, port } = address as Required<TcpAddress>;
+      listener = Deno.listen({ transport: "tcp", hostname, port });
+    }
+  } catch (e) {
+    if (dir !== undefined) removeQuietly(dir, true);
+    throw e;
+  }
+  const bound = path !== undefined ? path : {
+    hostname: (listener.addr as Deno.NetAddr).hostname,
+    port: (listener.addr as Deno.NetAddr).port,
+  };
+  const leftover = dir ?? path;
+  if (leftover !== undefined) {
+    owned.add(leftover);
+    if (!unloadHooked) {
+      unloadHooked = true;
+      globalThis.addEventListener("unload", () => {
+        for (const p of owned) removeQuietly(p, true);
+      });
+    }
+  }
+  let closed = false;
+  return {
+    listener,
+    address: bound,
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        listener.close();
+      } catch {
+        // already closed
+      }
+      if (path !== undefined) removeQuietly(path);
+      if (dir !== undefined) removeQuietly(dir, true);
+      if (leftover !== undefined) owned.delete(leftover);
+    },
+  };
+}
+
+/** Connects to `address`; TCP connections send small messages at once (no Nagle delay). */
+export async function dial(address: Address): Promise<Deno.Conn> {
+  if (typeof address === "string") return await Deno.connect({ transport: "unix", path: address });
+  const conn = await Deno.connect({ hostname: address.hostname, port: address.port });
+  conn.setNoDelay(true);
+  return conn;
+}
+
+/** Sets TCP_NODELAY on an accepted TCP connection; does nothing for a Unix one. */
+export function noDelay(conn: Deno.Conn): void {
+  if (conn.remoteAddr.transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
+}

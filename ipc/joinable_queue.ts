@@ -1,0 +1,62 @@
+/**
+ * `JoinableQueue`: a {@link Queue} whose consumers mark each item done, so that a producer can
+ * wait until all of them are, with the meaning of Python's `multiprocessing.JoinableQueue`.
+ *
+ * @module
+ */
+
+import { Queue } from "./queue.ts";
+import { cores, registerQueueClass } from "./_queue_core.ts";
+import { limitsOf, type QueueWaitOptions } from "./_remote.ts";
+
+/**
+ * A queue that counts the items put and not yet marked done with `taskDone()`; `join()` waits
+ * until that count is zero, counted across all processes.
+ *
+ * @typeParam T the items' type.
+ *
+ * @example Two daemon consumers, and a join that returns once every item is done
+ * ```ts
+ * import { Process } from "@mp/multiprocessing/process";
+ * import { JoinableQueue } from "@mp/multiprocessing/ipc";
+ *
+ * export async function consume(q: JoinableQueue<string>): Promise<void> {
+ *   for (;;) {
+ *     const fruit = await q.get();
+ *     console.log(`bought ${fruit}`);
+ *     await q.taskDone();
+ *   }
+ * }
+ *
+ * if (import.meta.main) {
+ *   const q = new JoinableQueue<string>();
+ *   for (let i = 0; i < 2; i++) new Process({ target: consume, args: [q], daemon: true }).start();
+ *   for (const f of ["apple", "melon", "pear"]) await q.put(f);
+ *   await q.join();
+ * }
+ * ```
+ */
+export class JoinableQueue<T = unknown> extends Queue<T> {
+  /**
+   * Marks one item taken from the queue as done. In a subprocess child, await it so that the
+   * mark reaches the queue before the child goes.
+   *
+   * @returns nothing (a promise of nothing in a subprocess child).
+   * @throws {RangeError} when called more times than items were put.
+   */
+  taskDone(): void | Promise<void> {
+    return cores.get(this)!.taskDone();
+  }
+
+  /**
+   * Waits until every item put into the queue has been marked done.
+   *
+   * @param options `timeout` in milliseconds and `signal`.
+   * @returns true once every item is done; false when the timeout passed first.
+   * @throws {DOMException} the signal's reason when it aborts.
+   */
+  join(options: QueueWaitOptions = {}): Promise<boolean> {
+    return cores.get(this)!.join(limitsOf(options, "Cannot join queue"));
+  }
+}
+registerQueueClass(JoinableQueue, "mp.JoinableQueue");

@@ -1,0 +1,841 @@
+/**
+ * `Manager`: a server of shared dicts, lists, namespaces, locks and queues, used through proxies
+ * by any process that has its address and authkey, with the meaning of Python's
+ * `multiprocessing.Manager()`.
+ *
+ * The server runs inside the process that calls `Manager.start()`, on its event loop (not in a
+ * process of its own as in Python): it costs no start-up, it serves for as long as that process
+ * runs, and it does not by itself keep that process alive. It ends with `shutdown()` (or
+ * `await using`), which closes every connection and removes its Unix socket. Proxies in other
+ * processes reach it through its socket; proxies in the starting process call it directly.
+ * Either way values are copies: what a proxy returns is never the object the manager keeps.
+ *
+ * @module
+ */
+
+import { reduce, type Reduced, registerReviver } from "../process/_reduce.ts";
+import {
+  closeManagerLink,
+  managerCall,
+  managerConnect,
+  type ManagerRef,
+  managerRef,
+  setLocalServer,
+} from "./_manager_client.ts";
+import { ManagerServer } from "./_manager_server.ts";
+import { type Address, checkAddress, checkAuthkey } from "./_socket.ts";
+
+/** A key of a manager dict. */
+export type DictKey = string | number | bigint | boolean | null | undefined;
+
+/** The kinds of objects a manager makes. */
+export type ProxyKind = "dict" | "list" | "namespace" | "lock" | "queue";
+
+/** What a proxy is made of; it travels to other processes as this. */
+export interface ProxyState {
+  /** The kind of object. */
+  readonly kind: ProxyKind;
+  /** The manager's address. */
+  readonly address: Address;
+  /** The manager's authkey. */
+  readonly authkey: Uint8Array;
+  /** The object's id in the manager. */
+  readonly id: number;
+}
+
+/** Options of a proxy call that may wait. */
+export interface ProxyWaitOptions {
+  /** The most milliseconds to wait. @default {Infinity} */
+  timeout?: number;
+  /** Stops waiting when aborted (the call is cancelled in the manager too). @default {undefined} */
+  signal?: AbortSignal;
+}
+
+const PROXY_TYPE = "ipc.ManagerProxy";
+const refs = new WeakMap<ManagerProxy, { ref: ManagerRef; state: ProxyState }>();
+
+function call(
+  proxy: ManagerProxy,
+  method: string,
+  args: unknown[],
+  signal?: AbortSignal,
+): Promise<unknown> {
+  const { ref, state } = refs.get(proxy)!;
+  return managerCall(ref, state.id, method, args, signal);
+}
+
+function checkTimeout(timeout: number | undefined, what: string): number | null {
+  if (timeout === undefined || timeout === Infinity) return null;
+  if (!(timeout >= 0)) throw new RangeError(`Cannot ${what}: timeout must be >= 0, got ${timeout}`);
+  return timeout;
+}
+
+/**
+ * What every manager proxy shares: it names one object of one manager, and it can be passed to
+ * a child (of either start method) in `Process` args, or stored in another manager object; the
+ * copy connects to the manager by itself.
+ */
+export abstract class ManagerProxy {
+  /**
+   * Makes a proxy of an existing object; `Manager` and a process receiving a proxy do this.
+   *
+   * @param state the manager's address and authkey, and the object's id, as a proxy travels.
+   */
+  constructor(state: ProxyState) {
+    const authkey = new Uint8Array(state.authkey);
+    const s = { kind: state.kind, address: state.address, authkey, id: state.id };
+    refs.set(this, { ref: managerRef(state.address, authkey), state: s });
+  }
+
+  /** The object's id in its manager. */
+  get id(): number {
+    return refs.get(this)!.state.id;
+  }
+
+  /** @ignore */
+  [reduce](): Reduced {
+    return { type: PROXY_TYPE, state: refs.get(this)!.state };
+  }
+}
+
+/**
+ * A proxy of a dict kept by a manager: each method is one round trip, and values come back as
+ * copies. Updates of one value by several processes need a lock (`manager.lock()`).
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@mp/multiprocessing/ipc";
+ *
+ * await using manager = await Manager.start();
+ * const d = await manager.dict({ count: 300 });
+ * await d.set("count", (await d.get("count"))! - 1);
+ * console.log(await d.get("count")); // 299
+ * ```
+ */
+export class DictProxy<K extends DictKey = string, V = unknown> extends ManagerProxy {
+  /**
+   * Reads the value of a key.
+   *
+   * @param key the key.
+   * @param fallback returned when the key is missing.
+   * @returns the value of `key`, or `fallback`.
+   */
+  get(key: K, fallback?: V): Promise<V | undefined> {
+    return call(this, "get", [key, fallback]) as Promise<V | undefined>;
+  }
+
+  /**
+   * Stores a value under a key (Python's `d[k] = v`).
+   *
+   * @param key the key: a string, number, bigint, boolean or null.
+   * @param value the value.
+   * @returns once the manager has stored it.
+   * @throws {TypeError} when the key or the value cannot be sent.
+   */
+  async set(key: K, value: V): Promise<void> {
+    await call(this, "set", [key, value]);
+  }
+
+  /**
+   * Tells whether a key is present (Python's `k in d`).
+   *
+   * @param key the key.
+   * @returns whether the key is present.
+   */
+  has(key: K): Promise<boolean> {
+    return call(this, "has", [key]) as Promise<boolean>;
+  }
+
+  /**
+   * Removes a key (Python's `del d[k]`).
+   *
+   * @param key the key.
+   * @returns whether there was such a key.
+   */
+  delete(key: K): Promise<boolean> {
+    return call(this, "delete", [key]) as Promise<boolean>;
+  }
+
+  /**
+   * Removes a key and returns its value.
+   *
+   * @param key the key.
+   * @param fallback returned when the key is missing.
+   * @returns the value removed, or `fallback`.
+   */
+  pop(key: K, fallback?: V): Promise<V | undefined> {
+    return call(this, "pop", [key, fallback]) as Promise<V | undefined>;
+  }
+
+  /**
+   * Sets `key` to `value` unless present.
+   *
+   * @param key the key.
+   * @param value the value stored when the key is missing.
+   * @returns the value of `key` afterwards.
+   */
+  setDefault(key: K, value: V): Promise<V> {
+    return call(this, "setDefault", [key, value]) as Promise<V>;
+  }
+
+  /**
+   * Stores many entries in one round trip.
+   *
+   * @param entries a plain object or an iterable of `[key, value]`.
+   * @returns once stored.
+   */
+  async update(entries: Record<string, V> | Iterable<readonly [K, V]>): Promise<void> {
+    await call(this, "update", [toEntries(entries)]);
+  }
+
+  /**
+   * The keys, in insertion order.
+   *
+   * @returns the keys, in insertion order.
+   */
+  keys(): Promise<K[]> {
+    return call(this, "keys", []) as Promise<K[]>;
+  }
+
+  /**
+   * The values, in insertion order.
+   *
+   * @returns the values, in insertion order.
+   */
+  values(): Promise<V[]> {
+    return call(this, "values", []) as Promise<V[]>;
+  }
+
+  /**
+   * The `[key, value]` pairs, in insertion order.
+   *
+   * @returns the `[key, value]` pairs, in insertion order.
+   */
+  entries(): Promise<[K, V][]> {
+    return call(this, "entries", []) as Promise<[K, V][]>;
+  }
+
+  /**
+   * The number of keys (Python's `len(d)`).
+   *
+   * @returns the number of keys (Python's `len(d)`).
+   */
+  size(): Promise<number> {
+    return call(this, "size", []) as Promise<number>;
+  }
+
+  /**
+   * Once every key is removed.
+   *
+   * @returns once every key is removed.
+   */
+  async clear(): Promise<void> {
+    await call(this, "clear", []);
+  }
+
+  /**
+   * A local copy of the whole dict.
+   *
+   * @returns a local copy of the whole dict.
+   */
+  async copy(): Promise<Map<K, V>> {
+    return new Map(await this.entries());
+  }
+
+  /**
+   * A local copy as a plain object (keys turned into strings).
+   *
+   * @returns a local copy as a plain object (keys turned into strings).
+   */
+  async toObject(): Promise<Record<string, V>> {
+    return Object.fromEntries((await this.entries()).map(([k, v]) => [String(k), v]));
+  }
+}
+
+function toEntries<K, V>(init: Record<string, V> | Iterable<readonly [K, V]>): [unknown, V][] {
+  if (init instanceof Map || Array.isArray(init)) return [...init] as [unknown, V][];
+  if (typeof (init as Iterable<unknown>)[Symbol.iterator] === "function") {
+    return [...(init as Iterable<[K, V]>)];
+  }
+  return Object.entries(init as Record<string, V>);
+}
+
+/**
+ * A proxy of a list kept by a manager. Indices may be negative (from the end), as in Python.
+ * `indexOf`, `includes` and `remove` compare as `===` does, which suits primitive items.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@mp/multiprocessing/ipc";
+ *
+ * await using manager = await Manager.start();
+ * const l = await manager.list([1, 2]);
+ * await l.push(3);
+ * console.log(await l.get(-1), await l.length()); // 3 3
+ * ```
+ */
+export class ListProxy<T = unknown> extends ManagerProxy {
+  /**
+   * Reads an item (Python's `l[i]`).
+   *
+   * @param index the position; negative counts from the end.
+   * @returns the item.
+   * @throws {RangeError} when out of range.
+   */
+  get(index: number): Promise<T> {
+    return call(this, "get", [index]) as Promise<T>;
+  }
+
+  /**
+   * Replaces an item (Python's `l[i] = v`).
+   *
+   * @param index the position; negative counts from the end.
+   * @param value the new item.
+   * @returns once stored.
+   * @throws {RangeError} when out of range.
+   */
+  async set(index: number, value: T): Promise<void> {
+    await call(this, "set", [index, value]);
+  }
+
+  /**
+   * Appends items (Python's `append` and `extend`).
+   *
+   * @param items the items.
+   * @returns the new length.
+   */
+  push(...items: T[]): Promise<number> {
+    return call(this, "push", items) as Promise<number>;
+  }
+
+  /**
+   * Removes and returns an item.
+   *
+   * @param index the position; the last item when left out.
+   * @returns the item.
+   * @throws {RangeError} when the list is empty or the index out of range.
+   */
+  pop(index = -1): Promise<T> {
+    return call(this, "pop", [index]) as Promise<T>;
+  }
+
+  /**
+   * Inserts an item before a position.
+   *
+   * @param index where the item goes; negative counts from the end.
+   * @param value the item.
+   * @returns once inserted.
+   */
+  async insert(index: number, value: T): Promise<void> {
+    await call(this, "insert", [index, value]);
+  }
+
+  /**
+   * Removes the first item equal to `value`.
+   *
+   * @param value the item.
+   * @returns whether one was found.
+   */
+  remove(value: T): Promise<boolean> {
+    return call(this, "remove", [value]) as Promise<boolean>;
+  }
+
+  /**
+   * Finds an item.
+   *
+   * @param value the item.
+   * @returns its first position, or -1.
+   */
+  indexOf(value: T): Promise<number> {
+    return call(this, "indexOf", [value]) as Promise<number>;
+  }
+
+  /**
+   * Tells whether an item is in the list.
+   *
+   * @param value the item.
+   * @returns whether it is in the list.
+   */
+  includes(value: T): Promise<boolean> {
+    return call(this, "includes", [value]) as Promise<boolean>;
+  }
+
+  /**
+   * The number of items (Python's `len(l)`).
+   *
+   * @returns the number of items (Python's `len(l)`).
+   */
+  length(): Promise<number> {
+    return call(this, "length", []) as Promise<number>;
+  }
+
+  /**
+   * Copies a part of the list.
+   *
+   * @param start first position; @default {0}
+   * @param end position after the last; @default {the length}
+   * @returns a local copy of the items between.
+   */
+  slice(start?: number, end?: number): Promise<T[]> {
+    return call(this, "slice", [start, end]) as Promise<T[]>;
+  }
+
+  /**
+   * Once the list is reversed in place.
+   *
+   * @returns once the list is reversed in place.
+   */
+  async reverse(): Promise<void> {
+    await call(this, "reverse", []);
+  }
+
+  /**
+   * Once every item is removed.
+   *
+   * @returns once every item is removed.
+   */
+  async clear(): Promise<void> {
+    await call(this, "clear", []);
+  }
+
+  /**
+   * A local copy of the whole list.
+   *
+   * @returns a local copy of the whole list.
+   */
+  toArray(): Promise<T[]> {
+    return this.slice();
+  }
+}
+
+/**
+ * A proxy of a namespace kept by a manager: named fields (Python's attributes).
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@mp/multiprocessing/ipc";
+ *
+ * await using manager = await Manager.start();
+ * const ns = await manager.namespace({ x: 1, y: "a" });
+ * await ns.set("x", 2);
+ * console.log(await ns.toObject()); // { x: 2, y: "a" }
+ * ```
+ */
+export class NamespaceProxy<T extends Record<string, unknown> = Record<string, unknown>>
+  extends ManagerProxy {
+  /**
+   * Reads a field (Python's `ns.name`).
+   *
+   * @param name the field.
+   * @returns its value, or undefined.
+   */
+  get<N extends keyof T & string>(name: N): Promise<T[N]> {
+    return call(this, "get", [name]) as Promise<T[N]>;
+  }
+
+  /**
+   * Sets a field (Python's `ns.name = value`).
+   *
+   * @param name the field.
+   * @param value its new value.
+   * @returns once stored.
+   */
+  async set<N extends keyof T & string>(name: N, value: T[N]): Promise<void> {
+    await call(this, "set", [name, value]);
+  }
+
+  /**
+   * Tells whether a field is set.
+   *
+   * @param name the field.
+   * @returns whether it is set.
+   */
+  has(name: string): Promise<boolean> {
+    return call(this, "has", [name]) as Promise<boolean>;
+  }
+
+  /**
+   * Removes a field.
+   *
+   * @param name the field.
+   * @returns whether it was set.
+   */
+  delete(name: keyof T & string): Promise<boolean> {
+    return call(this, "delete", [name]) as Promise<boolean>;
+  }
+
+  /**
+   * A local copy of every field.
+   *
+   * @returns a local copy of every field.
+   */
+  toObject(): Promise<T> {
+    return call(this, "toObject", []) as Promise<T>;
+  }
+}
+
+/**
+ * A proxy of a lock kept by a manager. Any process may release it (as Python's manager lock);
+ * if the process holding it exits or loses its connection, the lock is released for it.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@mp/multiprocessing/ipc";
+ *
+ * await using manager = await Manager.start();
+ * const lock = await manager.lock();
+ * await lock.acquire();
+ * console.log(await lock.acquire({ timeout: 10 })); // false
+ * await lock.release();
+ * ```
+ */
+export class LockProxy extends ManagerProxy {
+  /**
+   * Waits for the lock.
+   *
+   * @param options `timeout` (0: do not wait) and `signal`.
+   * @returns true once held; false when `timeout` passed first.
+   * @throws {RangeError} when `timeout` is negative.
+   * @throws {DOMException} the signal's reason when it aborts first.
+   */
+  async acquire(options: ProxyWaitOptions = {}): Promise<boolean> {
+    const timeout = checkTimeout(options.timeout, "acquire the lock");
+    return await call(this, "acquire", [timeout], options.signal) as boolean;
+  }
+
+  /**
+   * Releases the lock.
+   *
+   * @returns once released.
+   * @throws {RangeError} when the lock is not held.
+   */
+  async release(): Promise<void> {
+    await call(this, "release", []);
+  }
+
+  /**
+   * Whether some process holds the lock.
+   *
+   * @returns whether some process holds the lock.
+   */
+  locked(): Promise<boolean> {
+    return call(this, "locked", []) as Promise<boolean>;
+  }
+}
+
+/**
+ * A proxy of a FIFO queue kept by a manager. Errors are those of `Queue`: `QueueFullError` and
+ * `QueueEmptyError`.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@mp/multiprocessing/ipc";
+ *
+ * await using manager = await Manager.start();
+ * const q = await manager.queue<string>(2);
+ * await q.put("a");
+ * await q.putNowait("b");
+ * console.log(await q.full(), await q.get()); // true a
+ * ```
+ */
+export class QueueProxy<T = unknown> extends ManagerProxy {
+  /**
+   * Adds an item, waiting while the queue is full.
+   *
+   * @param item the item.
+   * @param options `timeout` and `signal`.
+   * @returns once queued.
+   * @throws {QueueFullError} when still full after `timeout`.
+   * @throws {DOMException} the signal's reason when it aborts first.
+   */
+  async put(item: T, options: ProxyWaitOptions = {}): Promise<void> {
+    const timeout = checkTimeout(options.timeout, "put");
+    await call(this, "put", [item, timeout], options.signal);
+  }
+
+  /**
+   * Adds an item without waiting.
+   *
+   * @param item the item.
+   * @returns once queued.
+   * @throws {QueueFullError} when the queue is full.
+   */
+  async putNowait(item: T): Promise<void> {
+    await call(this, "putNowait", [item]);
+  }
+
+  /**
+   * Takes the oldest item, waiting while the queue is empty.
+   *
+   * @param options `timeout` and `signal`.
+   * @returns the item.
+   * @throws {QueueEmptyError} when still empty after `timeout`.
+   * @throws {DOMException} the signal's reason when it aborts first.
+   */
+  async get(options: ProxyWaitOptions = {}): Promise<T> {
+    const timeout = checkTimeout(options.timeout, "get");
+    return await call(this, "get", [timeout], options.signal) as T;
+  }
+
+  /**
+   * Takes the oldest item without waiting.
+   *
+   * @returns the oldest item.
+   * @throws {QueueEmptyError} when the queue is empty.
+   */
+  getNowait(): Promise<T> {
+    return call(this, "getNowait", []) as Promise<T>;
+  }
+
+  /**
+   * The number of items.
+   *
+   * @returns the number of items.
+   */
+  qsize(): Promise<number> {
+    return call(this, "qsize", []) as Promise<number>;
+  }
+
+  /**
+   * Whether there is no item.
+   *
+   * @returns whether there is no item.
+   */
+  empty(): Promise<boolean> {
+    return call(this, "empty", []) as Promise<boolean>;
+  }
+
+  /**
+   * Whether the queue holds `maxsize` items.
+   *
+   * @returns whether the queue holds `maxsize` items.
+   */
+  full(): Promise<boolean> {
+    return call(this, "full", []) as Promise<boolean>;
+  }
+}
+
+const PROXIES: Record<ProxyKind, new (state: ProxyState) => ManagerProxy> = {
+  dict: DictProxy,
+  list: ListProxy,
+  namespace: NamespaceProxy,
+  lock: LockProxy,
+  queue: QueueProxy,
+};
+
+registerReviver(PROXY_TYPE, (state) => {
+  const s = state as ProxyState;
+  return new PROXIES[s.kind](s);
+});
+
+/** Options of {@link Manager.start}. */
+export interface ManagerOptions {
+  /**
+   * Where the manager listens: a Unix socket path, or `{ hostname, port }` to serve other
+   * machines (port 0 picks a free one).
+   * @default {a fresh Unix socket in a private temporary directory}
+   */
+  address?: Address;
+  /**
+   * The key every client must prove it knows; read `manager.authkey` to hand it to a client.
+   * @default {32 random bytes}
+   */
+  authkey?: string | Uint8Array;
+}
+
+/** Options of {@link Manager.connect}. */
+export interface ManagerConnectOptions {
+  /** The manager's authkey. */
+  authkey: string | Uint8Array;
+}
+
+/**
+ * A manager: a server of shared objects, and the handle that makes them. Start one with
+ * `Manager.start()` (the server runs in this process), or reach one started elsewhere with
+ * `Manager.connect()`.
+ *
+ * @example Many processes decrement a shared count under a manager lock
+ * ```ts
+ * import { Process } from "@mp/multiprocessing/process";
+ * import { type DictProxy, type LockProxy, Manager } from "@mp/multiprocessing/ipc";
+ *
+ * export async function decrement(d: DictProxy<string, number>, lock: LockProxy): Promise<void> {
+ *   await lock.acquire();
+ *   try {
+ *     await d.set("count", (await d.get("count"))! - 1);
+ *   } finally {
+ *     await lock.release();
+ *   }
+ * }
+ *
+ * if (import.meta.main) {
+ *   await using manager = await Manager.start();
+ *   const d = await manager.dict({ count: 3 });
+ *   const lock = await manager.lock();
+ *   const ps = [1, 2, 3].map(() => new Process({ target: decrement, args: [d, lock] }));
+ *   for (const p of ps) p.start();
+ *   for (const p of ps) await p.join();
+ *   console.log(await d.get("count")); // 0
+ * }
+ * ```
+ */
+export class Manager implements AsyncDisposable {
+  #ref: ManagerRef;
+  #server: ManagerServer | undefined;
+  #closed = false;
+
+  private constructor(ref: ManagerRef, server: ManagerServer | undefined) {
+    this.#ref = ref;
+    this.#server = server;
+  }
+
+  /**
+   * Starts a manager whose server runs in this process.
+   *
+   * @param options the address and authkey.
+   * @returns the manager; `shutdown()` it (or `await using` it).
+   * @throws {TypeError} when the address or the authkey is malformed.
+   * @throws {Deno.errors.AddrInUse} when the address is taken.
+   */
+  static start(options: ManagerOptions = {}): Promise<Manager> {
+    try {
+      const what = "Cannot start manager";
+      const address = options.address === undefined
+        ? undefined
+        : checkAddress(options.address, what);
+      const authkey = checkAuthkey(options.authkey, what) ??
+        crypto.getRandomValues(new Uint8Array(32));
+      const server = new ManagerServer(address, authkey);
+      const ref = managerRef(server.address, authkey);
+      setLocalServer(ref, server);
+      return Promise.resolve(new Manager(ref, server));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Connects to a manager started elsewhere (another process, another machine).
+   *
+   * @param address the manager's address.
+   * @param options its authkey.
+   * @returns a handle that makes objects in that manager; `shutdown()` closes only this
+   * process's connection.
+   * @throws {AuthenticationError} when the authkey is wrong.
+   * @throws {Deno.errors.NotFound} or {Deno.errors.ConnectionRefused} when nobody listens there.
+   *
+   * @example
+   * ```ts
+   * import { Manager } from "@mp/multiprocessing/ipc";
+   *
+   * await using server = await Manager.start({ address: { port: 0 }, authkey: "k" });
+   * await using remote = await Manager.connect(server.address, { authkey: "k" });
+   * const d = await remote.dict({ a: 1 });
+   * console.log(await d.get("a")); // 1
+   * ```
+   */
+  static async connect(address: Address, options: ManagerConnectOptions): Promise<Manager> {
+    const what = "Cannot connect to manager";
+    const authkey = checkAuthkey(options?.authkey, what);
+    if (authkey === undefined) throw new TypeError(`${what}: an authkey is required`);
+    const ref = managerRef(checkAddress(address, what), authkey);
+    await managerConnect(ref);
+    return new Manager(ref, undefined);
+  }
+
+  /** Where the manager listens: the socket path, or the host and the actual port. */
+  get address(): Address {
+    const a = this.#ref.address;
+    return typeof a === "string" ? a : { ...a };
+  }
+
+  /** A copy of the manager's authkey. */
+  get authkey(): Uint8Array {
+    return this.#ref.authkey.slice();
+  }
+
+  async #create<P extends ManagerProxy>(kind: ProxyKind, init: unknown): Promise<P> {
+    if (this.#closed) throw new TypeError(`Cannot make a ${kind}: the manager is shut down`);
+    const id = await managerCall(this.#ref, 0, "create", [kind, init]) as number;
+    const { address, authkey } = this.#ref;
+    return new PROXIES[kind]({ kind, address, authkey, id }) as P;
+  }
+
+  /**
+   * Makes a shared dict (Python's `manager.dict()`).
+   *
+   * @param init the first entries: a plain object or an iterable of `[key, value]`.
+   * @returns its proxy.
+   */
+  dict<K extends DictKey = string, V = unknown>(
+    init: Record<string, V> | Iterable<readonly [K, V]> = {},
+  ): Promise<DictProxy<K, V>> {
+    return this.#create("dict", toEntries(init));
+  }
+
+  /**
+   * Makes a shared list.
+   *
+   * @param items the first items.
+   * @returns its proxy.
+   */
+  list<T = unknown>(items: Iterable<T> = []): Promise<ListProxy<T>> {
+    return this.#create("list", [...items]);
+  }
+
+  /**
+   * Makes a shared namespace.
+   *
+   * @param init the first fields.
+   * @returns its proxy.
+   */
+  namespace<T extends Record<string, unknown> = Record<string, unknown>>(
+    init: Partial<T> = {},
+  ): Promise<NamespaceProxy<T>> {
+    return this.#create("namespace", { ...init });
+  }
+
+  /**
+   * Makes a shared lock.
+   *
+   * @returns its proxy.
+   */
+  lock(): Promise<LockProxy> {
+    return this.#create("lock", undefined);
+  }
+
+  /**
+   * Makes a shared FIFO queue.
+   *
+   * @param maxsize the most items it holds; 0 for no bound.
+   * @returns its proxy.
+   * @throws {RangeError} when `maxsize` is negative or not an integer.
+   */
+  queue<T = unknown>(maxsize = 0): Promise<QueueProxy<T>> {
+    if (!Number.isInteger(maxsize) || maxsize < 0) {
+      return Promise.reject(
+        new RangeError(`Cannot make a queue: maxsize must be an integer >= 0, got ${maxsize}`),
+      );
+    }
+    return this.#create("queue", maxsize);
+  }
+
+  /**
+   * Stops the server (for a manager started here) and closes this process's connection to it.
+   * Calls still waiting in any process fail; the Unix socket is removed.
+   *
+   * @returns once done; calling it again does nothing.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#server) setLocalServer(this.#ref, undefined);
+    await closeManagerLink(this.#ref);
+    this.#server?.close();
+  }
+
+  /** Shuts the manager down. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+}

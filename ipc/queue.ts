@@ -1,0 +1,350 @@
+/**
+ * `Queue`: a first-in first-out queue shared by processes, with the meaning of Python's
+ * `multiprocessing.Queue`, and the errors its non-waiting calls raise.
+ *
+ * @module
+ */
+
+import { reduce, type ReduceContext, type Reduced } from "../process/_reduce.ts";
+import { type Caller, registerError, remoteCall } from "../process/_rpc.ts";
+import {
+  adopting,
+  cores,
+  type QueueCore,
+  type QueueState,
+  queueTypeOf,
+  registerQueueClass,
+  RingCore,
+} from "./_queue_core.ts";
+import { Ring } from "./_ring.ts";
+import { limitsOf, type QueueWaitOptions, ServedCalls } from "./_remote.ts";
+
+export type { QueueWaitOptions };
+
+/** Options of a {@link Queue}. */
+export interface QueueOptions {
+  /**
+   * Bytes of shared memory that hold the items in flight (rounded up to a power of two). Even
+   * without `maxsize`, `put()` waits (and `putNowait()` refuses) while this buffer is full of
+   * bytes, until a reader makes room. Items larger than this still pass, in pieces, while a
+   * reader takes them.
+   * @default {1048576}
+   */
+  bufferSize?: number;
+}
+
+/**
+ * Raised by `putNowait()`, and by `put()` when its timeout passes, while the queue is full
+ * (Python's `queue.Full`).
+ *
+ * @example
+ * ```ts
+ * import { Queue, QueueFullError } from "@mp/multiprocessing/ipc";
+ *
+ * const q = new Queue<number>(1);
+ * q.putNowait(1);
+ * try {
+ *   q.putNowait(2);
+ * } catch (e) {
+ *   console.log(e instanceof QueueFullError); // true
+ * }
+ * ```
+ */
+export class QueueFullError extends Error {
+  /**
+   * Makes the error.
+   *
+   * @param message what was refused.
+   * @param options the cause.
+   */
+  constructor(message = "The queue is full", options?: ErrorOptions) {
+    super(message, options);
+    this.name = "QueueFullError";
+  }
+}
+registerError(QueueFullError);
+
+/**
+ * Raised by `getNowait()`, and by `get()` when its timeout passes, while the queue is empty
+ * (Python's `queue.Empty`).
+ *
+ * @example
+ * ```ts
+ * import { Queue, QueueEmptyError } from "@mp/multiprocessing/ipc";
+ *
+ * const q = new Queue<number>();
+ * try {
+ *   q.getNowait();
+ * } catch (e) {
+ *   console.log(e instanceof QueueEmptyError); // true
+ * }
+ * ```
+ */
+export class QueueEmptyError extends Error {
+  /**
+   * Makes the error.
+   *
+   * @param message what found nothing.
+   * @param options the cause.
+   */
+  constructor(message = "The queue is empty", options?: ErrorOptions) {
+    super(message, options);
+    this.name = "QueueEmptyError";
+  }
+}
+registerError(QueueEmptyError);
+
+const DEFAULT_BUFFER = 1 << 20;
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * A first-in first-out queue that any process holding it can put into and get from. Pass it to
+ * children in `args`. Items are structured-cloneable values; each arrives exactly once, and the
+ * items of one producer arrive in the order it put them.
+ *
+ * With `maxsize > 0`, `put()` waits while `maxsize` items are in the queue, counted across all
+ * processes. Between the process that made the queue and its worker descendants the items pass
+ * through shared memory; a subprocess child reaches the queue through its parent, and there
+ * only the waiting calls (`put`, `get`) are available.
+ *
+ * @typeParam T the items' type.
+ *
+ * @example Five puts into Queue(5); the sixth putNowait is refused
+ * ```ts
+ * import { Queue, QueueFullError } from "@mp/multiprocessing/ipc";
+ *
+ * const q = new Queue<number>(5);
+ * for (let i = 1; i <= 5; i++) await q.put(i * 111);
+ * console.log(q.full()); // true
+ * try {
+ *   q.putNowait(666);
+ * } catch (e) {
+ *   if (!(e instanceof QueueFullError)) throw e;
+ * }
+ * console.log(await q.get()); // 111
+ * ```
+ *
+ * @example A producer child
+ * ```ts
+ * import { Process } from "@mp/multiprocessing/process";
+ * import { Queue } from "@mp/multiprocessing/ipc";
+ *
+ * export async function produce(q: Queue<string>): Promise<void> {
+ *   await q.put("made by a child");
+ * }
+ *
+ * if (import.meta.main) {
+ *   const q = new Queue<string>();
+ *   const p = new Process({ target: produce, args: [q] });
+ *   p.start();
+ *   console.log(await q.get());
+ *   await p.join();
+ * }
+ * ```
+ */
+export class Queue<T = unknown> {
+  #core: QueueCore;
+  #maxsize: number;
+  #closed = false;
+  #served: ServedCalls | undefined;
+
+  /**
+   * Makes a queue in shared memory.
+   *
+   * @param maxsize the most items the queue holds; 0 for no limit.
+   * @param options the size of the shared buffer.
+   * @throws {RangeError} when `maxsize` is not an integer >= 0, or `bufferSize` is out of range.
+   */
+  constructor(maxsize = 0, options: QueueOptions = {}) {
+    if (!Number.isInteger(maxsize) || maxsize < 0 || maxsize > 2 ** 31 - 1) {
+      throw new RangeError(`Cannot create queue: maxsize must be an integer >= 0, got ${maxsize}`);
+    }
+    this.#maxsize = maxsize;
+    const core = adopting.core;
+    adopting.core = undefined;
+    this.#core = core ?? new RingCore(
+      Ring.create(options.bufferSize ?? DEFAULT_BUFFER),
+      maxsize,
+      queueTypeOf(new.target) === "mp.JoinableQueue",
+    );
+    cores.set(this, this.#core);
+  }
+
+  /** The most items the queue holds; 0 for no limit. */
+  get maxsize(): number {
+    return this.#maxsize;
+  }
+
+  #check(what: string): void {
+    if (this.#closed) throw new TypeError(`Cannot ${what}: the queue is closed in this process`);
+  }
+
+  /**
+   * Puts an item, waiting while the queue is full.
+   *
+   * @param item a structured-cloneable value.
+   * @param options `timeout` in milliseconds and `signal`.
+   * @returns once the item is in the queue.
+   * @throws {QueueFullError} when the timeout passes while the queue is full.
+   * @throws {TypeError} when the item cannot be sent, or the queue is closed.
+   * @throws {DOMException} the signal's reason when it aborts.
+   */
+  put(item: T, options: QueueWaitOptions = {}): Promise<void> {
+    let r: boolean | Promise<boolean>;
+    try {
+      this.#check("put");
+      r = this.#core.put(item, limitsOf(options, "Cannot put"));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const full = (ok: boolean) => {
+      if (!ok) {
+        throw new QueueFullError(`Cannot put: the queue stayed full for ${options.timeout} ms`);
+      }
+    };
+    return r === true
+      ? RESOLVED
+      : typeof r === "boolean"
+      ? Promise.resolve(r).then(full)
+      : r.then(full);
+  }
+
+  /**
+   * Puts an item without waiting.
+   *
+   * @param item a structured-cloneable value.
+   * @throws {QueueFullError} when the queue is full.
+   * @throws {TypeError} when the item cannot be sent, the queue is closed, or in a subprocess
+   * child (which must `await put()`).
+   */
+  putNowait(item: T): void {
+    this.#check("put");
+    if (!this.#core.putNowait(item)) {
+      throw new QueueFullError(
+        `Cannot put: the queue is full (${this.#maxsize || "its buffer"} ${
+          this.#maxsize ? "items" : ""
+        })`.replace(" )", ")"),
+      );
+    }
+  }
+
+  /**
+   * Takes the next item, waiting while the queue is empty.
+   *
+   * @param options `timeout` in milliseconds and `signal`.
+   * @returns the item.
+   * @throws {QueueEmptyError} when the timeout passes while the queue is empty.
+   * @throws {TypeError} when the queue is closed.
+   * @throws {DOMException} the signal's reason when it aborts.
+   */
+  get(options: QueueWaitOptions = {}): Promise<T> {
+    let r: { value: unknown } | Promise<{ value: unknown } | undefined>;
+    try {
+      this.#check("get");
+      r = this.#core.get(limitsOf(options, "Cannot get"));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (!(r instanceof Promise)) return Promise.resolve(r.value as T);
+    return r.then((got) => {
+      if (!got) {
+        throw new QueueEmptyError(`Cannot get: the queue stayed empty for ${options.timeout} ms`);
+      }
+      return got.value as T;
+    });
+  }
+
+  /**
+   * Takes the next item without waiting.
+   *
+   * @returns the item.
+   * @throws {QueueEmptyError} when the queue is empty.
+   * @throws {TypeError} when the queue is closed, or in a subprocess child.
+   */
+  getNowait(): T {
+    this.#check("get");
+    const got = this.#core.getNowait();
+    if (!got) throw new QueueEmptyError("Cannot get: the queue is empty");
+    return got.value as T;
+  }
+
+  /**
+   * The number of items in the queue, counted across all processes.
+   *
+   * @returns the count at this moment.
+   * @throws {TypeError} in a subprocess child.
+   */
+  qsize(): number {
+    return this.#core.qsize();
+  }
+
+  /**
+   * Whether the queue holds no item.
+   *
+   * @returns `qsize() === 0`.
+   * @throws {TypeError} in a subprocess child.
+   */
+  empty(): boolean {
+    return this.#core.qsize() === 0;
+  }
+
+  /**
+   * Whether the queue holds `maxsize` items.
+   *
+   * @returns false for a queue without limit.
+   * @throws {TypeError} in a subprocess child.
+   */
+  full(): boolean {
+    return this.#maxsize > 0 && this.#core.qsize() >= this.#maxsize;
+  }
+
+  /** Says that this process will use the queue no more; later `put`/`get` here throw. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /** Whether `close()` was called in this process. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Closes the queue in this process. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** @ignore */
+  [reduce](ctx: ReduceContext): Reduced {
+    const type = queueTypeOf(this.constructor);
+    const state: QueueState = { maxsize: this.#maxsize, joinable: type === "mp.JoinableQueue" };
+    if (this.#core instanceof RingCore && ctx.startMethod === "worker") {
+      state.sab = this.#core.ring.sab;
+    } else {
+      state.id = ctx.share(this);
+    }
+    return { type, state };
+  }
+
+  /** @ignore */
+  [remoteCall](method: string, args: unknown[], caller: Caller): unknown {
+    const served = this.#served ??= new ServedCalls();
+    const core = this.#core;
+    switch (method) {
+      case "put":
+        return served.run(caller, args, "Cannot put", (l) => core.put(args[0], l));
+      case "get":
+        return served.run(caller, args, "Cannot get", (l) => core.get(l));
+      case "join":
+        return served.run(caller, args, "Cannot join", (l) => core.join(l));
+      case "cancel":
+        return served.cancel(caller, args[0] as number);
+      case "taskDone":
+        return core.taskDone();
+      case "qsize":
+        return core.qsize();
+    }
+    throw new TypeError(`Cannot call '${method}' on a queue`);
+  }
+}
+
+registerQueueClass(Queue, "mp.Queue");

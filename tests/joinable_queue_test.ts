@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { JoinableQueue, Process, type StartMethod } from "../mod.ts";
+
+const METHODS: StartMethod[] = ["worker", "subprocess"];
+const module = import.meta.url;
+
+// ---- targets, run in the children --------------------------------------------------------
+
+/** Takes items forever, marking each done after a little work. */
+export async function worker(q: JoinableQueue<number>): Promise<void> {
+  for (;;) {
+    await q.get();
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    await q.taskDone();
+  }
+}
+
+/** Puts `n` items. */
+export async function produce(q: JoinableQueue<number>, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await q.put(i);
+}
+
+/** Puts one item and exits at once. */
+export async function putAndExit(q: JoinableQueue<string>): Promise<void> {
+  await q.put("one");
+  Deno.exit(0);
+}
+
+/** Calls taskDone() once more than there are items; exits 0 when that throws a RangeError. */
+export async function doneTooOften(q: JoinableQueue<number>): Promise<void> {
+  await q.get();
+  await q.taskDone();
+  try {
+    await q.taskDone();
+  } catch (e) {
+    Deno.exit(e instanceof RangeError ? 0 : 4);
+  }
+  Deno.exit(5);
+}
+
+function start(
+  method: StartMethod,
+  target: (...a: never[]) => unknown,
+  args: unknown[],
+  daemon = false,
+): Process {
+  const p = new Process({
+    target: target as (...a: unknown[]) => void,
+    args,
+    module,
+    startMethod: method,
+    daemon,
+  });
+  p.start();
+  return p;
+}
+
+// ---- in one process ----------------------------------------------------------------------
+
+Deno.test("JoinableQueue.taskDone() called more times than items put throws RangeError", async () => {
+  const q = new JoinableQueue<number>();
+  assert.throws(() => q.taskDone(), RangeError);
+  await q.put(1);
+  await q.get();
+  q.taskDone();
+  assert.throws(() => q.taskDone(), RangeError);
+  assert.equal(await q.join(), true);
+});
+
+Deno.test("JoinableQueue.join() times out while items are not done, and stops on abort", async () => {
+  const q = new JoinableQueue<number>(2);
+  await q.put(1);
+  assert.equal(await q.join({ timeout: 20 }), false);
+  await assert.rejects(q.join({ signal: AbortSignal.timeout(20) }), { name: "TimeoutError" });
+  await q.get();
+  q.taskDone();
+  assert.equal(await q.join({ timeout: 20 }), true);
+});
+
+// ---- across processes --------------------------------------------------------------------
+
+for (const method of METHODS) {
+  Deno.test(`JoinableQueue [${method}]: join() returns once two daemon consumers marked every item of two producers done`, async () => {
+    const q = new JoinableQueue<number>(5);
+    const consumers = [0, 1].map(() => start(method, worker, [q], true));
+    const producers = [0, 1].map(() => start(method, produce, [q, 50]));
+    await Promise.all(producers.map((p) => p.join()));
+    assert.equal(await q.join({ timeout: 20_000 }), true);
+    assert.equal(q.qsize(), 0);
+    for (const c of consumers) c.terminate();
+    // A daemon subprocess is unref'd: hold the event loop open while waiting for it to go.
+    const hold = setInterval(() => {}, 1000);
+    await Promise.all(consumers.map((c) => c.join()));
+    clearInterval(hold);
+  });
+
+  Deno.test(`JoinableQueue [${method}]: a producer that exits right after put() neither loses the item nor deadlocks join()`, async () => {
+    const q = new JoinableQueue<string>();
+    const p = start(method, putAndExit, [q]);
+    await p.join();
+    assert.equal(await q.get({ timeout: 5000 }), "one");
+    q.taskDone();
+    assert.equal(await q.join({ timeout: 5000 }), true);
+  });
+
+  Deno.test(`JoinableQueue [${method}]: taskDone() too often in a child throws RangeError there`, async () => {
+    const q = new JoinableQueue<number>();
+    await q.put(1);
+    const p = start(method, doneTooOften, [q]);
+    await p.join();
+    assert.equal(p.exitCode, 0);
+    assert.equal(await q.join({ timeout: 1000 }), true);
+  });
+}

@@ -1,0 +1,225 @@
+import assert from "node:assert/strict";
+import {
+  BrokenPipeError,
+  type Connection,
+  EOFError,
+  Pipe,
+  Process,
+  type StartMethod,
+} from "../mod.ts";
+
+const METHODS: StartMethod[] = ["worker", "subprocess"];
+const module = import.meta.url;
+
+// ---- targets, run in the children --------------------------------------------------------
+
+/** Course 004: closes `left`, reads `right` until EOF; exits 0 when it read 0..4. */
+export async function readUntilEof(
+  left: Connection<number>,
+  right: Connection<number>,
+): Promise<void> {
+  left.close();
+  const got: number[] = [];
+  for (;;) {
+    try {
+      got.push(await right.recv());
+    } catch (e) {
+      if (e instanceof EOFError) break;
+      throw e;
+    }
+  }
+  right.close();
+  Deno.exit(got.join() === "0,1,2,3,4" ? 0 : 3);
+}
+
+/** Sends back each value doubled, until EOF. */
+export async function doubler(conn: Connection<number>): Promise<void> {
+  for await (const v of conn) await conn.send(v * 2);
+  conn.close();
+}
+
+/** Sends `n` values and exits without closing its end. */
+export async function sendAndExit(w: Connection<number>, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await w.send(i);
+}
+
+/** Sends `n` values, then waits until killed. */
+export async function sendAndHang(w: Connection<number>, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await w.send(i);
+  await new Promise(() => setInterval(() => {}, 1000));
+}
+
+/** Echoes bytes back (as bytes), once. */
+export async function bytesEcho(conn: Connection): Promise<void> {
+  const b = await conn.recvBytes();
+  await conn.sendBytes(b);
+  conn.close();
+}
+
+/** Reports how a recv with a timeout and one with a signal end. */
+export async function recvTimeouts(conn: Connection<string>): Promise<void> {
+  for (const options of [{ timeout: 30 }, { signal: AbortSignal.timeout(30) }]) {
+    try {
+      await conn.recv(options);
+      await conn.send("got something");
+    } catch (e) {
+      await conn.send((e as Error).name);
+    }
+  }
+  conn.close();
+}
+
+function start(method: StartMethod, target: (...a: never[]) => unknown, args: unknown[]): Process {
+  const p = new Process({
+    target: target as (...a: unknown[]) => void,
+    args,
+    module,
+    startMethod: method,
+  });
+  p.start();
+  return p;
+}
+
+// ---- in one process ----------------------------------------------------------------------
+
+Deno.test("Pipe: both ends send and receive, in order; poll() sees what is ready", async () => {
+  const [a, b] = Pipe<unknown>();
+  assert.equal(await b.poll(), false);
+  await a.send({ hello: ["world"] });
+  await a.send(2);
+  assert.equal(await b.poll(), true);
+  assert.deepEqual(await b.recv(), { hello: ["world"] });
+  assert.equal(await b.recv(), 2);
+  await b.send("back");
+  assert.equal(await a.recv(), "back");
+  a.close();
+  b.close();
+  assert.ok(a.closed && b.closed);
+});
+
+Deno.test("Pipe.recv() times out with TimeoutError and stops when its signal aborts", async () => {
+  const [a, b] = Pipe();
+  await assert.rejects(b.recv({ timeout: 20 }), { name: "TimeoutError" });
+  const ctl = new AbortController();
+  const r = b.recv({ signal: ctl.signal });
+  ctl.abort(new Error("stop"));
+  await assert.rejects(r, /stop/);
+  await a.send(1);
+  assert.equal(await b.recv(), 1); // nothing was lost to the aborted recv
+  a.close();
+  b.close();
+});
+
+Deno.test("Pipe.recv() reads what is left, then rejects with EOFError; send() to a closed end throws", async () => {
+  const [a, b] = Pipe<number>();
+  await a.send(1);
+  a.close();
+  assert.equal(await b.poll(), true);
+  assert.equal(await b.recv(), 1);
+  await assert.rejects(b.recv(), EOFError);
+  assert.equal(await b.poll(), true);
+  await assert.rejects(b.send(2), BrokenPipeError);
+  await assert.rejects(a.send(2), TypeError); // closed here
+  b.close();
+});
+
+Deno.test("Pipe({ duplex: false }): the reader only receives, the writer only sends", async () => {
+  const [reader, writer] = Pipe<number>({ duplex: false });
+  await assert.rejects(reader.send(1), TypeError);
+  await assert.rejects(writer.recv(), TypeError);
+  await writer.send(5);
+  assert.equal(await reader.recv(), 5);
+  writer.close();
+  const all: number[] = [];
+  for await (const v of reader) all.push(v);
+  assert.deepEqual(all, []);
+  reader.close();
+});
+
+Deno.test("Pipe: sendBytes()/recvBytes(), and a message larger than the buffer", async () => {
+  const [a, b] = Pipe({ bufferSize: 4096 });
+  await a.sendBytes(new Uint8Array([1, 2, 3]));
+  assert.deepEqual(await b.recvBytes(), new Uint8Array([1, 2, 3]));
+  const big = new Uint8Array(100_000).map((_, i) => i & 255);
+  const [, got] = await Promise.all([a.sendBytes(big), b.recvBytes()]);
+  assert.deepEqual(got, big);
+  await a.send("text");
+  await assert.rejects(b.recvBytes(), TypeError);
+  a.close();
+  b.close();
+});
+
+// ---- across processes --------------------------------------------------------------------
+
+for (const method of METHODS) {
+  Deno.test(`Pipe [${method}]: the child's recv() ends with EOFError once every holder of the sending end closed it`, async () => {
+    const [left, right] = Pipe<number>();
+    const p = start(method, readUntilEof, [left, right]);
+    right.close();
+    for (let i = 0; i < 5; i++) await left.send(i);
+    left.close();
+    await p.join();
+    assert.equal(p.exitCode, 0);
+  });
+
+  Deno.test(`Pipe [${method}]: round trips to a child, which stops at EOF`, async () => {
+    const [a, b] = Pipe<number>();
+    const p = start(method, doubler, [b]);
+    b.close();
+    for (let i = 0; i < 100; i++) {
+      await a.send(i);
+      assert.equal(await a.recv(), i * 2);
+    }
+    a.close();
+    await p.join();
+    assert.equal(p.exitCode, 0);
+  });
+
+  Deno.test(`Pipe [${method}]: EOF once the child holding the other end exits without closing it`, async () => {
+    const [reader, writer] = Pipe<number>({ duplex: false });
+    const p = start(method, sendAndExit, [writer, 3]);
+    writer.close();
+    const got: number[] = [];
+    for await (const v of reader) got.push(v);
+    assert.deepEqual(got, [0, 1, 2]);
+    await p.join();
+    reader.close();
+  });
+
+  Deno.test(`Pipe [${method}]: EOF once the child holding the other end is killed`, async () => {
+    const [reader, writer] = Pipe<number>({ duplex: false });
+    const p = start(method, sendAndHang, [writer, 3]);
+    writer.close();
+    for (let i = 0; i < 3; i++) assert.equal(await reader.recv(), i);
+    assert.equal(await reader.poll(50), false);
+    p.kill();
+    await p.join();
+    await assert.rejects(reader.recv({ timeout: 5000 }), EOFError);
+    reader.close();
+  });
+
+  Deno.test(`Pipe [${method}]: a child's recv() times out and aborts`, async () => {
+    const [a, b] = Pipe<string>();
+    const p = start(method, recvTimeouts, [b]);
+    b.close();
+    assert.equal(await a.recv(), "TimeoutError");
+    assert.equal(await a.recv(), "TimeoutError");
+    await p.join();
+    await assert.rejects(a.recv(), EOFError);
+    a.close();
+  });
+
+  Deno.test(`Pipe [${method}]: 64 MiB of bytes pass intact both ways`, async () => {
+    const [a, b] = Pipe();
+    const p = start(method, bytesEcho, [b]);
+    b.close();
+    const big = new Uint8Array(64 << 20);
+    for (let i = 0; i < big.length; i += 997) big[i] = i & 255;
+    await a.sendBytes(big);
+    const back = await a.recvBytes();
+    assert.equal(back.length, big.length);
+    assert.ok(back.every((v, i) => v === big[i]), "the bytes were damaged");
+    await p.join();
+    a.close();
+  });
+}

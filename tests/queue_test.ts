@@ -1,0 +1,312 @@
+import assert from "node:assert/strict";
+import {
+  Process,
+  Queue,
+  QueueEmptyError,
+  QueueFullError,
+  SimpleQueue,
+  type StartMethod,
+} from "../mod.ts";
+
+const METHODS: StartMethod[] = ["worker", "subprocess"];
+const module = import.meta.url;
+
+// ---- targets, run in the children --------------------------------------------------------
+
+/** Puts `[id, i]` for i < n. */
+export async function produce(q: Queue<[number, number]>, id: number, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await q.put([id, i]);
+}
+
+/**
+ * Takes `[producer, i]` items until `null`; checks each producer's order and reports, per
+ * producer, a bitmap of the indices received.
+ */
+export async function consume(
+  q: Queue<[number, number] | null>,
+  out: Queue<Uint8Array[] | string>,
+  producers: number,
+  n: number,
+): Promise<void> {
+  const seen = Array.from({ length: producers }, () => new Uint8Array(n));
+  const last = new Array(producers).fill(-1);
+  for (;;) {
+    const item = await q.get();
+    if (item === null) break;
+    const [p, i] = item;
+    if (i <= last[p]) {
+      await out.put(`producer ${p}: ${i} after ${last[p]}`);
+      return;
+    }
+    last[p] = i;
+    seen[p][i]++;
+  }
+  await out.put(seen);
+}
+
+/** Puts one item, then exits at once. */
+export async function putAndExit(q: Queue<string>): Promise<void> {
+  await q.put("last words");
+  Deno.exit(0);
+}
+
+/** Puts `n` items, then waits until killed. */
+export async function putAndHang(q: Queue<number>, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await q.put(i);
+  await new Promise(() => setInterval(() => {}, 1000));
+}
+
+/** Puts a 64 MiB item with a recognizable pattern. */
+export async function putBig(q: Queue<Uint8Array>): Promise<void> {
+  await q.put(pattern(64 << 20));
+}
+
+/** Puts a 16 MiB item, then the numbers given. */
+export async function putBigThen(q: Queue<Uint8Array | number>, ...after: number[]): Promise<void> {
+  await q.put(pattern(16 << 20));
+  for (const n of after) await q.put(n);
+}
+
+/** Waits for an item that never comes: reports the error's name. */
+export async function getWithTimeout(q: Queue<number>, out: Queue<string>): Promise<void> {
+  try {
+    await q.get({ timeout: 50 });
+    await out.put("got something");
+  } catch (e) {
+    await out.put((e as Error).name);
+  }
+  try {
+    await q.get({ signal: AbortSignal.timeout(50) });
+    await out.put("got something");
+  } catch (e) {
+    await out.put((e as Error).name);
+  }
+}
+
+/** Waits for an item forever (until killed). */
+export async function getForever(q: Queue<number>): Promise<void> {
+  await q.get();
+}
+
+function pattern(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + (i >>> 12)) & 255;
+  return b;
+}
+
+function start(method: StartMethod, target: (...a: never[]) => unknown, args: unknown[]): Process {
+  const p = new Process({
+    target: target as (...a: unknown[]) => void,
+    args,
+    module,
+    startMethod: method,
+  });
+  p.start();
+  return p;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await pause(10);
+  assert.ok(cond(), "condition never held");
+}
+
+// ---- in one process ----------------------------------------------------------------------
+
+Deno.test("Queue.putNowait() throws QueueFullError at maxsize; getNowait() QueueEmptyError when empty", () => {
+  const q = new Queue<number>(5);
+  for (let i = 1; i <= 5; i++) q.putNowait(i);
+  assert.equal(q.qsize(), 5);
+  assert.ok(q.full());
+  assert.throws(() => q.putNowait(6), QueueFullError);
+  for (let i = 1; i <= 5; i++) assert.equal(q.getNowait(), i);
+  assert.ok(q.empty());
+  assert.throws(() => q.getNowait(), QueueEmptyError);
+});
+
+Deno.test("Queue.put() and get() time out with QueueFullError and QueueEmptyError", async () => {
+  const q = new Queue<number>(1);
+  await assert.rejects(q.get({ timeout: 20 }), QueueEmptyError);
+  await q.put(1);
+  await assert.rejects(q.put(2, { timeout: 20 }), QueueFullError);
+  assert.equal(await q.get({ timeout: 20 }), 1);
+});
+
+Deno.test("Queue.get() and put() stop when their signal aborts", async () => {
+  const q = new Queue<number>(1);
+  const ctl = new AbortController();
+  const got = q.get({ signal: ctl.signal });
+  ctl.abort(new Error("stop"));
+  await assert.rejects(got, /stop/);
+  await q.put(1);
+  await assert.rejects(q.put(2, { signal: AbortSignal.timeout(20) }), { name: "TimeoutError" });
+  assert.equal(q.getNowait(), 1);
+  await assert.rejects(q.get({ signal: AbortSignal.abort() }), { name: "AbortError" });
+});
+
+Deno.test("Queue carries numbers, strings, nested objects, Maps, Dates, bytes and undefined", async () => {
+  const q = new SimpleQueue<unknown>();
+  const items = [
+    0,
+    -0,
+    1.5,
+    NaN,
+    2 ** 40,
+    "",
+    "héllo ✓",
+    "x".repeat(10_000),
+    true,
+    false,
+    null,
+    undefined,
+    [1, [2, "three"], { four: 4 }],
+    { a: { b: [null, undefined, true] } },
+    new Map([["k", new Date(0)]]),
+    new Uint8Array([1, 2, 3]),
+    10n,
+  ];
+  for (const item of items) await q.put(item);
+  for (const item of items) assert.deepEqual(await q.get(), item);
+  assert.ok(q.empty());
+});
+
+Deno.test("Queue refuses what cannot be sent, naming where it is", async () => {
+  const q = new Queue();
+  await assert.rejects(
+    q.put({ f: () => 1 }),
+    (e: Error) => e instanceof TypeError && /item\.f/.test(e.message),
+  );
+  assert.throws(() => new Queue(-1), RangeError);
+  q.close();
+  await assert.rejects(q.put(1), TypeError);
+});
+
+Deno.test("Queue: an item larger than its buffer passes while a reader takes it", async () => {
+  const q = new Queue<Uint8Array>(0, { bufferSize: 4096 });
+  const big = pattern(100_000);
+  const [, got] = await Promise.all([q.put(big), q.get()]);
+  assert.deepEqual(got, big);
+});
+
+// ---- across processes --------------------------------------------------------------------
+
+for (const method of METHODS) {
+  Deno.test(`Queue [${method}]: four producers x N items through Queue(100) reach two consumers exactly once, in order`, async () => {
+    const producers = 4;
+    const n = method === "worker" ? 50_000 : 2_000;
+    const q = new Queue<[number, number] | null>(100);
+    const out = new Queue<Uint8Array[] | string>();
+    const cs = [0, 1].map(() => start(method, consume, [q, out, producers, n]));
+    const ps = Array.from({ length: producers }, (_, id) => start(method, produce, [q, id, n]));
+    await Promise.all(ps.map((p) => p.join()));
+    assert.ok(q.qsize() <= 100);
+    await q.put(null);
+    await q.put(null);
+    const reports = [await out.get(), await out.get()];
+    await Promise.all(cs.map((c) => c.join()));
+    for (const r of reports) assert.ok(typeof r !== "string", r as string);
+    for (let p = 0; p < producers; p++) {
+      for (let i = 0; i < n; i++) {
+        const times = (reports[0] as Uint8Array[])[p][i] + (reports[1] as Uint8Array[])[p][i];
+        if (times !== 1) assert.fail(`item ${i} of producer ${p} arrived ${times} times`);
+      }
+    }
+    assert.equal(q.qsize(), 0);
+  });
+
+  Deno.test(`Queue [${method}]: put() waits while full, counted across processes, and qsize() is exact`, async () => {
+    const q = new Queue<number>(3);
+    const p = start(method, putAndHang, [q, 5]);
+    await until(() => q.qsize() === 3);
+    await pause(50);
+    assert.equal(q.qsize(), 3);
+    assert.ok(q.full());
+    assert.equal(await q.get(), 0);
+    await until(() => q.qsize() === 3);
+    for (let i = 1; i < 5; i++) assert.equal(await q.get(), i);
+    assert.equal(q.qsize(), 0);
+    p.kill();
+    await p.join();
+  });
+
+  Deno.test(`Queue [${method}]: get() in a child times out and aborts`, async () => {
+    const q = new Queue<number>();
+    const out = new Queue<string>();
+    const p = start(method, getWithTimeout, [q, out]);
+    assert.equal(await out.get(), "QueueEmptyError");
+    assert.equal(await out.get(), "TimeoutError");
+    await p.join();
+    assert.equal(p.exitCode, 0);
+    await q.put(7);
+    assert.equal(q.getNowait(), 7); // the aborted get took nothing
+  });
+
+  Deno.test(`Queue [${method}]: a 64 MiB item passes intact`, async () => {
+    const q = new Queue<Uint8Array>();
+    const p = start(method, putBig, [q]);
+    const got = await q.get();
+    await p.join();
+    assert.equal(got.length, 64 << 20);
+    assert.ok(got.every((b, i) => b === ((i * 31 + (i >>> 12)) & 255)), "the item was damaged");
+  });
+
+  Deno.test(`Queue [${method}]: a process that exits right after put() does not lose the item`, async () => {
+    const q = new Queue<string>();
+    const p = start(method, putAndExit, [q]);
+    await p.join();
+    assert.equal(p.exitCode, 0);
+    assert.equal(await q.get({ timeout: 5000 }), "last words");
+  });
+
+  Deno.test(`Queue [${method}]: a killed producer loses nothing it put, and a killed consumer takes nothing`, async () => {
+    const q = new Queue<number>(10);
+    const p = start(method, putAndHang, [q, 10]);
+    await until(() => q.qsize() === 10);
+    p.kill();
+    await p.join();
+    for (let i = 0; i < 10; i++) assert.equal(await q.get({ timeout: 1000 }), i);
+    const waiting = start(method, getForever, [q]);
+    await pause(300);
+    waiting.kill();
+    await waiting.join();
+    await pause(100);
+    await q.put(42);
+    assert.equal(await q.get({ timeout: 1000 }), 42);
+  });
+
+  Deno.test(`Queue [${method}]: a producer killed while a large item streams does not jam the queue`, async () => {
+    const q = new Queue<Uint8Array | number>(0, { bufferSize: 65536 });
+    const p = start(method, putBigThen, [q]);
+    await until(() => q.qsize() === 1); // the large item has begun
+    await pause(50);
+    p.kill();
+    await p.join();
+    const p2 = start(method, putBigThen, [q, 1, 2]);
+    const got: (Uint8Array | number)[] = [];
+    while (!got.includes(2)) got.push(await q.get({ timeout: 10_000 }));
+    await p2.join();
+    const big = pattern(16 << 20);
+    for (const item of got) {
+      if (item instanceof Uint8Array) { // whole, or not at all
+        assert.ok(item.length === big.length && item.every((b, i) => b === big[i]), "damaged");
+      }
+    }
+    assert.deepEqual(got.filter((x) => typeof x === "number"), [1, 2]);
+  });
+
+  Deno.test(`Queue [${method}]: a consumer killed while a large item streams does not jam the queue`, async () => {
+    const q = new Queue<Uint8Array | number>(0, { bufferSize: 65536 });
+    const c = start(method, getForever, [q]);
+    await pause(500); // the consumer waits in get()
+    const putting = q.put(pattern(16 << 20));
+    await pause(5); // it has begun to take the item
+    c.kill();
+    await c.join();
+    const next = q.get({ timeout: 10_000 }); // takes over from the dead reader
+    await putting;
+    await q.put(7);
+    const got = await next;
+    assert.ok(got === 7, `expected 7, got ${got instanceof Uint8Array ? "the large item" : got}`);
+  });
+}
