@@ -1,20 +1,9 @@
-// Waiting on shared memory without blocking the event loop: `Atomics.waitAsync` with a shared
-// keep-alive timer (waitAsync alone does not keep Deno's event loop running), and the deadline,
-// abort and liveness checks that every waiting call of this folder shares.
+// Waiting in ipc/: slices of `Atomics.waitAsync` (process/_wait.ts) with the deadline, abort and
+// liveness checks that every waiting call of this folder shares.
 
-let waiting = 0;
-let keepAlive: ReturnType<typeof setInterval> | undefined;
+import { waitWord } from "../process/_wait.ts";
 
-function hold(): void {
-  if (waiting++ === 0) keepAlive = setInterval(() => {}, 1 << 30);
-}
-
-function unhold(): void {
-  if (--waiting === 0) {
-    clearInterval(keepAlive);
-    keepAlive = undefined;
-  }
-}
+export { deadlineOf } from "../process/_wait.ts";
 
 /** The longest single sleep: waits wake this often to check deadlines, signals and liveness. */
 export const SLICE_MS = 50;
@@ -41,15 +30,6 @@ export class CallerGone extends Error {
   }
 }
 
-/** Turns a timeout in milliseconds into a deadline; checks it. */
-export function deadlineOf(timeout: number | undefined, what: string): number {
-  if (timeout === undefined || timeout === Infinity) return Infinity;
-  if (typeof timeout !== "number" || !(timeout >= 0)) {
-    throw new RangeError(`${what}: timeout must be a number >= 0, got ${String(timeout)}`);
-  }
-  return performance.now() + timeout;
-}
-
 /**
  * Sleeps until `i32[index]` may differ from `expected`, the deadline passes or a slice ends.
  *
@@ -66,29 +46,7 @@ export async function sleep(
   if (limits.alive && !limits.alive()) throw new CallerGone();
   const left = limits.deadline - performance.now();
   if (left <= 0) return false;
-  const r = Atomics.waitAsync(i32, index, expected, Math.min(left, SLICE_MS));
-  if (r.async) {
-    const held = !limits.alive;
-    if (held) hold();
-    let onAbort: (() => void) | undefined;
-    try {
-      if (limits.signal) {
-        const signal = limits.signal;
-        await Promise.race([
-          r.value,
-          new Promise<void>((_, reject) => {
-            onAbort = () => reject(signal.reason);
-            signal.addEventListener("abort", onAbort, { once: true });
-          }),
-        ]);
-      } else {
-        await r.value;
-      }
-    } finally {
-      if (onAbort) limits.signal!.removeEventListener("abort", onAbort);
-      if (held) unhold();
-    }
-  }
+  await waitWord(i32, index, expected, Math.min(left, SLICE_MS), limits.signal, !limits.alive);
   limits.signal?.throwIfAborted();
   if (limits.alive && !limits.alive()) throw new CallerGone();
   return true;

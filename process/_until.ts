@@ -1,5 +1,8 @@
 // Waiting for a promise with a timeout and an abort signal: the one piece behind every `join()`
-// and `wait()` that waits on something already promised.
+// and `wait()` that waits on something already promised. The wait keeps the event loop alive, so
+// that joining an unref'd (daemon) child does not end the program first.
+
+import { hold, unhold } from "./_wait.ts";
 
 /**
  * Waits for `settled`, or until `timeout` ms pass, or until `signal` aborts.
@@ -19,6 +22,19 @@ export async function until(
     throw new RangeError(`${what}: timeout must be >= 0, got ${timeout}`);
   }
   signal?.throwIfAborted();
+  hold();
+  try {
+    return await race(settled, timeout, signal);
+  } finally {
+    unhold();
+  }
+}
+
+async function race(
+  settled: Promise<unknown>,
+  timeout: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
   const forever = timeout === undefined || timeout === Infinity;
   if (forever && !signal) {
     await settled;

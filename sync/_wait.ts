@@ -1,6 +1,9 @@
-// Waiting on a word of shared memory without blocking or spinning the event loop: a short spin,
-// then `Atomics.waitAsync` in slices. `waitAsync` keeps no event loop alive, so one shared ref'd
-// interval runs while any wait of this realm is pending.
+// Waiting in sync/: a short spin, then `Atomics.waitAsync` in slices (process/_wait.ts), so that
+// a waiter also notices a dead holder, a deadline or an abort.
+
+import { deadlineOf, remaining, waitWord } from "../process/_wait.ts";
+
+export { deadlineOf, hold, remaining, unhold } from "../process/_wait.ts";
 
 /** Options of every call of `sync/` that waits: a timeout and an abort signal. */
 export interface SyncWaitOptions {
@@ -12,40 +15,6 @@ export interface SyncWaitOptions {
 
 /** Longest single `waitAsync`: the period at which a waiter checks for a dead holder. */
 export const SLICE_MS = 100;
-
-let pending = 0;
-let keepAlive: ReturnType<typeof setInterval> | undefined;
-
-/** Keeps the event loop alive until the matching {@link unhold}. */
-export function hold(): void {
-  if (pending++ === 0) keepAlive = setInterval(() => {}, 1 << 30);
-}
-
-/** Ends one {@link hold}. */
-export function unhold(): void {
-  if (--pending === 0) {
-    clearInterval(keepAlive);
-    keepAlive = undefined;
-  }
-}
-
-/**
- * The absolute deadline (`performance.now()` scale) of a wait of `timeout` ms.
- *
- * @throws {RangeError} when `timeout` is negative or not a number.
- */
-export function deadlineOf(timeout: number | undefined, what: string): number {
-  if (timeout === undefined || timeout === Infinity) return Infinity;
-  if (typeof timeout !== "number" || !(timeout >= 0)) {
-    throw new RangeError(`${what}: timeout must be a number >= 0 (ms), got ${String(timeout)}`);
-  }
-  return performance.now() + timeout;
-}
-
-/** Milliseconds left before `deadline`, never negative. */
-export function remaining(deadline: number): number {
-  return deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
-}
 
 /** Checks the common wait options and returns the deadline. */
 export function startWait(options: SyncWaitOptions, what: string): number {
@@ -61,36 +30,14 @@ export function startWait(options: SyncWaitOptions, what: string): number {
  *
  * @throws the signal's reason when it aborts.
  */
-export async function waitSlice(
+export function waitSlice(
   view: Int32Array,
   index: number,
   expected: number,
   deadline: number,
   signal?: AbortSignal,
 ): Promise<void> {
-  const ms = Math.min(SLICE_MS, remaining(deadline));
-  const r = Atomics.waitAsync(view, index, expected, ms);
-  if (!r.async) return;
-  hold();
-  try {
-    if (!signal) {
-      await r.value;
-      return;
-    }
-    signal.throwIfAborted();
-    let onAbort!: () => void;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-    try {
-      await Promise.race([r.value, aborted]);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-    }
-  } finally {
-    unhold();
-  }
+  return waitWord(view, index, expected, Math.min(SLICE_MS, remaining(deadline)), signal);
 }
 
 /** A few rounds of polling before sleeping: cheap hand-offs between threads. */

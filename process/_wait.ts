@@ -1,0 +1,75 @@
+// Waiting without blocking or spinning the event loop, shared by every folder: one ref'd
+// keep-alive interval for the whole realm (Atomics.waitAsync and unref'd children keep no event
+// loop alive), deadlines, and one slice of Atomics.waitAsync on a word of shared memory.
+
+let pending = 0;
+let keepAlive: ReturnType<typeof setInterval> | undefined;
+
+/** Keeps the event loop alive until the matching {@link unhold}. */
+export function hold(): void {
+  if (pending++ === 0) keepAlive = setInterval(() => {}, 1 << 30);
+}
+
+/** Ends one {@link hold}. */
+export function unhold(): void {
+  if (--pending === 0) {
+    clearInterval(keepAlive);
+    keepAlive = undefined;
+  }
+}
+
+/**
+ * The absolute deadline (`performance.now()` scale) of a wait of `timeout` ms.
+ *
+ * @throws {RangeError} when `timeout` is negative or not a number.
+ */
+export function deadlineOf(timeout: number | undefined, what: string): number {
+  if (timeout === undefined || timeout === Infinity) return Infinity;
+  if (typeof timeout !== "number" || !(timeout >= 0)) {
+    throw new RangeError(`${what}: timeout must be a number >= 0 (ms), got ${String(timeout)}`);
+  }
+  return performance.now() + timeout;
+}
+
+/** Milliseconds left before `deadline`, never negative. */
+export function remaining(deadline: number): number {
+  return deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
+}
+
+/**
+ * Waits while `view[index] === expected`, for `ms` at most, keeping the event loop alive unless
+ * `keepAlive` is false (a wait made for another process, which that process's link keeps alive).
+ * Resolves when the word changed, was notified, or the time passed: the caller re-checks.
+ *
+ * @throws the signal's reason when it aborts.
+ */
+export async function waitWord(
+  view: Int32Array,
+  index: number,
+  expected: number,
+  ms: number,
+  signal?: AbortSignal,
+  keepAlive = true,
+): Promise<void> {
+  signal?.throwIfAborted();
+  const r = Atomics.waitAsync(view, index, expected, ms);
+  if (!r.async) return;
+  if (keepAlive) hold();
+  let onAbort: (() => void) | undefined;
+  try {
+    if (!signal) {
+      await r.value;
+      return;
+    }
+    await Promise.race([
+      r.value,
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    if (onAbort) signal!.removeEventListener("abort", onAbort);
+    if (keepAlive) unhold();
+  }
+}
