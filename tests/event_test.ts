@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Event, Value } from "../mod.ts";
-import { joinAll, METHODS, spawn, timeoutAndAbort } from "./_sync_helpers.ts";
+import { joinAll, METHODS, spawn, timeoutAndAbort } from "./_helpers.ts";
 
 const module = import.meta.url;
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { JoinableQueue, Process, type StartMethod } from "../mod.ts";
+import { METHODS, starter } from "./_helpers.ts";
+import { JoinableQueue, type Process, type StartMethod } from "../mod.ts";
 
-const METHODS: StartMethod[] = ["worker", "subprocess"];
 const module = import.meta.url;
 
 // ---- targets, run in the children --------------------------------------------------------
@@ -38,22 +38,7 @@ export async function doneTooOften(q: JoinableQueue<number>): Promise<void> {
   Deno.exit(5);
 }
 
-function start(
-  method: StartMethod,
-  target: (...a: never[]) => unknown,
-  args: unknown[],
-  daemon = false,
-): Process {
-  const p = new Process({
-    target: target as (...a: unknown[]) => void,
-    args,
-    module,
-    startMethod: method,
-    daemon,
-  });
-  p.start();
-  return p;
-}
+const start = starter(module);
 
 // ---- in one process ----------------------------------------------------------------------
 

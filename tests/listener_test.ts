@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { METHODS } from "./_helpers.ts";
 import {
   type Address,
   AuthenticationError,
@@ -9,10 +10,8 @@ import {
   Manager,
   type NamespaceProxy,
   Process,
-  type StartMethod,
 } from "../mod.ts";
 
-const METHODS: StartMethod[] = ["worker", "subprocess"];
 const module = import.meta.url;
 
 // ---- targets, run in the children --------------------------------------------------------

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { METHODS } from "./_helpers.ts";
 import { decrement } from "../examples/manager_dict.ts";
 import {
   type Address,
@@ -16,7 +17,6 @@ import {
   type StartMethod,
 } from "../mod.ts";
 
-const METHODS: StartMethod[] = ["worker", "subprocess"];
 const module = import.meta.url;
 
 // ---- targets, run in the children --------------------------------------------------------

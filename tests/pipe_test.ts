@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
+import { METHODS, starter } from "./_helpers.ts";
 import {
   BrokenPipeError,
   type Connection,
   EOFError,
   Pipe,
-  Process,
+  type Process,
   type StartMethod,
 } from "../mod.ts";
 
-const METHODS: StartMethod[] = ["worker", "subprocess"];
 const module = import.meta.url;
 
 // ---- targets, run in the children --------------------------------------------------------
@@ -69,16 +69,7 @@ export async function recvTimeouts(conn: Connection<string>): Promise<void> {
   conn.close();
 }
 
-function start(method: StartMethod, target: (...a: never[]) => unknown, args: unknown[]): Process {
-  const p = new Process({
-    target: target as (...a: unknown[]) => void,
-    args,
-    module,
-    startMethod: method,
-  });
-  p.start();
-  return p;
-}
+const start = starter(module);
 
 // ---- in one process ----------------------------------------------------------------------
 

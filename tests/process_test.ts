@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { METHODS } from "./_helpers.ts";
 import {
   activeChildren,
   cpuCount,
@@ -11,7 +12,6 @@ import {
   type StartMethod,
 } from "../mod.ts";
 
-const METHODS: StartMethod[] = ["worker", "subprocess"];
 const module = import.meta.url;
 const isMain = import.meta.main;
 

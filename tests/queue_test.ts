@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { METHODS, starter } from "./_helpers.ts";
 import {
-  Process,
+  type Process,
   Queue,
   QueueEmptyError,
   QueueFullError,
@@ -8,7 +9,6 @@ import {
   type StartMethod,
 } from "../mod.ts";
 
-const METHODS: StartMethod[] = ["worker", "subprocess"];
 const module = import.meta.url;
 
 // ---- targets, run in the children --------------------------------------------------------
@@ -94,16 +94,7 @@ function pattern(n: number): Uint8Array {
   return b;
 }
 
-function start(method: StartMethod, target: (...a: never[]) => unknown, args: unknown[]): Process {
-  const p = new Process({
-    target: target as (...a: unknown[]) => void,
-    args,
-    module,
-    startMethod: method,
-  });
-  p.start();
-  return p;
-}
+const start = starter(module);
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SharedArray } from "../mod.ts";
-import { joinAll, METHODS, spawn } from "./_sync_helpers.ts";
+import { joinAll, METHODS, spawn } from "./_helpers.ts";
 
 const module = import.meta.url;
 

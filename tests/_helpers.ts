@@ -1,9 +1,34 @@
-// Shared by the sync tests: start children of one test module and wait for all of them.
+// Shared by the tests: the start methods, starting children of one test module, joining them.
 
 import { Process, type StartMethod } from "../mod.ts";
 
 /** The two start methods every suite runs under. */
 export const METHODS: readonly StartMethod[] = ["worker", "subprocess"] as const;
+
+/** Starts a child running `target(...args)`, exported from `module`. */
+export function startOne(
+  target: (...a: never[]) => unknown,
+  args: unknown[],
+  startMethod: StartMethod,
+  module: string,
+  daemon = false,
+): Process {
+  const p = new Process({ target: target as never, args, startMethod, module, daemon });
+  p.start();
+  return p;
+}
+
+/** A `startOne` bound to the test module `module`: `(method, target, args, daemon?)`. */
+export function starter(
+  module: string,
+): (
+  method: StartMethod,
+  target: (...a: never[]) => unknown,
+  args: unknown[],
+  daemon?: boolean,
+) => Process {
+  return (method, target, args, daemon = false) => startOne(target, args, method, module, daemon);
+}
 
 /** Starts one child per `args` entry running `target`, exported from `module`. */
 export function spawn(
@@ -12,11 +37,7 @@ export function spawn(
   startMethod: StartMethod,
   module: string,
 ): Process[] {
-  return argsList.map((args) => {
-    const p = new Process({ target: target as never, args, startMethod, module });
-    p.start();
-    return p;
-  });
+  return argsList.map((args) => startOne(target, args, startMethod, module));
 }
 
 /** Joins every child and returns their exit codes. */
