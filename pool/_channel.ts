@@ -74,6 +74,8 @@ export function openChannel(
 }
 
 const RING_BYTES = 1 << 18;
+/** Largest frame sent through the ring; larger ones go through the port. */
+const INLINE_MAX = RING_BYTES / 4;
 const BLOCK_MS = 20;
 const RUNNING = 0;
 const IDENT = 1;
@@ -125,12 +127,15 @@ class SharedSide {
     else this.#oob.push(v);
   }
 
-  /** Encodes and sends `value`: inline when it fits a frame, else through the port. */
+  /**
+   * Encodes and sends `value`: inline when it fits well within the ring, else through the port
+   * (frames larger than the ring, streamed in pieces, could stall both sides).
+   */
   protected post(value: unknown, path: string, encodeFrom = 0): void {
     const transfer: Transferable[] = [];
     const ctx = this.rpc.context(transfer);
     const { bytes, encoded } = pack(value, (v) => encodeTail(v, ctx, path, encodeFrom));
-    if (bytes && transfer.length === 0) {
+    if (bytes && transfer.length === 0 && bytes.length <= INLINE_MAX) {
       this.out.write(bytes);
     } else {
       this.#port.postMessage({ t: "oob", v: encoded }, transfer);

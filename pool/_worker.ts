@@ -5,7 +5,7 @@
 import { errorToData } from "../process/_rpc.ts";
 import { state } from "../process/_state.ts";
 import { moduleLabel } from "../process/_target.ts";
-import { hold, unhold } from "../sync/_wait.ts";
+import { hold, unhold } from "../process/_wait.ts";
 import type { ChildEnd, Kind } from "./_channel.ts";
 
 /** How a pool worker sets itself up. */

@@ -18,7 +18,7 @@ import {
   type ParentEnd,
   type ResultMessage,
 } from "./_channel.ts";
-import { hold, unhold as release } from "../sync/_wait.ts";
+import { hold, unhold as release } from "../process/_wait.ts";
 import { Deque } from "./_deque.ts";
 import { poolWorker, type WorkerConfig } from "./_worker.ts";
 import { AsyncResult, type CallbackOptions } from "./async_result.ts";

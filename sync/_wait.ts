@@ -3,7 +3,7 @@
 
 import { deadlineOf, remaining, waitWord } from "../process/_wait.ts";
 
-export { deadlineOf, hold, remaining, unhold } from "../process/_wait.ts";
+export { deadlineOf, remaining } from "../process/_wait.ts";
 
 /** Options of every call of `sync/` that waits: a timeout and an abort signal. */
 export interface SyncWaitOptions {
