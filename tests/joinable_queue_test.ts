@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { METHODS, starter } from "./_helpers.ts";
-import { JoinableQueue, type Process, type StartMethod } from "../mod.ts";
+import { JoinableQueue } from "../mod.ts";
 
 const module = import.meta.url;
 

@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
 import { METHODS, starter } from "./_helpers.ts";
-import {
-  BrokenPipeError,
-  type Connection,
-  EOFError,
-  Pipe,
-  type Process,
-  type StartMethod,
-} from "../mod.ts";
+import { BrokenPipeError, type Connection, EOFError, Pipe } from "../mod.ts";
 
 const module = import.meta.url;
 

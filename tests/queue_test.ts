@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
 import { METHODS, starter } from "./_helpers.ts";
-import {
-  type Process,
-  Queue,
-  QueueEmptyError,
-  QueueFullError,
-  SimpleQueue,
-  type StartMethod,
-} from "../mod.ts";
+import { Queue, QueueEmptyError, QueueFullError, SimpleQueue } from "../mod.ts";
 
 const module = import.meta.url;
 
