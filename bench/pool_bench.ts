@@ -8,6 +8,7 @@
 // default-chunk map >= Python's.
 
 import { Pool, type StartMethod } from "../mod.ts";
+import { python } from "./_python.ts";
 
 export function square(x: number): number {
   return x * x;
@@ -30,7 +31,7 @@ def best(run):
     return min(run() for _ in range(3))
 
 if __name__ == "__main__":
-    items, procs = int(sys.argv[1]), int(sys.argv[2])
+    items, procs = int(ITEMS), int(PROCS)
     xs = list(range(items))
     n_apply = max(500, items // 25)
     out = {}
@@ -61,14 +62,11 @@ if __name__ == "__main__":
     print(json.dumps(out))
 `;
 
-async function python(items: number, procs: number): Promise<Record<string, Row>> {
-  const { code, stdout, stderr } = await new Deno.Command("python3", {
-    args: ["-c", PYTHON, String(items), String(procs)],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (code !== 0) throw new Error(`python3 failed: ${new TextDecoder().decode(stderr)}`);
-  return JSON.parse(new TextDecoder().decode(stdout));
+async function pythonRows(items: number, procs: number): Promise<Record<string, Row>> {
+  const code = PYTHON.replace("int(ITEMS)", String(items)).replace("int(PROCS)", String(procs));
+  const rows = await python<Record<string, Row>>(code);
+  if (!rows) throw new Error("python3 failed or is not installed");
+  return rows;
 }
 
 async function deno(method: StartMethod, items: number, procs: number): Promise<Row> {
@@ -109,7 +107,7 @@ if (import.meta.main) {
   const rows: Record<string, Row> = {
     "Deno Pool (worker)": await deno("worker", items, procs),
     "Deno Pool (subprocess)": await deno("subprocess", items, procs),
-    ...await python(items, procs),
+    ...await pythonRows(items, procs),
   };
   const cols = ["apply", "map cs1", "map default", "imapUnordered"];
   const fmt = (v: number | undefined) => (v === undefined ? "-" : v.toFixed(2)).padStart(13);
