@@ -40,6 +40,22 @@ export function spawn(
   return argsList.map((args) => startOne(target, args, startMethod, module));
 }
 
+/**
+ * In a child: runs `action` and exits 0 when it throws an `Expected`, 4 for another error, 5 when
+ * nothing is thrown.
+ */
+export async function exitOnError(
+  Expected: new (...a: never[]) => Error,
+  action: () => Promise<unknown>,
+): Promise<never> {
+  try {
+    await action();
+  } catch (e) {
+    Deno.exit(e instanceof Expected ? 0 : 4);
+  }
+  Deno.exit(5);
+}
+
 /** Joins every child and returns their exit codes. */
 export async function joinAll(ps: Process[]): Promise<(number | null)[]> {
   await Promise.all(ps.map((p) => p.join()));

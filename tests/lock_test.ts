@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Event, Lock, Process, RLock, Value } from "../mod.ts";
-import { joinAll, METHODS, spawn, timeoutAndAbort } from "./_helpers.ts";
+import { exitOnError, joinAll, METHODS, spawn, timeoutAndAbort } from "./_helpers.ts";
 
 const module = import.meta.url;
 
@@ -65,14 +65,11 @@ export async function reenter(lock: RLock): Promise<void> {
 }
 
 /** Releases an RLock that the parent holds: exits 0 when that throws a TypeError. */
-export async function releaseOthers(lock: RLock): Promise<void> {
-  try {
+export function releaseOthers(lock: RLock): Promise<void> {
+  return exitOnError(TypeError, async () => {
     lock.release();
     await lock.lockedAsync(); // a release sent through the parent fails here
-  } catch (e) {
-    Deno.exit(e instanceof TypeError ? 0 : 4);
-  }
-  Deno.exit(5);
+  });
 }
 
 /** Adds 1 to `box.count` 200 times under `box.locks[0]`, from this process and a worker child. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BoundedSemaphore, Semaphore, Value } from "../mod.ts";
-import { joinAll, METHODS, spawn, timeoutAndAbort } from "./_helpers.ts";
+import { exitOnError, joinAll, METHODS, spawn, timeoutAndAbort } from "./_helpers.ts";
 
 const module = import.meta.url;
 
@@ -35,14 +35,11 @@ export async function tryEmpty(sem: Semaphore, out: Value<"i">): Promise<void> {
 }
 
 /** Releases a bounded semaphore that is full: exits 0 when that fails with a RangeError. */
-export async function overRelease(sem: BoundedSemaphore): Promise<void> {
-  try {
+export function overRelease(sem: BoundedSemaphore): Promise<void> {
+  return exitOnError(RangeError, async () => {
     sem.release();
     await sem.getValueAsync(); // a release sent through the parent fails here
-  } catch (e) {
-    Deno.exit(e instanceof RangeError ? 0 : 4);
-  }
-  Deno.exit(5);
+  });
 }
 
 // ---- tests -------------------------------------------------------------------------------
