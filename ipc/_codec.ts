@@ -1,9 +1,10 @@
-// How items travel through the shared byte rings of this folder: a compact tagged encoding for
-// the common cases (numbers, strings, booleans, null, undefined, and arrays and plain objects of
-// them), raw bytes, and `node:v8` serialization for everything else structured-cloneable.
+// How items travel through the shared byte rings of this folder: a kind tag, then the value's
+// bytes: a number, string or boolean as such, raw bytes, plain data as a tree (../process/_tree.ts),
+// and `node:v8` serialization for everything else structured-cloneable.
 
 import { deserialize, serialize } from "node:v8";
 import { encode, type ReduceContext } from "../process/_reduce.ts";
+import { readTree, TreeWriter } from "../process/_tree.ts";
 
 /** Kinds of record payload. */
 export const Kind = {
@@ -36,94 +37,7 @@ const numOut64 = new Float64Array(1);
 const NUM_ENCODED: Encoded = { kind: Kind.NUM, bytes: new Uint8Array(numOut64.buffer) };
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
-
-let scratch = new Uint8Array(1024);
-let view = new DataView(scratch.buffer);
-let at = 0;
-
-function room(n: number): void {
-  if (at + n <= scratch.length) return;
-  let size = scratch.length * 2;
-  while (size < at + n) size *= 2;
-  const bigger = new Uint8Array(size);
-  bigger.set(scratch.subarray(0, at));
-  scratch = bigger;
-  view = new DataView(bigger.buffer);
-}
-
-const T_NUM = 1, T_INT = 2, T_STR = 3, T_UNDEF = 4, T_NULL = 5, T_TRUE = 6, T_FALSE = 7;
-const T_ARR = 8, T_OBJ = 9;
-const MAX_DEPTH = 64;
-const NOT_TREE = Symbol("not a tree");
-
-function putStr(s: string): void {
-  room(5 + s.length * 3);
-  const { written } = textEncoder.encodeInto(s, scratch.subarray(at + 5));
-  scratch[at] = T_STR;
-  view.setUint32(at + 1, written, true);
-  at += 5 + written;
-}
-
-function putTree(v: unknown, depth: number): void {
-  switch (typeof v) {
-    case "number":
-      if ((v | 0) === v && !Object.is(v, -0)) {
-        room(5);
-        scratch[at] = T_INT;
-        view.setInt32(at + 1, v, true);
-        at += 5;
-      } else {
-        room(9);
-        scratch[at] = T_NUM;
-        view.setFloat64(at + 1, v, true);
-        at += 9;
-      }
-      return;
-    case "string":
-      return putStr(v);
-    case "boolean":
-      room(1);
-      scratch[at++] = v ? T_TRUE : T_FALSE;
-      return;
-    case "undefined":
-      room(1);
-      scratch[at++] = T_UNDEF;
-      return;
-    case "object": {
-      if (v === null) {
-        room(1);
-        scratch[at++] = T_NULL;
-        return;
-      }
-      if (depth > MAX_DEPTH) throw NOT_TREE;
-      if (Array.isArray(v)) {
-        room(5);
-        scratch[at] = T_ARR;
-        view.setUint32(at + 1, v.length, true);
-        at += 5;
-        for (let i = 0; i < v.length; i++) {
-          if (!(i in v)) throw NOT_TREE; // holes: keep them with v8
-          putTree(v[i], depth + 1);
-        }
-        return;
-      }
-      const proto = Object.getPrototypeOf(v);
-      if (proto !== Object.prototype) throw NOT_TREE;
-      const keys = Object.keys(v);
-      room(5);
-      scratch[at] = T_OBJ;
-      view.setUint32(at + 1, keys.length, true);
-      at += 5;
-      for (const k of keys) {
-        putStr(k);
-        putTree((v as Record<string, unknown>)[k], depth + 1);
-      }
-      return;
-    }
-    default:
-      throw NOT_TREE;
-  }
-}
+const scratch = new TreeWriter();
 
 const NO_SHARE: ReduceContext = {
   startMethod: "worker",
@@ -147,10 +61,10 @@ export function encodeItem(value: unknown, what: string): Encoded {
       return NUM_ENCODED;
     case "string":
       if (value.length < 256) {
-        at = 0;
-        room(value.length * 3);
-        const { written } = textEncoder.encodeInto(value, scratch);
-        return { kind: Kind.STR, bytes: scratch.subarray(0, written) };
+        scratch.at = 0;
+        scratch.room(value.length * 3);
+        const { written } = textEncoder.encodeInto(value, scratch.bytes);
+        return { kind: Kind.STR, bytes: scratch.bytes.subarray(0, written) };
       }
       return { kind: Kind.STR, bytes: textEncoder.encode(value) };
     case "boolean":
@@ -165,14 +79,9 @@ export function encodeItem(value: unknown, what: string): Encoded {
   ) {
     return { kind: Kind.U8, bytes: value };
   }
-  if (typeof value === "object" && value !== null) {
-    at = 0;
-    try {
-      putTree(value, 0);
-      return { kind: Kind.TREE, bytes: scratch.subarray(0, at) };
-    } catch (e) {
-      if (e !== NOT_TREE) throw e;
-    }
+  if (typeof value === "object") {
+    scratch.at = 0;
+    if (scratch.put(value)) return { kind: Kind.TREE, bytes: scratch.written };
   }
   let walked: unknown;
   try {
@@ -192,66 +101,6 @@ export function encodeItem(value: unknown, what: string): Encoded {
 
 const num64 = new Float64Array(1);
 const num8 = new Uint8Array(num64.buffer);
-
-let rd: DataView = new DataView(scratch.buffer);
-let rbuf: Uint8Array = scratch;
-let rat = 0;
-
-function getStr(): string {
-  const n = rd.getUint32(rat + 1, true);
-  const s = textDecoder.decode(rbuf.subarray(rat + 5, rat + 5 + n));
-  rat += 5 + n;
-  return s;
-}
-
-function getTree(): unknown {
-  const tag = rbuf[rat];
-  switch (tag) {
-    case T_INT: {
-      const v = rd.getInt32(rat + 1, true);
-      rat += 5;
-      return v;
-    }
-    case T_NUM: {
-      const v = rd.getFloat64(rat + 1, true);
-      rat += 9;
-      return v;
-    }
-    case T_STR:
-      return getStr();
-    case T_UNDEF:
-      rat++;
-      return undefined;
-    case T_NULL:
-      rat++;
-      return null;
-    case T_TRUE:
-      rat++;
-      return true;
-    case T_FALSE:
-      rat++;
-      return false;
-    case T_ARR: {
-      const n = rd.getUint32(rat + 1, true);
-      rat += 5;
-      const out = new Array(n);
-      for (let i = 0; i < n; i++) out[i] = getTree();
-      return out;
-    }
-    case T_OBJ: {
-      const n = rd.getUint32(rat + 1, true);
-      rat += 5;
-      const out: Record<string, unknown> = {};
-      for (let i = 0; i < n; i++) {
-        const k = getStr();
-        out[k] = getTree();
-      }
-      return out;
-    }
-    default:
-      throw new Error(`Corrupt item in a shared queue: unknown tag ${tag}`);
-  }
-}
 
 /**
  * Decodes one item from bytes in unshared memory.
@@ -277,10 +126,7 @@ export function decodeItem(kind: number, bytes: Uint8Array, own: boolean): unkno
     case Kind.U8:
       return own ? bytes : bytes.slice();
     case Kind.TREE:
-      rbuf = bytes;
-      rd = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      rat = 0;
-      return getTree();
+      return readTree(bytes);
     case Kind.V8:
       return deserialize(bytes);
     default:

@@ -146,6 +146,7 @@ Deno.test("Queue carries numbers, strings, nested objects, Maps, Dates, bytes an
     undefined,
     [1, [2, "three"], { four: 4 }],
     { a: { b: [null, undefined, true] } },
+    JSON.parse('{"__proto__": {"own": true}}'),
     new Map([["k", new Date(0)]]),
     new Uint8Array([1, 2, 3]),
     10n,
@@ -153,6 +154,10 @@ Deno.test("Queue carries numbers, strings, nested objects, Maps, Dates, bytes an
   for (const item of items) await q.put(item);
   for (const item of items) assert.deepEqual(await q.get(), item);
   assert.ok(q.empty());
+  await q.put(JSON.parse('{"__proto__": {"own": true}}'));
+  const got = await q.get() as object;
+  assert.equal(Object.getPrototypeOf(got), Object.prototype, "an own __proto__ key stays a key");
+  assert.deepEqual(Object.keys(got), ["__proto__"]);
 });
 
 Deno.test("Queue refuses what cannot be sent, naming where it is", async () => {

@@ -1,0 +1,216 @@
+// A compact binary encoding of plain data (numbers, strings, booleans, null, undefined, and
+// arrays and plain objects of them), shared by every byte ring of the package: far cheaper than
+// `node:v8` (~14 us a call in Deno) or JSON text, and exact (-0, NaN, Infinity and undefined
+// survive). Anything else is not a tree; callers fall back to `node:v8`.
+
+const T_NUM = 1, T_INT = 2, T_STR = 3, T_UNDEF = 4, T_NULL = 5, T_TRUE = 6, T_FALSE = 7;
+const T_ARR = 8, T_OBJ = 9;
+const MAX_DEPTH = 64;
+const NOT_TREE = Symbol("not a tree");
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+/** Appends trees to a growable buffer; `bytes.subarray(0, at)` is what was written. */
+export class TreeWriter {
+  bytes: Uint8Array;
+  at = 0;
+  #view: DataView;
+
+  constructor(size = 1024) {
+    this.bytes = new Uint8Array(size);
+    this.#view = new DataView(this.bytes.buffer);
+  }
+
+  /** What was written so far: a view of the buffer, valid until the next write. */
+  get written(): Uint8Array {
+    return this.bytes.subarray(0, this.at);
+  }
+
+  /** Makes room for `n` more bytes. */
+  room(n: number): void {
+    if (this.at + n <= this.bytes.length) return;
+    let size = this.bytes.length * 2;
+    while (size < this.at + n) size *= 2;
+    const bigger = new Uint8Array(size);
+    bigger.set(this.bytes.subarray(0, this.at));
+    this.bytes = bigger;
+    this.#view = new DataView(bigger.buffer);
+  }
+
+  /**
+   * Appends `value` when it is plain data; otherwise writes nothing and returns false.
+   * @throws what a getter of `value` throws.
+   */
+  put(value: unknown): boolean {
+    const start = this.at;
+    try {
+      this.#put(value, 0);
+      return true;
+    } catch (e) {
+      this.at = start;
+      if (e === NOT_TREE) return false;
+      throw e;
+    }
+  }
+
+  /** Starts an array of as yet unknown length; returns the mark for {@link TreeWriter.endArray}. */
+  beginArray(): number {
+    this.room(5);
+    const mark = this.at;
+    this.bytes[mark] = T_ARR;
+    this.at += 5;
+    return mark;
+  }
+
+  /** Ends the array begun at `mark`, of `length` elements. */
+  endArray(mark: number, length: number): void {
+    this.#view.setUint32(mark + 1, length, true);
+  }
+
+  #str(s: string): void {
+    this.room(5 + s.length * 3);
+    const { written } = textEncoder.encodeInto(s, this.bytes.subarray(this.at + 5));
+    this.bytes[this.at] = T_STR;
+    this.#view.setUint32(this.at + 1, written, true);
+    this.at += 5 + written;
+  }
+
+  #put(v: unknown, depth: number): void {
+    switch (typeof v) {
+      case "number":
+        if ((v | 0) === v && !Object.is(v, -0)) {
+          this.room(5);
+          this.bytes[this.at] = T_INT;
+          this.#view.setInt32(this.at + 1, v, true);
+          this.at += 5;
+        } else {
+          this.room(9);
+          this.bytes[this.at] = T_NUM;
+          this.#view.setFloat64(this.at + 1, v, true);
+          this.at += 9;
+        }
+        return;
+      case "string":
+        return this.#str(v);
+      case "boolean":
+        this.room(1);
+        this.bytes[this.at++] = v ? T_TRUE : T_FALSE;
+        return;
+      case "undefined":
+        this.room(1);
+        this.bytes[this.at++] = T_UNDEF;
+        return;
+      case "object": {
+        if (v === null) {
+          this.room(1);
+          this.bytes[this.at++] = T_NULL;
+          return;
+        }
+        if (depth > MAX_DEPTH) throw NOT_TREE;
+        if (Array.isArray(v)) {
+          const mark = this.beginArray();
+          for (let i = 0; i < v.length; i++) {
+            if (!(i in v)) throw NOT_TREE; // holes: keep them with v8
+            this.#put(v[i], depth + 1);
+          }
+          this.endArray(mark, v.length);
+          return;
+        }
+        if (Object.getPrototypeOf(v) !== Object.prototype) throw NOT_TREE;
+        const keys = Object.keys(v);
+        this.room(5);
+        this.bytes[this.at] = T_OBJ;
+        this.#view.setUint32(this.at + 1, keys.length, true);
+        this.at += 5;
+        for (const k of keys) {
+          this.#str(k);
+          this.#put((v as Record<string, unknown>)[k], depth + 1);
+        }
+        return;
+      }
+      default:
+        throw NOT_TREE;
+    }
+  }
+}
+
+let rbuf: Uint8Array = new Uint8Array(0);
+let rd: DataView = new DataView(rbuf.buffer);
+let rat = 0;
+
+/**
+ * The tree at the start of `bytes` (unshared memory).
+ * @throws {Error} for bytes that are not a tree.
+ */
+export function readTree(bytes: Uint8Array): unknown {
+  rbuf = bytes;
+  rd = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  rat = 0;
+  return get();
+}
+
+function getStr(): string {
+  const n = rd.getUint32(rat + 1, true);
+  const s = textDecoder.decode(rbuf.subarray(rat + 5, rat + 5 + n));
+  rat += 5 + n;
+  return s;
+}
+
+function get(): unknown {
+  const tag = rbuf[rat];
+  switch (tag) {
+    case T_INT: {
+      const v = rd.getInt32(rat + 1, true);
+      rat += 5;
+      return v;
+    }
+    case T_NUM: {
+      const v = rd.getFloat64(rat + 1, true);
+      rat += 9;
+      return v;
+    }
+    case T_STR:
+      return getStr();
+    case T_UNDEF:
+      rat++;
+      return undefined;
+    case T_NULL:
+      rat++;
+      return null;
+    case T_TRUE:
+      rat++;
+      return true;
+    case T_FALSE:
+      rat++;
+      return false;
+    case T_ARR: {
+      const n = rd.getUint32(rat + 1, true);
+      rat += 5;
+      const out = new Array(n);
+      for (let i = 0; i < n; i++) out[i] = get();
+      return out;
+    }
+    case T_OBJ: {
+      const n = rd.getUint32(rat + 1, true);
+      rat += 5;
+      const out: Record<string, unknown> = {};
+      for (let i = 0; i < n; i++) {
+        const k = getStr();
+        const v = get();
+        if (k === "__proto__") {
+          Object.defineProperty(out, k, {
+            value: v,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        } else {
+          out[k] = v;
+        }
+      }
+      return out;
+    }
+    default:
+      throw new Error(`Corrupt data in a shared ring: unknown tag ${tag}`);
+  }
+}
