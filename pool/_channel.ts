@@ -1,8 +1,9 @@
 // The channel between a pool and one of its workers, in two implementations behind one
-// interface. "worker": two SharedArrayBuffer rings carrying `node:v8` frames, woken by
-// Atomics.waitAsync, with a MessagePort beside them for what shared memory cannot carry (values
-// with SharedArrayBuffers or ports inside, and calls on proxies). "subprocess": the worker pulls
-// its next task through the package's RPC, handing back the previous result in the same call.
+// interface. "worker": two SharedArrayBuffer rings carrying frames of messages (many tasks in
+// one frame, see ./_codec.ts), woken by Atomics.waitAsync, with a MessagePort beside them for
+// what shared memory cannot carry (values with SharedArrayBuffers or ports inside, and calls on
+// proxies). "subprocess": the worker pulls its next tasks through the package's RPC, handing back
+// the previous results in the same call.
 
 import { PortLink } from "../process/_link.ts";
 import {
@@ -15,55 +16,78 @@ import {
 } from "../process/_reduce.ts";
 import { type Caller, errorToData, remoteCall, RpcEndpoint } from "../process/_rpc.ts";
 import type { StartMethod } from "../process/_state.ts";
-import { pack, unpack } from "./_codec.ts";
+import { Batch, readFrame, singleFrame } from "./_codec.ts";
 import { Ring } from "./_ring.ts";
 
 /** How a task's payload is applied: `fn(...args)`, `fn(item)` for each, `fn(...item)` for each. */
 export type Kind = "apply" | "map" | "star";
 
-/** A task for a worker: sequence number, function (module and export), kind and payload. */
-export type TaskMessage = [
-  op: 0,
-  seq: number,
-  module: string,
-  name: string,
-  kind: Kind,
-  payload: unknown,
-];
-/** Tells a worker to finish. */
-export type StopMessage = [op: 1];
-/** What a worker receives. */
-export type ToWorker = TaskMessage | StopMessage;
+/** A task function, by module URL and export name. */
+export type FnRef = readonly [module: string, name: string];
+
+/** What the pool sends: a task (sequence number, function, kind, payload), or stop. */
+export type PoolMessage =
+  | [op: 0, seq: number, fn: FnRef, kind: Kind, payload: unknown]
+  | [op: 1];
+
+/**
+ * What a worker receives: a task, whose function is a number that an earlier define message
+ * named, with `encoded` 1 when the payload must be decoded; stop; or a define message.
+ */
+export type ToWorker =
+  | [op: 0, seq: number, fn: number, kind: Kind, payload: unknown, encoded: 0 | 1]
+  | [op: 1]
+  | [op: 2, fn: number, module: string, name: string];
+
 /** A task's outcome: its sequence number, whether it succeeded, and its value or error data. */
 export type ResultMessage = [seq: number, ok: boolean, value: unknown];
+
+/** A result on the wire: with the task's run time in microseconds and the `encoded` flag. */
+type WireResult = [seq: number, ok: boolean, value: unknown, us: number, encoded: 0 | 1];
 
 /** The pool's side of a channel; passed in the worker's `args`, it becomes a {@link ChildEnd}. */
 export interface ParentEnd {
   /**
-   * Sends a message; the payload is encoded at once.
+   * Queues a message for the next {@link ParentEnd.flush}; the payload is encoded at once.
    * @throws {TypeError} when the payload cannot be sent.
    */
-  send(msg: ToWorker): void;
-  /** Called with each result, in the order the tasks were sent. */
-  onresult: ((r: ResultMessage) => void) | undefined;
+  send(msg: PoolMessage): void;
+  /** Sends what was queued, waking the worker once. */
+  flush(): void;
+  /** Called with each result, in the order the tasks were sent, and the task's run time. */
+  onresult: ((r: ResultMessage, us: number) => void) | undefined;
   /** Sequence number of the task the worker is running: 0 when none, -1 when unknown. */
   running(): number;
   /** Results that arrived but were not yet delivered, delivered now (before a lost worker). */
   drain(): void;
   /** Stops listening. */
   close(): void;
-  /** Holds back wake-ups of the worker for the messages sent until `uncork()`. */
-  cork(): void;
-  /** Wakes the worker once for the messages sent since `cork()`. */
-  uncork(): void;
 }
 
 /** The worker's side of a channel. */
 export interface ChildEnd {
-  recv(): Promise<ToWorker>;
-  send(result: ResultMessage): void;
+  /** The next messages, waiting for them. */
+  recv(): Promise<ToWorker[]>;
+  /** Sends a task's result at once, with its run time in microseconds. */
+  send(result: ResultMessage, us: number): void;
   /** Marks the task being run (0: none). */
   setRunning(seq: number): void;
+}
+
+/** Numbers for the functions sent over one channel: each is named once, by a define message. */
+class FnIds {
+  #ids = new Map<FnRef, number>();
+
+  /** The number of `fn`, queuing its define message through `define` the first time. */
+  id(fn: FnRef, define: (msg: ToWorker) => void): number {
+    let id = this.#ids.get(fn);
+    if (id === undefined) {
+      id = this.#ids.size + 1;
+      this.#ids.set(fn, id);
+      define([2, id, fn[0], fn[1]]);
+    }
+    return id;
+  }
 }
 
 /** Opens the pool's end of a channel to a worker of the given start method. */
@@ -99,6 +123,7 @@ class SharedSide {
   #port: MessagePort;
   #oob: unknown[] = [];
   #oobWaiter: ((v: unknown) => void) | undefined;
+  #batch = new Batch(INLINE_MAX);
 
   constructor(out: Ring, inbound: Ring, ctrl: Int32Array, port: MessagePort, caller: Caller) {
     this.out = out;
@@ -128,33 +153,54 @@ class SharedSide {
   }
 
   /**
-   * Encodes and sends `value`: inline when it fits well within the ring, else through the port
-   * (frames larger than the ring, streamed in pieces, could stall both sides).
+   * Queues `msg` for the next {@link SharedSide.flush}. Its element `at` is a value, sent as it
+   * is when it is plain data; otherwise encoded, with the last element (the `encoded` flag) set,
+   * and sent in a frame of its own, or through the port when shared memory cannot carry it.
+   *
+   * @throws {TypeError} when the value cannot be sent; nothing is queued then.
    */
-  protected post(value: unknown, path: string, encodeFrom = 0): void {
+  protected queue(msg: unknown[], at: number, path: string): void {
+    if (this.#batch.add(msg)) return;
     const transfer: Transferable[] = [];
-    const ctx = this.rpc.context(transfer);
-    const { bytes, encoded } = pack(value, (v) => encodeTail(v, ctx, path, encodeFrom));
-    if (bytes && transfer.length === 0 && bytes.length <= INLINE_MAX) {
-      this.out.write(bytes);
-    } else {
-      this.#port.postMessage({ t: "oob", v: encoded }, transfer);
-      this.out.write(OOB_MARK);
+    msg[at] = encode(msg[at], this.rpc.context(transfer), path);
+    msg[msg.length - 1] = 1;
+    if (transfer.length === 0 && this.#batch.add(msg)) return;
+    this.flush(); // what came before goes first
+    const frame = transfer.length === 0 ? singleFrame(msg) : undefined;
+    if (frame && frame.length <= INLINE_MAX) {
+      this.out.write(frame);
+      return;
     }
+    try {
+      this.#port.postMessage({ t: "oob", v: msg }, transfer);
+    } catch (e) {
+      throw new TypeError(`Cannot send ${path}: ${(e as Error).message}`);
+    }
+    this.out.write(OOB_MARK);
   }
 
-  /** Turns an inline frame into a message. */
-  protected unpack(frame: Uint8Array): unknown {
-    const { value, encoded } = unpack(frame);
-    return encoded ? decode(value, { rpc: this.rpc }) : value;
+  /** Writes the queued messages as one frame. */
+  flush(): void {
+    if (this.#batch.count > 0) this.out.write(this.#batch.take());
+  }
+
+  /** The messages of a frame; `decodeAt` is the index of the value of a message to decode. */
+  protected async unpack(frame: Uint8Array, decodeAt: number): Promise<unknown[][]> {
+    const msgs = frame.length > 0 ? readFrame(frame) as unknown[][] : [await this.#nextOob()];
+    for (const m of msgs) {
+      if (m.length > decodeAt + 1 && m[m.length - 1] === 1) m[decodeAt] = this.decode(m[decodeAt]);
+    }
+    return msgs;
+  }
+
+  protected decode(value: unknown): unknown {
+    return decode(value, { rpc: this.rpc });
   }
 
   /** The message that an empty frame announced, taken from the port. */
-  protected async unpackOob(): Promise<unknown> {
-    const v = this.#oob.length > 0
-      ? this.#oob.shift()
-      : await new Promise((resolve) => this.#oobWaiter = resolve);
-    return decode(v, { rpc: this.rpc });
+  #nextOob(): Promise<unknown[]> | unknown[] {
+    if (this.#oob.length > 0) return this.#oob.shift() as unknown[];
+    return new Promise((resolve) => this.#oobWaiter = resolve as (v: unknown) => void);
   }
 
   close(): void {
@@ -164,20 +210,13 @@ class SharedSide {
   }
 }
 
-/** Encodes the elements of array `value` from index `from` on, leaving the head as it is. */
-function encodeTail(value: unknown, ctx: ReduceContext, path: string, from: number): unknown {
-  if (from === 0) return encode(value, ctx, path);
-  const arr = value as unknown[];
-  const out = arr.slice(0, from);
-  for (let i = from; i < arr.length; i++) out.push(encode(arr[i], ctx, path));
-  return out;
-}
-
 class SharedParentEnd extends SharedSide implements ParentEnd {
-  onresult: ((r: ResultMessage) => void) | undefined;
+  onresult: ((r: ResultMessage, us: number) => void) | undefined;
   #state: SharedState;
+  #ids = new FnIds();
   #closed = false;
   #reading = false;
+  #define = (msg: ToWorker) => this.queue(msg, 0, "args");
 
   constructor() {
     const down = Ring.allocate(RING_BYTES);
@@ -200,20 +239,14 @@ class SharedParentEnd extends SharedSide implements ParentEnd {
     return { type: TYPE_SHARED, state: this.#state };
   }
 
-  send(msg: ToWorker): void {
-    this.post(msg, "args", msg[0] === 0 ? 5 : 1);
+  send(msg: PoolMessage): void {
+    if (msg[0] === 1) return this.queue([1], 0, "args");
+    const [, seq, fn, kind, payload] = msg;
+    this.queue([0, seq, this.#ids.id(fn, this.#define), kind, payload, 0], 4, "args");
   }
 
   running(): number {
     return Atomics.load(this.ctrl, RUNNING);
-  }
-
-  cork(): void {
-    this.out.cork();
-  }
-
-  uncork(): void {
-    this.out.uncork();
   }
 
   async #read(): Promise<void> {
@@ -222,19 +255,25 @@ class SharedParentEnd extends SharedSide implements ParentEnd {
         this.drain();
         if (this.#closed) return;
         if (this.#reading) {
-          const r = (await this.unpackOob()) as ResultMessage;
+          const msgs = await this.unpack(OOB_MARK, 2);
           this.#reading = false;
-          if (this.#closed) return;
-          this.onresult?.(r);
+          if (!this.#closed) this.#deliver(msgs as WireResult[]);
           continue;
         }
         await this.in.waitReadable();
         if (this.in.hasFrame()) continue;
         const big = await this.in.read(); // a frame larger than the ring, in pieces
-        if (!this.#closed) this.onresult?.(this.unpack(big) as ResultMessage);
+        if (!this.#closed) this.#deliver(await this.unpack(big, 2) as WireResult[]);
       }
     } catch {
       // closed
+    }
+  }
+
+  #deliver(results: WireResult[]): void {
+    for (const r of results) {
+      if (this.#closed) return;
+      this.onresult?.([r[0], r[1], r[2]], r[3]);
     }
   }
 
@@ -242,8 +281,13 @@ class SharedParentEnd extends SharedSide implements ParentEnd {
     while (!this.#reading && !this.#closed) {
       const f = this.in.tryRead();
       if (!f) return;
-      if (f.length === 0) this.#reading = true; // the port carries it; the loop waits for it
-      else this.onresult?.(this.unpack(f) as ResultMessage);
+      if (f.length === 0) {
+        this.#reading = true; // the port carries it; the loop waits for it
+        return;
+      }
+      const results = readFrame(f) as WireResult[];
+      for (const r of results) if (r[4] === 1) r[2] = this.decode(r[2]);
+      this.#deliver(results);
     }
   }
 
@@ -260,24 +304,25 @@ class SharedChildEnd extends SharedSide implements ChildEnd {
     super(new Ring(s.up, "writer"), new Ring(s.down, "reader"), ctrl, s.port, { ident: 1 });
   }
 
-  async recv(): Promise<ToWorker> {
+  async recv(): Promise<ToWorker[]> {
     // Tasks that follow each other closely are picked up at once by a short blocking wait; an
     // idle worker then waits asynchronously, so that its event loop runs.
     let frame: Uint8Array;
     try {
       frame = this.in.readBlocking(BLOCK_MS) ?? await this.in.read();
     } catch {
-      return [1]; // the pool closed the channel: it is done with this worker
+      return [[1]]; // the pool closed the channel: it is done with this worker
     }
-    return (frame.length > 0 ? this.unpack(frame) : await this.unpackOob()) as ToWorker;
+    return await this.unpack(frame, 4) as ToWorker[];
   }
 
-  send(result: ResultMessage): void {
+  send([seq, ok, value]: ResultMessage, us: number): void {
     try {
-      this.post(result, "result", 2);
+      this.queue([seq, ok, value, us, 0], 2, "result");
     } catch (e) {
-      this.post([result[0], false, errorToData(e)], "result", 2);
+      this.queue([seq, false, errorToData(e), us, 0], 2, "result");
     }
+    this.flush();
   }
 
   setRunning(seq: number): void {
@@ -291,53 +336,60 @@ class SharedChildEnd extends SharedSide implements ChildEnd {
 }
 
 class RpcParentEnd implements ParentEnd {
-  onresult: ((r: ResultMessage) => void) | undefined;
-  #outbox: unknown[] = [];
-  #waiter: ((msg: unknown) => void) | undefined;
+  onresult: ((r: ResultMessage, us: number) => void) | undefined;
+  #outbox: ToWorker[] = [];
+  #waiter: ((msgs: ToWorker[]) => void) | undefined;
   #ctx: ReduceContext | undefined;
+  #ids = new FnIds();
   #running = 0;
   #closed = false;
+  #define = (msg: ToWorker) => this.#outbox.push(msg);
 
   [reduce](ctx: ReduceContext): Reduced {
     this.#ctx = { startMethod: ctx.startMethod, transfer: [], share: ctx.share };
     return { type: TYPE_RPC, state: ctx.share(this) };
   }
 
-  send(msg: ToWorker): void {
+  send(msg: PoolMessage): void {
     if (this.#closed) return;
-    let out: unknown = msg;
-    if (msg[0] === 0) out = encodeTail(msg, this.#ctx!, "args", 5);
-    const w = this.#waiter;
-    this.#waiter = undefined;
-    if (w) this.#hand(w, out);
-    else this.#outbox.push(out);
+    if (msg[0] === 1) {
+      this.#outbox.push([1]);
+      return;
+    }
+    const [, seq, fn, kind, payload] = msg;
+    const encoded = encode(payload, this.#ctx!, "args");
+    this.#outbox.push([0, seq, this.#ids.id(fn, this.#define), kind, encoded, 1]);
   }
 
-  #hand(w: (msg: unknown) => void, msg: unknown): void {
-    const m = msg as ToWorker;
-    this.#running = m[0] === 0 ? m[1] : 0;
-    w(msg);
+  flush(): void {
+    const w = this.#waiter;
+    if (!w || this.#outbox.length === 0) return;
+    this.#waiter = undefined;
+    w(this.#hand());
+  }
+
+  /** Hands the worker everything queued (one task at most, the pool's depth for this method). */
+  #hand(): ToWorker[] {
+    const msgs = this.#outbox;
+    this.#outbox = [];
+    this.#running = 0;
+    for (const m of msgs) if (m[0] === 0) this.#running = m[1];
+    return msgs;
   }
 
   async [remoteCall](method: string, args: unknown[]): Promise<unknown> {
     if (method !== "next") throw new TypeError(`Unknown pool channel method '${method}'`);
     this.#running = 0;
-    for (const r of args[0] as ResultMessage[]) if (!this.#closed) this.onresult?.(r);
-    if (this.#outbox.length > 0) {
-      const msg = this.#outbox.shift();
-      this.#hand(() => {}, msg);
-      return msg;
+    for (const [seq, ok, value, us] of args[0] as WireResult[]) {
+      if (!this.#closed) this.onresult?.([seq, ok, value], us);
     }
-    return await new Promise((resolve) => this.#waiter = (m) => this.#hand(resolve, m));
+    if (this.#outbox.length > 0) return this.#hand();
+    return await new Promise((resolve) => this.#waiter = resolve);
   }
 
   running(): number {
     return this.#running;
   }
-
-  cork(): void {}
-
-  uncork(): void {}
 
   drain(): void {}
 
@@ -351,25 +403,24 @@ class RpcParentEnd implements ParentEnd {
 class RpcChildEnd implements ChildEnd {
   #rpc: RpcEndpoint;
   #id: number;
-  #results: ResultMessage[] = [];
+  #results: WireResult[] = [];
 
   constructor(id: number, rpc: RpcEndpoint) {
     this.#id = id;
     this.#rpc = rpc;
   }
 
-  async recv(): Promise<ToWorker> {
+  async recv(): Promise<ToWorker[]> {
     const results = this.#results;
     this.#results = [];
-    return (await this.#rpc.call(this.#id, "next", [results])) as ToWorker;
+    return (await this.#rpc.call(this.#id, "next", [results])) as ToWorker[]; // decoded by the call
   }
 
-  send(result: ResultMessage): void {
-    const [seq, ok, value] = result;
+  send([seq, ok, value]: ResultMessage, us: number): void {
     try {
-      this.#results.push([seq, ok, encode(value, this.#rpc.context(), "result")]);
+      this.#results.push([seq, ok, encode(value, this.#rpc.context(), "result"), us, 1]);
     } catch (e) {
-      this.#results.push([seq, false, errorToData(e)]);
+      this.#results.push([seq, false, errorToData(e), us, 1]);
     }
   }
 

@@ -1,43 +1,65 @@
-// Bytes for a message on a shared-memory ring. `node:v8` carries every structured-cloneable
-// value but costs ~14 us a call in Deno; JSON costs well under a microsecond and is exact for
-// finite numbers, strings, booleans, null, arrays and plain objects, so it carries those.
+// Frames for the pool's shared-memory rings: a tag byte, then either a batch of messages that are
+// plain data (one tree, ../process/_tree.ts, for many tasks or results), or one message in
+// `node:v8` serialization, for the values that are not plain data.
 
 import { deserialize, serialize } from "node:v8";
+import { readTree, TreeWriter } from "../process/_tree.ts";
 
-const RAW_TAG = 0; // JSON of a value that needed no encoding walk: no decoding walk either
-const JSON_TAG = 1;
-const V8_TAG = 2;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-let scratch = new Uint8Array(1 << 16);
+const TREE_BATCH = 0;
+const V8_ONE = 1;
 
-/** Whether JSON carries `value` exactly (checked to a bounded depth). */
-export function jsonExact(value: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return true;
-    case "number":
-      return Number.isFinite(value) && !Object.is(value, -0);
-    case "object": {
-      if (value === null) return true;
-      if (depth > 32) return false;
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          if (!(i in value) || !jsonExact(value[i], depth + 1)) return false;
-        }
-        return true;
-      }
-      const proto = Object.getPrototypeOf(value);
-      if ((proto !== Object.prototype && proto !== null) || "toJSON" in value) return false;
-      for (const key in value) {
-        if (key === "__proto__") return false;
-        if (!jsonExact((value as Record<string, unknown>)[key], depth + 1)) return false;
-      }
-      return true;
-    }
-    default:
+/** Collects messages that are plain data into one frame. */
+export class Batch {
+  #w = new TreeWriter();
+  #mark = 0;
+  #count = 0;
+  #limit: number;
+
+  /** @param limit the most bytes of a frame. */
+  constructor(limit: number) {
+    this.#limit = limit;
+    this.#begin();
+  }
+
+  /** How many messages the batch holds. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Bytes written so far. */
+  get size(): number {
+    return this.#w.at;
+  }
+
+  #begin(): void {
+    this.#w.at = 0;
+    this.#w.room(1);
+    this.#w.bytes[this.#w.at++] = TREE_BATCH;
+    this.#mark = this.#w.beginArray();
+    this.#count = 0;
+  }
+
+  /**
+   * Adds `msg` when it is plain data and the frame stays within the limit; otherwise adds
+   * nothing and returns false.
+   */
+  add(msg: unknown): boolean {
+    const before = this.#w.at;
+    if (!this.#w.put(msg)) return false;
+    if (this.#w.at > this.#limit) {
+      this.#w.at = before;
       return false;
+    }
+    this.#count++;
+    return true;
+  }
+
+  /** The frame of the messages added since the last call (a view, valid until the next add). */
+  take(): Uint8Array {
+    this.#w.endArray(this.#mark, this.#count);
+    const frame = this.#w.written;
+    this.#begin();
+    return frame;
   }
 }
 
@@ -55,46 +77,26 @@ function holdsShared(value: unknown, seen: Set<object>): boolean {
   return items.some((v) => holdsShared(v, seen));
 }
 
-function packJson(value: unknown, tag: number): Uint8Array {
-  const text = JSON.stringify(value);
-  if (text.length * 3 + 1 > scratch.length) scratch = new Uint8Array(text.length * 3 + 1);
-  scratch[0] = tag;
-  const { written } = encoder.encodeInto(text, scratch.subarray(1));
-  return scratch.subarray(0, written + 1);
-}
-
 /**
- * The bytes of `value`, a tag byte first: a view of a buffer that the next call reuses.
- * `value` is sent as it is when JSON carries it exactly (it then holds no handles); otherwise
- * `encodeIt(value)` is sent, for the receiver to decode. `bytes` is `undefined` when the encoded
- * value holds shared memory (which `node:v8` copies) or `node:v8` cannot carry it: the encoded
- * value must then go another way.
- *
- * @throws {TypeError} from `encodeIt`, for a value that cannot be sent.
+ * A frame of one message that is not plain data, or `undefined` when `node:v8` cannot carry it
+ * faithfully (it holds shared memory, which `node:v8` copies, or cannot be serialized).
  */
-export function pack(
-  value: unknown,
-  encodeIt: (value: unknown) => unknown,
-): { bytes: Uint8Array | undefined; encoded: unknown } {
-  if (jsonExact(value, 0)) return { bytes: packJson(value, RAW_TAG), encoded: value };
-  const encoded = encodeIt(value);
-  if (jsonExact(encoded, 0)) return { bytes: packJson(encoded, JSON_TAG), encoded };
-  if (holdsShared(encoded, new Set())) return { bytes: undefined, encoded };
+export function singleFrame(msg: unknown): Uint8Array | undefined {
+  if (holdsShared(msg, new Set())) return undefined;
   try {
-    const body = serialize(encoded);
+    const body = serialize(msg);
     const bytes = new Uint8Array(body.length + 1);
-    bytes[0] = V8_TAG;
+    bytes[0] = V8_ONE;
     bytes.set(body, 1);
-    return { bytes, encoded };
+    return bytes;
   } catch {
-    return { bytes: undefined, encoded };
+    return undefined;
   }
 }
 
-/** The value of bytes made by {@link pack}, and whether it still needs decoding. */
-export function unpack(bytes: Uint8Array): { value: unknown; encoded: boolean } {
-  const body = bytes.subarray(1);
-  const tag = bytes[0];
-  const value = tag === V8_TAG ? deserialize(body) : JSON.parse(decoder.decode(body));
-  return { value, encoded: tag !== RAW_TAG };
+/** The messages of a frame made by {@link Batch} or {@link singleFrame}. */
+export function readFrame(frame: Uint8Array): unknown[] {
+  return frame[0] === V8_ONE
+    ? [deserialize(frame.subarray(1))]
+    : readTree(frame.subarray(1)) as unknown[];
 }

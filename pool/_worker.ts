@@ -6,34 +6,26 @@ import { errorToData } from "../process/_rpc.ts";
 import { state } from "../process/_state.ts";
 import { moduleLabel } from "../process/_target.ts";
 import { hold, unhold } from "../process/_wait.ts";
-import type { ChildEnd, Kind } from "./_channel.ts";
+import type { ChildEnd, FnRef, Kind } from "./_channel.ts";
 
 /** How a pool worker sets itself up. */
 export interface WorkerConfig {
   /** Module and export name of the initializer, if any. */
-  initializer: [module: string, name: string] | undefined;
+  initializer: FnRef | undefined;
   initArgs: unknown[];
 }
 
 type Fn = (...args: unknown[]) => unknown;
 
-const functions = new Map<string, Fn>();
-
 async function load(module: string, name: string): Promise<Fn> {
-  const key = `${name}\0${module}`;
-  let fn = functions.get(key);
-  if (fn === undefined) {
-    const ns = await import(module) as Record<string, unknown>;
-    const found = ns[name];
-    if (typeof found !== "function") {
-      throw new TypeError(
-        `Cannot run task: '${name}' is not an exported function of ${moduleLabel(module)}`,
-      );
-    }
-    fn = found as Fn;
-    functions.set(key, fn);
+  const ns = await import(module) as Record<string, unknown>;
+  const found = ns[name];
+  if (typeof found !== "function") {
+    throw new TypeError(
+      `Cannot run task: '${name}' is not an exported function of ${moduleLabel(module)}`,
+    );
   }
-  return fn;
+  return found as Fn;
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
@@ -98,25 +90,39 @@ async function serve(end: ChildEnd, config: WorkerConfig): Promise<void> {
       initError = e; // every task of this worker fails with it, rather than workers dying forever
     }
   }
+  const defined = new Map<number, [module: string, name: string]>(); // by the pool's numbers
+  const byNumber = new Map<number, Fn>();
   for (;;) {
-    const msg = await end.recv();
-    if (msg[0] === 1) break;
-    const [, seq, module, name, kind, payload] = msg;
-    end.setRunning(seq);
-    let ok = true;
-    let value: unknown;
-    try {
-      if (initError !== undefined) throw initError;
-      const fn = functions.get(`${name}\0${module}`) ?? await load(module, name);
-      value = kind === "apply"
-        ? fn(...(payload as unknown[]))
-        : runChunk(fn, kind, payload as unknown[]);
-      if (isThenable(value)) value = await value;
-    } catch (e) {
-      ok = false;
-      value = errorToData(e);
+    for (const msg of await end.recv()) {
+      if (msg[0] === 1) return;
+      if (msg[0] === 2) {
+        defined.set(msg[1], [msg[2], msg[3]]);
+        continue;
+      }
+      const [, seq, fnNumber, kind, payload] = msg;
+      end.setRunning(seq);
+      const started = performance.now();
+      let ok = true;
+      let value: unknown;
+      try {
+        if (initError !== undefined) throw initError;
+        let fn = byNumber.get(fnNumber);
+        if (fn === undefined) {
+          const ref = defined.get(fnNumber);
+          if (!ref) throw new Error(`Pool worker protocol error: function ${fnNumber} undefined`);
+          fn = await load(...ref);
+          byNumber.set(fnNumber, fn);
+        }
+        value = kind === "apply"
+          ? fn(...(payload as unknown[]))
+          : runChunk(fn, kind, payload as unknown[]);
+        if (isThenable(value)) value = await value;
+      } catch (e) {
+        ok = false;
+        value = errorToData(e);
+      }
+      end.send([seq, ok, value], Math.round((performance.now() - started) * 1000));
+      end.setRunning(0);
     }
-    end.send([seq, ok, value]);
-    end.setRunning(0);
   }
 }

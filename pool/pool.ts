@@ -13,6 +13,7 @@ import { state } from "../process/_state.ts";
 import { findExport, moduleLabel } from "../process/_target.ts";
 import {
   type ChildEnd,
+  type FnRef,
   type Kind,
   openChannel,
   type ParentEnd,
@@ -95,8 +96,7 @@ export interface ImapOptions {
 
 interface Task {
   seq: number;
-  module: string;
-  name: string;
+  fn: FnRef;
   kind: Kind;
   payload: unknown;
   done(ok: boolean, value: unknown): void;
@@ -116,13 +116,19 @@ interface Slot {
   exited: Promise<void>;
 }
 
-type FnRef = [module: string, name: string];
-
-// A worker of the "worker" start method holds up to SHARED_DEPTH tasks, so that it never waits
-// for the pool between short tasks; it is given more than one only while its current task is
-// younger than QUICK_MS, so that tasks do not queue behind a long one.
-const SHARED_DEPTH = 8;
+// A worker of the "worker" start method holds several tasks, so that it never waits for the pool
+// between short tasks: as many as it runs in about QUEUED_US by the tasks' average run time, from
+// 1 to MAX_DEPTH; more than one only while its current task is younger than QUICK_MS, so that
+// tasks do not queue behind a long one.
+const QUEUED_US = 2000;
+const MAX_DEPTH = 256;
 const QUICK_MS = 2;
+// After sending quick tasks, few at a time, this thread polls the result rings for up to SPIN_MS
+// rather than sleep: a worker wakes a sleeping event loop in ~50 us, and a quick task's round trip
+// takes far less. Never for more than STREAK_MS without letting the event loop run.
+const SPIN_MS = 0.1;
+const SPIN_TASK_US = 50;
+const STREAK_MS = 4;
 const WORKER_MODULE = new URL("./_worker.ts", import.meta.url).href;
 const TERMINATED = "The pool was terminated before the task finished";
 let workerCounter = 0;
@@ -157,7 +163,8 @@ export class Pool {
   #maxTasks: number;
   #taskTimeout: number;
   #config: WorkerConfig;
-  #depth: number;
+  /** Average run time of a task in microseconds (a moving average), for the depth. */
+  #taskUs = QUEUED_US / 8;
   #slots = new Set<Slot>();
   #queue = new Deque<Task>();
   #seq = 0;
@@ -166,6 +173,13 @@ export class Pool {
   #state: "run" | "close" | "terminate" = "run";
   #stopping = false;
   #startFailures = 0;
+  #pumpDue = false;
+  #spinDue = false;
+  /** Results received so far, to see one arrive while spinning. */
+  #received = 0;
+  /** Milliseconds spent spinning since the event loop last ran a timer. */
+  #streak = 0;
+  #streakTimer: ReturnType<typeof setTimeout> | undefined;
   #refs = new WeakMap<TaskFunction, FnRef>();
 
   /**
@@ -197,7 +211,6 @@ export class Pool {
     this.#module = options.module === undefined ? Deno.mainModule : String(options.module);
     this.#maxTasks = maxTasksPerChild;
     this.#taskTimeout = taskTimeout;
-    this.#depth = this.#method === "worker" ? SHARED_DEPTH : 1;
     this.#config = {
       initializer: options.initializer ? this.#ref(options.initializer, "initializer") : undefined,
       initArgs: options.initArgs ?? [],
@@ -495,8 +508,7 @@ export class Pool {
     this.#busyAdd(1);
     const task: Task = {
       seq: ++this.#seq,
-      module: ref[0],
-      name: ref[1],
+      fn: ref,
       kind,
       payload,
       done: (ok, value) => {
@@ -673,7 +685,7 @@ export class Pool {
       since: 0,
       exited: Promise.resolve(),
     };
-    end.onresult = (r) => this.#onResult(slot, r);
+    end.onresult = (r, us) => this.#onResult(slot, r, us);
     process.start();
     slot.exited = process.join().then(() => this.#onExit(slot));
     this.#slots.add(slot);
@@ -682,12 +694,14 @@ export class Pool {
   #pump(): void {
     if (this.#queue.length === 0) return;
     let now = -1;
-    const corked = [...this.#slots];
-    for (const s of corked) s.end.cork(); // one wake-up per worker for the whole batch
+    const depth = this.#method === "worker"
+      ? Math.max(1, Math.min(MAX_DEPTH, Math.floor(QUEUED_US / this.#taskUs)))
+      : 1;
+    const sent = new Set<Slot>(); // each is woken once, for all its tasks
     while (this.#queue.length > 0) {
       let best: Slot | undefined;
       for (const s of this.#slots) {
-        if (s.retiring || s.gone || s.held.length >= this.#depth) continue;
+        if (s.retiring || s.gone || s.held.length >= depth) continue;
         if (s.held.length > 0) {
           if (now < 0) now = performance.now();
           if (now - s.since > QUICK_MS) continue;
@@ -697,13 +711,46 @@ export class Pool {
       }
       if (!best) break;
       this.#dispatch(best, this.#queue.shift()!);
+      sent.add(best);
     }
-    for (const s of corked) s.end.uncork();
+    let few = sent.size > 0 && this.#taskUs < SPIN_TASK_US;
+    for (const s of sent) {
+      s.end.flush();
+      if (s.held.length > 2) few = false;
+    }
+    if (few && this.#method === "worker") this.#spinSoon();
+  }
+
+  /** Spins once the code that sent the tasks is done (it may send more). */
+  #spinSoon(): void {
+    if (this.#spinDue) return;
+    this.#spinDue = true;
+    queueMicrotask(() => {
+      this.#spinDue = false;
+      this.#spin();
+    });
+  }
+
+  /** Polls the result rings until a result arrives, for SPIN_MS at most. */
+  #spin(): void {
+    if (this.#streak >= STREAK_MS) return;
+    this.#streakTimer ??= setTimeout(() => {
+      this.#streak = 0;
+      this.#streakTimer = undefined;
+    }, 0);
+    const start = performance.now();
+    const before = this.#received;
+    let now = start;
+    while (this.#received === before && now - start < SPIN_MS) {
+      for (const s of this.#slots) if (s.held.length > 0) s.end.drain();
+      now = performance.now();
+    }
+    this.#streak += now - start;
   }
 
   #dispatch(slot: Slot, task: Task): void {
     try {
-      slot.end.send([0, task.seq, task.module, task.name, task.kind, task.payload]);
+      slot.end.send([0, task.seq, task.fn, task.kind, task.payload]);
     } catch (e) {
       task.done(false, e);
       return;
@@ -742,17 +789,19 @@ export class Pool {
         return;
       }
       const error = new TaskTimeoutError(
-        `Task '${head.name}' ran longer than the pool's taskTimeout (${this.#taskTimeout} ms); ` +
+        `Task '${head.fn[1]}' ran longer than the pool's taskTimeout (${this.#taskTimeout} ms); ` +
           `its worker '${slot.process.name}' was killed and replaced`,
       );
       this.#lose(slot, (t) => t === head ? error : undefined, true);
     }, ms);
   }
 
-  #onResult(slot: Slot, [seq, ok, value]: ResultMessage): void {
-    const i = slot.held.findIndex((t) => t.seq === seq);
+  #onResult(slot: Slot, [seq, ok, value]: ResultMessage, us: number): void {
+    const i = slot.held[0]?.seq === seq ? 0 : slot.held.findIndex((t) => t.seq === seq);
     if (i < 0) return;
-    const [task] = slot.held.splice(i, 1);
+    this.#received++;
+    const task = i === 0 ? slot.held.shift()! : slot.held.splice(i, 1)[0];
+    this.#taskUs += (Math.max(1, us) - this.#taskUs) / 8;
     slot.ran = true;
     this.#startFailures = 0;
     if (i === 0) this.#headStarted(slot);
@@ -760,7 +809,17 @@ export class Pool {
     if (slot.retiring && slot.held.length === 0 && !slot.gone) {
       this.#retire(slot, this.#state !== "terminate" && !this.#stopping);
     }
-    this.#pump();
+    this.#pumpSoon();
+  }
+
+  /** Pumps once after the results that arrived together are all taken: one send per worker. */
+  #pumpSoon(): void {
+    if (this.#pumpDue) return;
+    this.#pumpDue = true;
+    queueMicrotask(() => {
+      this.#pumpDue = false;
+      this.#pump();
+    });
   }
 
   /** Lets a worker finish on its own, and starts another in its place when asked. */
@@ -770,6 +829,7 @@ export class Pool {
     this.#slots.delete(slot);
     clearTimeout(slot.timer);
     slot.end.send([1]);
+    slot.end.flush();
     if (replace) this.#spawn();
   }
 
@@ -815,7 +875,7 @@ export class Pool {
         t.seq === running
           ? new WorkerLostError(
             `Pool worker '${name}' (pid ${pid}) exited with code ${exitCode} while running task ` +
-              `'${t.name}'; the pool replaced it`,
+              `'${t.fn[1]}'; the pool replaced it`,
           )
           : undefined, false);
     }
