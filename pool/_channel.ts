@@ -100,6 +100,8 @@ export function openChannel(
 const RING_BYTES = 1 << 18;
 /** Largest frame sent through the ring; larger ones go through the port. */
 const INLINE_MAX = RING_BYTES / 4;
+/** A batch this large is sent without waiting for the rest of the pump. */
+const EARLY_FLUSH = INLINE_MAX / 4;
 const BLOCK_MS = 20;
 const RUNNING = 0;
 const IDENT = 1;
@@ -160,7 +162,10 @@ class SharedSide {
    * @throws {TypeError} when the value cannot be sent; nothing is queued then.
    */
   protected queue(msg: unknown[], at: number, path: string): void {
-    if (this.#batch.add(msg)) return;
+    if (this.#batch.add(msg)) {
+      if (this.#batch.size > EARLY_FLUSH) this.flush(); // the worker starts on it meanwhile
+      return;
+    }
     const transfer: Transferable[] = [];
     msg[at] = encode(msg[at], this.rpc.context(transfer), path);
     msg[msg.length - 1] = 1;

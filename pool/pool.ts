@@ -87,7 +87,7 @@ export interface ImapOptions {
   chunksize?: number;
   /**
    * The most chunks submitted and not yet yielded; the input is read no further ahead.
-   * @default {4 * processes}
+   * @default {64 * processes}
    */
   maxInFlight?: number;
   /** Called in this process each time a chunk is done, with the items done. @default {undefined} */
@@ -518,7 +518,7 @@ export class Pool {
       },
     };
     this.#queue.push(task);
-    if (this.#queue.length === 1) this.#pump();
+    this.#pumpSoon(); // once for the tasks submitted together
   }
 
   #mapAsync<R>(
@@ -582,7 +582,7 @@ export class Pool {
   ): AsyncGenerator<Awaited<R>, void, undefined> {
     this.#checkOpen(ordered ? "imap" : "imapUnordered");
     const ref = this.#ref(fn, "task");
-    const { chunksize = 1, maxInFlight = 4 * this.#processes } = options;
+    const { chunksize = 1, maxInFlight = 64 * this.#processes } = options;
     checkChunksize(chunksize);
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
       throw new RangeError(`Cannot imap: maxInFlight must be an integer >= 1, got ${maxInFlight}`);
@@ -605,51 +605,49 @@ export class Pool {
     ordered: boolean,
     onProgress: ((done: number) => void) | undefined,
   ): AsyncGenerator<unknown, void, undefined> {
-    const source = Symbol.asyncIterator in iterable
+    const source: Iterator<unknown> | AsyncIterator<unknown> = Symbol.asyncIterator in iterable
       ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]()
       : (iterable as Iterable<unknown>)[Symbol.iterator]();
     let exhausted = false;
-    const slots: Promise<Outcome>[] = []; // ordered: in submission order
-    const ready: Outcome[] = []; // unordered: in completion order
+    // ordered: every chunk submitted and not yet yielded, in submission order; unordered: the
+    // settled ones, in completion order
+    const outcomes: Outcome[] = [];
     let inFlight = 0;
     let wake: (() => void) | undefined;
     let done = 0;
+    const out = () => outcomes.length + (ordered ? 0 : inFlight);
     try {
       for (;;) {
-        while (!exhausted && slots.length + ready.length + inFlight < limit) {
-          const chunk: unknown[] = [];
-          while (chunk.length < chunksize) {
-            const r = await source.next();
-            if (r.done) {
-              exhausted = true;
-              break;
+        if (out() <= limit / 2) { // refilled when half empty, so that the chunks go out together
+          while (!exhausted && out() < limit) {
+            const chunk: unknown[] = [];
+            while (chunk.length < chunksize) {
+              const next = source.next(); // a sync source is read without a pause per item
+              const r = "then" in next ? await next : next;
+              if (r.done) {
+                exhausted = true;
+                break;
+              }
+              chunk.push(r.value);
             }
-            chunk.push(r.value);
-          }
-          if (chunk.length === 0) break;
-          const outcome = settle(this.#submit(ref, "map", chunk));
-          if (ordered) {
-            slots.push(outcome);
-          } else {
+            if (chunk.length === 0) break;
+            const o: Outcome = { ok: false, value: undefined, settled: false };
+            if (ordered) outcomes.push(o);
             inFlight++;
-            outcome.then((o) => {
+            this.#enqueue(ref, "map", chunk, (ok, value) => {
+              o.ok = ok;
+              o.value = value;
+              o.settled = true;
               inFlight--;
-              ready.push(o);
+              if (!ordered) outcomes.push(o);
               wake?.();
             });
           }
         }
-        let o: Outcome;
-        if (ordered) {
-          const next = slots.shift();
-          if (!next) return;
-          o = await next;
-        } else {
-          if (ready.length === 0 && inFlight === 0) return;
-          if (ready.length === 0) await new Promise<void>((resolve) => wake = resolve);
-          wake = undefined;
-          o = ready.shift()!;
-        }
+        if (outcomes.length === 0 && inFlight === 0) return;
+        while (!outcomes[0]?.settled) await new Promise<void>((resolve) => wake = resolve);
+        wake = undefined;
+        const o = outcomes.shift()!;
         if (!o.ok) throw o.value;
         const values = o.value as unknown[];
         done += values.length;
@@ -883,11 +881,7 @@ export class Pool {
   }
 }
 
-type Outcome = { ok: boolean; value: unknown };
-
-function settle(p: Promise<unknown>): Promise<Outcome> {
-  return p.then((value) => ({ ok: true, value }), (value) => ({ ok: false, value }));
-}
+type Outcome = { ok: boolean; value: unknown; settled: boolean };
 
 function checkArgs(args: unknown): unknown[] {
   if (args === undefined) return [];
