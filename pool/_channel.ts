@@ -20,7 +20,9 @@ import { Batch, readFrame, singleFrame } from "./_codec.ts";
 import { Ring } from "./_ring.ts";
 
 /** How a task's payload is applied: `fn(...args)`, `fn(item)` for each, `fn(...item)` for each. */
-export type Kind = "apply" | "map" | "star";
+export const Kind = { apply: 0, map: 1, star: 2 } as const;
+/** One of {@link Kind}'s values. */
+export type Kind = typeof Kind[keyof typeof Kind];
 
 /** A task function, by module URL and export name. */
 export type FnRef = readonly [module: string, name: string];
@@ -42,6 +44,9 @@ export type ToWorker =
 /** A task's outcome: its sequence number, whether it succeeded, and its value or error data. */
 export type ResultMessage = [seq: number, ok: boolean, value: unknown];
 
+/** Takes a task's outcome: its value, or its error data; `us`: its run time in microseconds. */
+export type OnResult = (seq: number, ok: boolean, value: unknown, us: number) => void;
+
 /** A result on the wire: with the task's run time in microseconds and the `encoded` flag. */
 type WireResult = [seq: number, ok: boolean, value: unknown, us: number, encoded: 0 | 1];
 
@@ -54,8 +59,8 @@ export interface ParentEnd {
   send(msg: PoolMessage): void;
   /** Sends what was queued, waking the worker once. */
   flush(): void;
-  /** Called with each result, in the order the tasks were sent, and the task's run time. */
-  onresult: ((r: ResultMessage, us: number) => void) | undefined;
+  /** Called with each result (in the order the tasks were sent) and the task's run time. */
+  onresult: OnResult | undefined;
   /** Sequence number of the task the worker is running: 0 when none, -1 when unknown. */
   running(): number;
   /** Results that arrived but were not yet delivered, delivered now (before a lost worker). */
@@ -216,7 +221,7 @@ class SharedSide {
 }
 
 class SharedParentEnd extends SharedSide implements ParentEnd {
-  onresult: ((r: ResultMessage, us: number) => void) | undefined;
+  onresult: OnResult | undefined;
   #state: SharedState;
   #ids = new FnIds();
   #closed = false;
@@ -278,7 +283,7 @@ class SharedParentEnd extends SharedSide implements ParentEnd {
   #deliver(results: WireResult[]): void {
     for (const r of results) {
       if (this.#closed) return;
-      this.onresult?.([r[0], r[1], r[2]], r[3]);
+      this.onresult?.(r[0], r[1], r[2], r[3]);
     }
   }
 
@@ -341,7 +346,7 @@ class SharedChildEnd extends SharedSide implements ChildEnd {
 }
 
 class RpcParentEnd implements ParentEnd {
-  onresult: ((r: ResultMessage, us: number) => void) | undefined;
+  onresult: OnResult | undefined;
   #outbox: ToWorker[] = [];
   #waiter: ((msgs: ToWorker[]) => void) | undefined;
   #ctx: ReduceContext | undefined;
@@ -386,7 +391,7 @@ class RpcParentEnd implements ParentEnd {
     if (method !== "next") throw new TypeError(`Unknown pool channel method '${method}'`);
     this.#running = 0;
     for (const [seq, ok, value, us] of args[0] as WireResult[]) {
-      if (!this.#closed) this.onresult?.([seq, ok, value], us);
+      if (!this.#closed) this.onresult?.(seq, ok, value, us);
     }
     if (this.#outbox.length > 0) return this.#hand();
     return await new Promise((resolve) => this.#waiter = resolve);

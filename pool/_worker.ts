@@ -6,7 +6,7 @@ import { errorToData } from "../process/_rpc.ts";
 import { state } from "../process/_state.ts";
 import { moduleLabel } from "../process/_target.ts";
 import { hold, unhold } from "../process/_wait.ts";
-import type { ChildEnd, FnRef, Kind } from "./_channel.ts";
+import { type ChildEnd, type FnRef, Kind } from "./_channel.ts";
 
 /** How a pool worker sets itself up. */
 export interface WorkerConfig {
@@ -37,7 +37,7 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 function runChunk(fn: Fn, kind: Kind, items: unknown[]): unknown[] | Promise<unknown[]> {
   const out = new Array(items.length);
   for (let i = 0; i < items.length; i++) {
-    const v = kind === "map" ? fn(items[i]) : fn(...(items[i] as unknown[]));
+    const v = kind === Kind.map ? fn(items[i]) : fn(...(items[i] as unknown[]));
     if (isThenable(v)) return finishChunk(fn, kind, items, out, i, v);
     out[i] = v;
   }
@@ -54,7 +54,7 @@ async function finishChunk(
 ): Promise<unknown[]> {
   out[from] = await pending;
   for (let i = from + 1; i < items.length; i++) {
-    out[i] = await (kind === "map" ? fn(items[i]) : fn(...(items[i] as unknown[])));
+    out[i] = await (kind === Kind.map ? fn(items[i]) : fn(...(items[i] as unknown[])));
   }
   return out;
 }
@@ -93,7 +93,9 @@ async function serve(end: ChildEnd, config: WorkerConfig): Promise<void> {
   const defined = new Map<number, [module: string, name: string]>(); // by the pool's numbers
   const byNumber = new Map<number, Fn>();
   for (;;) {
-    for (const msg of await end.recv()) {
+    const batch = await end.recv();
+    let last = performance.now(); // tasks run back to back: one clock reading each
+    for (const msg of batch) {
       if (msg[0] === 1) return;
       if (msg[0] === 2) {
         defined.set(msg[1], [msg[2], msg[3]]);
@@ -101,7 +103,6 @@ async function serve(end: ChildEnd, config: WorkerConfig): Promise<void> {
       }
       const [, seq, fnNumber, kind, payload] = msg;
       end.setRunning(seq);
-      const started = performance.now();
       let ok = true;
       let value: unknown;
       try {
@@ -113,7 +114,7 @@ async function serve(end: ChildEnd, config: WorkerConfig): Promise<void> {
           fn = await load(...ref);
           byNumber.set(fnNumber, fn);
         }
-        value = kind === "apply"
+        value = kind === Kind.apply
           ? fn(...(payload as unknown[]))
           : runChunk(fn, kind, payload as unknown[]);
         if (isThenable(value)) value = await value;
@@ -121,7 +122,9 @@ async function serve(end: ChildEnd, config: WorkerConfig): Promise<void> {
         ok = false;
         value = errorToData(e);
       }
-      end.send([seq, ok, value], Math.round((performance.now() - started) * 1000));
+      const now = performance.now();
+      end.send([seq, ok, value], Math.round((now - last) * 1000));
+      last = now;
       end.setRunning(0);
     }
   }

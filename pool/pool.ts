@@ -11,14 +11,7 @@ import { cpuCount } from "../process/current.ts";
 import { dataToError } from "../process/_rpc.ts";
 import { state } from "../process/_state.ts";
 import { findExport, moduleLabel } from "../process/_target.ts";
-import {
-  type ChildEnd,
-  type FnRef,
-  type Kind,
-  openChannel,
-  type ParentEnd,
-  type ResultMessage,
-} from "./_channel.ts";
+import { type ChildEnd, type FnRef, Kind, openChannel, type ParentEnd } from "./_channel.ts";
 import { hold, unhold as release } from "../process/_wait.ts";
 import { Deque } from "./_deque.ts";
 import { poolWorker, type WorkerConfig } from "./_worker.ts";
@@ -111,7 +104,7 @@ interface Slot {
   gone: boolean;
   ran: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
-  /** When the task at the head of `held` started (about). */
+  /** When the task at the head of `held` started (about); -1: just now. */
   since: number;
   exited: Promise<void>;
 }
@@ -249,7 +242,7 @@ export class Pool {
     this.#checkOpen("apply");
     const { signal } = options;
     signal?.throwIfAborted();
-    const task = this.#submit(this.#ref(fn, "task"), "apply", checkArgs(args));
+    const task = this.#submit(this.#ref(fn, "task"), Kind.apply, checkArgs(args));
     if (!signal) return await task as Awaited<ReturnType<F>>;
     return await new AsyncResult(task as Promise<Awaited<ReturnType<F>>>).get({ signal });
   }
@@ -271,7 +264,7 @@ export class Pool {
     this.#checkOpen("applyAsync");
     const ref = this.#ref(fn, "task");
     return new AsyncResult(
-      this.#submit(ref, "apply", checkArgs(args)) as Promise<Awaited<ReturnType<F>>>,
+      this.#submit(ref, Kind.apply, checkArgs(args)) as Promise<Awaited<ReturnType<F>>>,
       options,
     );
   }
@@ -308,7 +301,7 @@ export class Pool {
     iterable: Iterable<T> | AsyncIterable<T>,
     options: MapAsyncOptions<Awaited<R>> = {},
   ): AsyncResult<Awaited<R>[]> {
-    return this.#mapAsync("map", fn, iterable, options) as AsyncResult<Awaited<R>[]>;
+    return this.#mapAsync(Kind.map, fn, iterable, options) as AsyncResult<Awaited<R>[]>;
   }
 
   /**
@@ -343,7 +336,7 @@ export class Pool {
     iterable: Iterable<A> | AsyncIterable<A>,
     options: MapAsyncOptions<Awaited<R>> = {},
   ): AsyncResult<Awaited<R>[]> {
-    return this.#mapAsync("star", fn, iterable, options) as AsyncResult<Awaited<R>[]>;
+    return this.#mapAsync(Kind.star, fn, iterable, options) as AsyncResult<Awaited<R>[]>;
   }
 
   /**
@@ -527,7 +520,7 @@ export class Pool {
     iterable: Iterable<unknown> | AsyncIterable<unknown>,
     options: MapAsyncOptions<R>,
   ): AsyncResult<R[]> {
-    this.#checkOpen(kind === "map" ? "map" : "starmap");
+    this.#checkOpen(kind === Kind.map ? "map" : "starmap");
     const ref = this.#ref(fn, "task");
     checkChunksize(options.chunksize);
     return new AsyncResult(this.#mapJob(ref, kind, iterable, options) as Promise<R[]>, options);
@@ -634,7 +627,7 @@ export class Pool {
             const o: Outcome = { ok: false, value: undefined, settled: false };
             if (ordered) outcomes.push(o);
             inFlight++;
-            this.#enqueue(ref, "map", chunk, (ok, value) => {
+            this.#enqueue(ref, Kind.map, chunk, (ok, value) => {
               o.ok = ok;
               o.value = value;
               o.settled = true;
@@ -683,7 +676,7 @@ export class Pool {
       since: 0,
       exited: Promise.resolve(),
     };
-    end.onresult = (r, us) => this.#onResult(slot, r, us);
+    end.onresult = (seq, ok, value, us) => this.#onResult(slot, seq, ok, value, us);
     process.start();
     slot.exited = process.join().then(() => this.#onExit(slot));
     this.#slots.add(slot);
@@ -702,7 +695,8 @@ export class Pool {
         if (s.retiring || s.gone || s.held.length >= depth) continue;
         if (s.held.length > 0) {
           if (now < 0) now = performance.now();
-          if (now - s.since > QUICK_MS) continue;
+          if (s.since < 0) s.since = now;
+          else if (now - s.since > QUICK_MS) continue;
         }
         if (!best || s.held.length < best.held.length) best = s;
         if (s.held.length === 0) break;
@@ -759,7 +753,7 @@ export class Pool {
   }
 
   #headStarted(slot: Slot): void {
-    slot.since = performance.now();
+    slot.since = -1; // now: read by the next pump, when it needs the time
     if (this.#taskTimeout === Infinity) return;
     clearTimeout(slot.timer);
     slot.timer = undefined;
@@ -794,7 +788,7 @@ export class Pool {
     }, ms);
   }
 
-  #onResult(slot: Slot, [seq, ok, value]: ResultMessage, us: number): void {
+  #onResult(slot: Slot, seq: number, ok: boolean, value: unknown, us: number): void {
     const i = slot.held[0]?.seq === seq ? 0 : slot.held.findIndex((t) => t.seq === seq);
     if (i < 0) return;
     this.#received++;
