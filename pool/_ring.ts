@@ -30,6 +30,7 @@ export class Ring {
   #corked = false;
   #wakeDue = false;
   #backlog: Uint8Array[] = [];
+  #scratch = new Uint8Array(4096);
   #lenBytes = new Uint8Array(4);
   #lenView = new DataView(this.#lenBytes.buffer);
 
@@ -170,18 +171,25 @@ export class Ring {
 
   // --- reader ---
 
-  /** The next whole frame if one is there, without waiting. */
+  /**
+   * The next whole frame if one is there, without waiting: a view of a buffer that the next
+   * read reuses.
+   */
   tryRead(): Uint8Array | undefined {
     const avail = (Atomics.load(this.#ctrl, HEAD) - this.#pos) | 0;
     if (avail < 4) return undefined;
     const len = this.#peekLength();
     if (avail < 4 + len) return undefined;
     this.#pos = (this.#pos + 4) | 0;
-    return this.#take(len);
+    if (this.#scratch.length < len) {
+      this.#scratch = new Uint8Array(Math.max(len, 2 * this.#scratch.length));
+    }
+    return this.#take(len, this.#scratch).subarray(0, len);
   }
 
   /**
-   * The next whole frame, blocking this thread with Atomics.wait for at most `ms` milliseconds.
+   * The next whole frame (a view, as from {@link Ring.tryRead}), blocking this thread with
+   * Atomics.wait for at most `ms` milliseconds.
    * Only for a dedicated worker thread between tasks; the bound keeps termination and the
    * thread's event loop from waiting on it for long.
    */
@@ -256,7 +264,7 @@ export class Ring {
   }
 
   /**
-   * The next frame, waiting for it.
+   * The next frame, waiting for it (a view that the next read may reuse).
    *
    * @throws {RingClosed} once the ring is closed and drained.
    */

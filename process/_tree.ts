@@ -143,10 +143,14 @@ let rat = 0;
  * @throws {Error} for bytes that are not a tree.
  */
 export function readTree(bytes: Uint8Array): unknown {
-  rbuf = bytes;
-  rd = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  rat = 0;
-  return get();
+  if (bytes.buffer !== rbuf.buffer) { // views of one buffer, as a ring's, share one DataView
+    rbuf = new Uint8Array(bytes.buffer);
+    rd = new DataView(bytes.buffer);
+  }
+  rat = bytes.byteOffset;
+  const value = get();
+  if (rbuf.length > 1 << 20) rbuf = new Uint8Array(0); // not kept alive by the cache
+  return value;
 }
 
 function getStr(): string {
