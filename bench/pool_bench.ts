@@ -1,6 +1,7 @@
-// Pool throughput beside Python's, measured in the same run (best of three each): `apply` round trip, `map` with
-// chunksize 1 and with the default chunks, and `imapUnordered`, per item, for this package's
-// Pool (both start methods) and Python's `multiprocessing.Pool` and `ProcessPoolExecutor`.
+// Pool throughput beside Python's, measured in the same run (best of five each, after a warm-up
+// of each path): `apply` round trip, `map` with chunksize 1 and with the default chunks, and
+// `imapUnordered`, per item, for this package's Pool (both start methods) and Python's
+// `multiprocessing.Pool` and `ProcessPoolExecutor`.
 //
 //   deno run -A bench/pool_bench.ts [--items=50000] [--processes=2]
 //
@@ -28,7 +29,7 @@ def per(t, n):
     return (time.perf_counter() - t) * 1e6 / n
 
 def best(run):
-    return min(run() for _ in range(3))
+    return min(run() for _ in range(5))
 
 if __name__ == "__main__":
     items, procs = int(ITEMS), int(PROCS)
@@ -74,12 +75,13 @@ async function deno(method: StartMethod, items: number, procs: number): Promise<
   const xs = Array.from({ length: items }, (_, i) => i);
   const nApply = method === "worker" ? Math.max(500, items / 10) : Math.max(500, items / 25);
   const per = (t: number, n: number) => (performance.now() - t) * 1000 / n;
-  // warm up the JIT on both sides
+  // warm up the JIT on both sides, for each path measured
   await pool.map(square, xs.slice(0, 20000), { chunksize: 1 });
   for (let i = 0; i < 500; i++) await pool.apply(square, [i]);
+  for (let i = 0; i < 5; i++) await pool.map(square, xs);
   const best = async (run: () => Promise<unknown>, n: number) => {
     let min = Infinity;
-    for (let k = 0; k < 3; k++) {
+    for (let k = 0; k < 5; k++) {
       const t = performance.now();
       await run();
       min = Math.min(min, per(t, n));
