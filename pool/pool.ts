@@ -166,8 +166,10 @@ export class Pool {
   #state: "run" | "close" | "terminate" = "run";
   #stopping = false;
   #startFailures = 0;
-  #pumpDue = false;
-  #spinDue = false;
+  /** Pumps once the results that arrived together are all taken: one send per worker. */
+  #pumpSoon: () => void = coalesced(() => this.#pump());
+  /** Spins once the code that sent the tasks is done (it may send more). */
+  #spinSoon: () => void = coalesced(() => this.#spin());
   /** Results received so far, to see one arrive while spinning. */
   #received = 0;
   /** Milliseconds spent spinning since the event loop last ran a timer. */
@@ -713,16 +715,6 @@ export class Pool {
     if (few && this.#method === "worker") this.#spinSoon();
   }
 
-  /** Spins once the code that sent the tasks is done (it may send more). */
-  #spinSoon(): void {
-    if (this.#spinDue) return;
-    this.#spinDue = true;
-    queueMicrotask(() => {
-      this.#spinDue = false;
-      this.#spin();
-    });
-  }
-
   /** Polls the result rings until a result arrives, for SPIN_MS at most. */
   #spin(): void {
     if (this.#streak >= STREAK_MS) return;
@@ -804,16 +796,6 @@ export class Pool {
     this.#pumpSoon();
   }
 
-  /** Pumps once after the results that arrived together are all taken: one send per worker. */
-  #pumpSoon(): void {
-    if (this.#pumpDue) return;
-    this.#pumpDue = true;
-    queueMicrotask(() => {
-      this.#pumpDue = false;
-      this.#pump();
-    });
-  }
-
   /** Lets a worker finish on its own, and starts another in its place when asked. */
   #retire(slot: Slot, replace: boolean): void {
     if (slot.gone) return;
@@ -873,6 +855,19 @@ export class Pool {
     }
     slot.end.close();
   }
+}
+
+/** A function that runs `fn` in a microtask, once however often it is called before then. */
+function coalesced(fn: () => void): () => void {
+  let due = false;
+  return () => {
+    if (due) return;
+    due = true;
+    queueMicrotask(() => {
+      due = false;
+      fn();
+    });
+  };
 }
 
 type Outcome = { ok: boolean; value: unknown; settled: boolean };
