@@ -1,7 +1,8 @@
 // A compact binary encoding of plain data (numbers, strings, booleans, null, undefined, and
 // arrays and plain objects of them), shared by every byte ring of the package: far cheaper than
 // `node:v8` (~14 us a call in Deno) or JSON text, and exact (-0, NaN, Infinity and undefined
-// survive). Anything else is not a tree; callers fall back to `node:v8`.
+// survive). Anything else is not a tree, nor is a value that holds one array or object twice
+// (or in a cycle): callers fall back to `node:v8`, which keeps the sharing.
 
 const T_NUM = 1, T_INT = 2, T_STR = 3, T_UNDEF = 4, T_NULL = 5, T_TRUE = 6, T_FALSE = 7;
 const T_ARR = 8, T_OBJ = 9;
@@ -15,6 +16,8 @@ export class TreeWriter {
   bytes: Uint8Array;
   at = 0;
   #view: DataView;
+  /** The arrays and objects of the value being put: one met twice is shared, not a tree. */
+  #seen = new Set<object>();
 
   constructor(size = 1024) {
     this.bytes = new Uint8Array(size);
@@ -50,6 +53,8 @@ export class TreeWriter {
       this.at = start;
       if (e === NOT_TREE) return false;
       throw e;
+    } finally {
+      this.#seen.clear();
     }
   }
 
@@ -106,7 +111,8 @@ export class TreeWriter {
           this.bytes[this.at++] = T_NULL;
           return;
         }
-        if (depth > MAX_DEPTH) throw NOT_TREE;
+        if (depth > MAX_DEPTH || this.#seen.has(v)) throw NOT_TREE; // node:v8 keeps sharing
+        this.#seen.add(v);
         if (Array.isArray(v)) {
           const mark = this.beginArray();
           for (let i = 0; i < v.length; i++) {

@@ -285,6 +285,13 @@ for (const method of METHODS) {
     assert.equal(await p.apply(echo, [big]), big);
     const rich = { m: new Map([[1, "a"]]), d: new Date(0), n: NaN, u: undefined, b: 10n };
     assert.deepEqual(await p.apply(echo, [rich]), rich);
+    const shared = { n: 1 };
+    const [one, two] = await p.apply(echo, [[shared, shared]]) as object[];
+    assert.ok(one === two, "an object met twice arrives as one object");
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    const back = await p.apply(echo, [cycle]) as Record<string, unknown>;
+    assert.ok(back.self === back, "a cycle survives");
     await assert.rejects(p.apply(echo, [() => 1]), /args.* is a function/);
     await assert.rejects(p.apply(makeFunction), /result is a function/);
     assert.equal(await p.apply(square, [5]), 25, "the pool still works");

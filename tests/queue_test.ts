@@ -158,6 +158,10 @@ Deno.test("Queue carries numbers, strings, nested objects, Maps, Dates, bytes an
   const got = await q.get() as object;
   assert.equal(Object.getPrototypeOf(got), Object.prototype, "an own __proto__ key stays a key");
   assert.deepEqual(Object.keys(got), ["__proto__"]);
+  const shared = { n: 1 };
+  await q.put([shared, shared]);
+  const [a, b] = await q.get() as object[];
+  assert.ok(a === b, "an object met twice in an item arrives as one object");
 });
 
 Deno.test("Queue refuses what cannot be sent, naming where it is", async () => {
