@@ -92,6 +92,13 @@ export function encode(value: unknown, ctx: ReduceContext, path = "value"): unkn
   return walkOut(value, ctx, path, new Map());
 }
 
+/** Whether `v` is a primitive that is sent as it is. */
+function isPlain(v: unknown): boolean {
+  const t = typeof v;
+  return t === "number" || t === "string" || t === "boolean" || t === "undefined" || v === null ||
+    t === "bigint";
+}
+
 function walkOut(
   value: unknown,
   ctx: ReduceContext,
@@ -115,7 +122,10 @@ function walkOut(
   if (Array.isArray(obj)) {
     const out: unknown[] = [];
     seen.set(obj, out);
-    for (let i = 0; i < obj.length; i++) out.push(walkOut(obj[i], ctx, `${path}[${i}]`, seen));
+    for (let i = 0; i < obj.length; i++) {
+      const v = obj[i];
+      out.push(isPlain(v) ? v : walkOut(v, ctx, `${path}[${i}]`, seen)); // no path string per number
+    }
     return out;
   }
   if (obj instanceof Map) {
@@ -156,7 +166,8 @@ function walkOut(
     const out: Record<string, unknown> = {};
     seen.set(obj, out);
     for (const key of Object.keys(obj)) {
-      out[key] = walkOut((obj as Record<string, unknown>)[key], ctx, `${path}.${key}`, seen);
+      const v = (obj as Record<string, unknown>)[key];
+      out[key] = isPlain(v) ? v : walkOut(v, ctx, `${path}.${key}`, seen);
     }
     return out;
   }
