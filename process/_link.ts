@@ -20,6 +20,8 @@ export interface Link {
   unref(): void;
   /** Closes the link. */
   close(): void;
+  /** Resolves once what was posted is written out; undefined when it already is. */
+  written?(): Promise<void> | undefined;
 }
 
 /** What {@link PortLink} needs of a MessagePort-like object. */
@@ -70,9 +72,16 @@ export class SocketLink implements Link {
   onclose: (() => void) | undefined;
   #conn: Deno.Conn;
   #queue: Uint8Array[] = [];
-  #flushing = false;
+  #writing = false;
+  #written: PromiseWithResolvers<void> | undefined;
   #closed = false;
   #writer = new TreeWriter();
+  #ended: PromiseWithResolvers<void> = Promise.withResolvers();
+
+  /** Resolves when the other side has closed and every message before that was delivered. */
+  get ended(): Promise<void> {
+    return this.#ended.promise;
+  }
 
   /** @param conn a connected socket; reading starts at once. */
   constructor(conn: Deno.Conn) {
@@ -97,11 +106,16 @@ export class SocketLink implements Link {
     }
     new DataView(frame.buffer).setUint32(0, frame.length - 4, true);
     this.#queue.push(frame);
-    if (!this.#flushing) this.#flush();
+    if (!this.#writing) this.#flush();
+  }
+
+  written(): Promise<void> | undefined {
+    if (!this.#writing) return undefined;
+    return (this.#written ??= Promise.withResolvers()).promise;
   }
 
   async #flush(): Promise<void> {
-    this.#flushing = true;
+    this.#writing = true;
     try {
       while (this.#queue.length > 0 && !this.#closed) {
         const frames = this.#queue;
@@ -120,7 +134,9 @@ export class SocketLink implements Link {
     } catch {
       this.#end();
     } finally {
-      this.#flushing = false;
+      this.#writing = false;
+      this.#written?.resolve();
+      this.#written = undefined;
     }
   }
 
@@ -167,6 +183,7 @@ export class SocketLink implements Link {
   }
 
   #end(): void {
+    this.#ended.resolve();
     if (this.#closed) return;
     this.#closed = true;
     try {

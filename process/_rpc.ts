@@ -20,6 +20,7 @@ export interface RemoteTarget {
 
 interface CallMessage {
   t: "call";
+  /** The call's number, for its return; 0 for a call that wants none. */
   c: number;
   id: number;
   m: string;
@@ -94,6 +95,11 @@ export class RpcEndpoint {
     else this.#backlog.push([msg, transfer]);
   }
 
+  /** Resolves once what was sent is written out; undefined when it already is. */
+  written(): Promise<void> | undefined {
+    return this.#link?.written?.();
+  }
+
   /** A context for encoding values sent to the other side. */
   context(transfer: Transferable[] = []): ReduceContext {
     return {
@@ -127,6 +133,19 @@ export class RpcEndpoint {
     });
   }
 
+  /**
+   * Calls `method` on the other side's object `id` without waiting for, or being sent, a
+   * return: its value and its error are dropped there.
+   *
+   * @throws {TypeError} when an argument cannot be sent.
+   */
+  notify(id: number, method: string, args: unknown[]): void {
+    if (this.#closedWith) return;
+    const transfer: Transferable[] = [];
+    const a = encode(args, this.context(transfer), "args") as unknown[];
+    this.#post({ t: "call", c: 0, id, m: method, a } satisfies CallMessage, transfer);
+  }
+
   /** Handles a message if it belongs to this endpoint; returns whether it did. */
   handle(msg: { t?: unknown }): boolean {
     if (msg.t === "call") {
@@ -157,7 +176,7 @@ export class RpcEndpoint {
       ok = false;
       v = errorToData(e);
     }
-    if (this.#closedWith) return;
+    if (this.#closedWith || msg.c === 0) return;
     const transfer: Transferable[] = [];
     try {
       if (ok) v = encode(v, this.context(transfer), "result");

@@ -3,6 +3,7 @@
 // a Unix socket in a directory only this user can read.
 
 import { SocketLink } from "./_link.ts";
+import { until } from "./_until.ts";
 import { permissionFlags } from "./_permissions.ts";
 import {
   type ChildHandle,
@@ -12,6 +13,8 @@ import {
   type StartMessage,
 } from "./_runtime.ts";
 
+/** How long an exited child's socket may take to deliver what it sent before it went. */
+const LAST_WORDS_MS = 1000;
 const CHILD = new URL("./_subprocess_child.ts", import.meta.url).href;
 
 let dir: string | undefined;
@@ -108,6 +111,7 @@ class SubprocessChild implements ChildHandle {
       this.#done = true;
       cleanup();
       await accepted;
+      if (link) await until(link.ended, LAST_WORDS_MS, undefined, "exit"); // its last messages
       link?.close();
       return code;
     });
