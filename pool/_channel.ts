@@ -77,6 +77,8 @@ export interface ChildEnd {
   send(result: ResultMessage, us: number): void;
   /** Marks the task being run (0: none). */
   setRunning(seq: number): void;
+  /** Resolves once the results sent are on their way; undefined when they are. */
+  sent?(): Promise<void> | undefined;
 }
 
 /** Numbers for the functions sent over one channel: each is named once, by a define message. */
@@ -351,7 +353,8 @@ class RpcParentEnd implements ParentEnd {
   #waiter: ((msgs: ToWorker[]) => void) | undefined;
   #ctx: ReduceContext | undefined;
   #ids = new FnIds();
-  #running = 0;
+  /** Tasks handed to the worker and not yet answered, in order: the first is running. */
+  #handed: number[] = [];
   #closed = false;
   #define = (msg: ToWorker) => this.#outbox.push(msg);
 
@@ -378,27 +381,30 @@ class RpcParentEnd implements ParentEnd {
     w(this.#hand());
   }
 
-  /** Hands the worker everything queued (one task at most, the pool's depth for this method). */
+  /** Hands the worker everything queued. */
   #hand(): ToWorker[] {
     const msgs = this.#outbox;
     this.#outbox = [];
-    this.#running = 0;
-    for (const m of msgs) if (m[0] === 0) this.#running = m[1];
+    for (const m of msgs) if (m[0] === 0) this.#handed.push(m[1]);
     return msgs;
   }
 
   async [remoteCall](method: string, args: unknown[]): Promise<unknown> {
-    if (method !== "next") throw new TypeError(`Unknown pool channel method '${method}'`);
-    this.#running = 0;
+    if (method !== "next" && method !== "done") {
+      throw new TypeError(`Unknown pool channel method '${method}'`);
+    }
     for (const [seq, ok, value, us] of args[0] as WireResult[]) {
+      const i = this.#handed[0] === seq ? 0 : this.#handed.indexOf(seq);
+      if (i >= 0) this.#handed.splice(i, 1);
       if (!this.#closed) this.onresult?.(seq, ok, value, us);
     }
+    if (method === "done") return;
     if (this.#outbox.length > 0) return this.#hand();
     return await new Promise((resolve) => this.#waiter = resolve);
   }
 
   running(): number {
-    return this.#running;
+    return this.#handed[0] ?? 0;
   }
 
   drain(): void {}
@@ -410,10 +416,13 @@ class RpcParentEnd implements ParentEnd {
   }
 }
 
+/**
+ * The worker's end over RPC: each result is sent at once, and written out before the next task
+ * starts, so that the pool knows which task was running should the worker die.
+ */
 class RpcChildEnd implements ChildEnd {
   #rpc: RpcEndpoint;
   #id: number;
-  #results: WireResult[] = [];
 
   constructor(id: number, rpc: RpcEndpoint) {
     this.#id = id;
@@ -421,17 +430,21 @@ class RpcChildEnd implements ChildEnd {
   }
 
   async recv(): Promise<ToWorker[]> {
-    const results = this.#results;
-    this.#results = [];
-    return (await this.#rpc.call(this.#id, "next", [results])) as ToWorker[]; // decoded by the call
+    return (await this.#rpc.call(this.#id, "next", [[]])) as ToWorker[]; // decoded by the call
   }
 
   send([seq, ok, value]: ResultMessage, us: number): void {
+    let result: WireResult;
     try {
-      this.#results.push([seq, ok, encode(value, this.#rpc.context(), "result"), us, 1]);
+      result = [seq, ok, encode(value, this.#rpc.context(), "result"), us, 1];
     } catch (e) {
-      this.#results.push([seq, false, errorToData(e), us, 1]);
+      result = [seq, false, errorToData(e), us, 1];
     }
+    this.#rpc.notify(this.#id, "done", [[result]]);
+  }
+
+  sent(): Promise<void> | undefined {
+    return this.#rpc.written();
   }
 
   setRunning(): void {}

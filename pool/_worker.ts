@@ -102,6 +102,8 @@ async function serve(end: ChildEnd, config: WorkerConfig): Promise<void> {
         continue;
       }
       const [, seq, fnNumber, kind, payload] = msg;
+      const sending = end.sent?.();
+      if (sending) await sending;
       end.setRunning(seq);
       let ok = true;
       let value: unknown;

@@ -109,10 +109,10 @@ interface Slot {
   exited: Promise<void>;
 }
 
-// A worker of the "worker" start method holds several tasks, so that it never waits for the pool
-// between short tasks: as many as it runs in about QUEUED_US by the tasks' average run time, from
-// 1 to MAX_DEPTH; more than one only while its current task is younger than QUICK_MS, so that
-// tasks do not queue behind a long one.
+// A worker holds several tasks, so that it never waits for the pool between short tasks: as
+// many as it runs in about QUEUED_US by the tasks' average run time, from 1 to MAX_DEPTH; more
+// than one only while its current task is younger than QUICK_MS, so that tasks do not queue
+// behind a long one.
 const QUEUED_US = 2000;
 const MAX_DEPTH = 256;
 const QUICK_MS = 2;
@@ -687,9 +687,7 @@ export class Pool {
   #pump(): void {
     if (this.#queue.length === 0) return;
     let now = -1;
-    const depth = this.#method === "worker"
-      ? Math.max(1, Math.min(MAX_DEPTH, Math.floor(QUEUED_US / this.#taskUs)))
-      : 1;
+    const depth = Math.max(1, Math.min(MAX_DEPTH, Math.floor(QUEUED_US / this.#taskUs)));
     const sent = new Set<Slot>(); // each is woken once, for all its tasks
     while (this.#queue.length > 0) {
       let best: Slot | undefined;
