@@ -41,6 +41,13 @@ export function exitNow(code: number): void {
   Deno.exit(code);
 }
 
+/** Notes `x` in `file`, then exits with code 5 when `x` is `exitAt`. */
+export function noteThenMaybeExit(x: number, file: string, exitAt: number): number {
+  Deno.writeTextFileSync(file, `${x}\n`, { append: true });
+  if (x === exitAt) Deno.exit(5);
+  return x;
+}
+
 export function killSelf(): void {
   Deno.kill(Deno.pid, "SIGKILL");
 }
@@ -227,6 +234,28 @@ for (const method of METHODS) {
     if (method === "subprocess") {
       await assert.rejects(p.apply(killSelf), WorkerLostError);
       assert.equal(await p.apply(square, [8]), 64);
+    }
+  });
+
+  Deno.test(`Pool loses one task, and runs none twice, when a worker exits amid many (${method})`, async () => {
+    await using p = pool(method);
+    await p.map(square, Array.from({ length: 500 }, (_, i) => i), { chunksize: 1 }); // quick: deep
+    const file = await Deno.makeTempFile();
+    try {
+      const rs = Array.from(
+        { length: 100 },
+        (_, i) => p.applyAsync(noteThenMaybeExit, [i, file, 37]),
+      );
+      const out = await Promise.allSettled(rs.map((r) => r.get()));
+      const failed = out.flatMap((o, i) => o.status === "rejected" ? [i] : []);
+      assert.deepEqual(failed, [37]);
+      assert.ok((out[37] as PromiseRejectedResult).reason instanceof WorkerLostError);
+      const ran = (await Deno.readTextFile(file)).trim().split("\n").map(Number).sort((a, b) =>
+        a - b
+      );
+      assert.deepEqual(ran, Array.from({ length: 100 }, (_, i) => i), "each task ran once");
+    } finally {
+      await Deno.remove(file);
     }
   });
 
