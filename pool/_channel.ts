@@ -273,9 +273,6 @@ class SharedParentEnd extends SharedSide implements ParentEnd {
           continue;
         }
         await this.in.waitReadable();
-        if (this.in.hasFrame()) continue;
-        const big = await this.in.read(); // a frame larger than the ring, in pieces
-        if (!this.#closed) this.#deliver(await this.unpack(big, 2) as WireResult[]);
       }
     } catch {
       // closed

@@ -1,7 +1,7 @@
 // A one-way byte pipe in a SharedArrayBuffer between two threads: frames (a 4-byte length and
 // the bytes) written into a ring, with Atomics.waitAsync to sleep when there is nothing to do.
 // Nothing here spins; only readBlocking() blocks, for a bounded time, in a dedicated pool worker.
-// Frames larger than the ring travel in pieces.
+// A frame must fit in the ring (the channel sends larger messages another way).
 
 const HEAD = 0; // bytes written so far (wrapping int32), written by the writer only
 const TAIL = 1; // bytes read so far (wrapping int32), written by the reader only
@@ -27,8 +27,6 @@ export class Ring {
   #cap: number;
   #pos: number; // the local copy of HEAD (writer) or TAIL (reader)
   #writing = false;
-  #corked = false;
-  #wakeDue = false;
   #backlog: Uint8Array[] = [];
   #scratch = new Uint8Array(4096);
   #lenBytes = new Uint8Array(4);
@@ -70,8 +68,13 @@ export class Ring {
   /**
    * Queues one frame; written at once when it fits, in order after earlier frames. The frame
    * may be reused by the caller once this returns.
+   *
+   * @throws {RangeError} when the frame is larger than the ring.
    */
   write(frame: Uint8Array): void {
+    if (4 + frame.length > this.#cap) {
+      throw new RangeError(`A frame of ${frame.length} bytes does not fit a ring of ${this.#cap}`);
+    }
     if (this.closed) return;
     if (!this.#writing && this.#tryWrite(frame)) return;
     this.#backlog.push(frame.slice());
@@ -79,22 +82,7 @@ export class Ring {
   }
 
   #wakeReader(): void {
-    if (this.#corked) this.#wakeDue = true;
-    else if (Atomics.load(this.#ctrl, READER_WAITING) === 1) Atomics.notify(this.#ctrl, HEAD);
-  }
-
-  /** Holds back wake-ups of the reader until {@link Ring.uncork}: one for many frames. */
-  cork(): void {
-    this.#corked = true;
-  }
-
-  /** Wakes the reader if frames were written since {@link Ring.cork}. */
-  uncork(): void {
-    this.#corked = false;
-    if (this.#wakeDue) {
-      this.#wakeDue = false;
-      this.#wakeReader();
-    }
+    if (Atomics.load(this.#ctrl, READER_WAITING) === 1) Atomics.notify(this.#ctrl, HEAD);
   }
 
   #tryWrite(frame: Uint8Array): boolean {
@@ -125,37 +113,12 @@ export class Ring {
           this.#backlog.shift();
           continue;
         }
-        const used = (this.#pos - Atomics.load(this.#ctrl, TAIL)) | 0;
-        if (4 + frame.length > this.#cap && used === 0) {
-          this.#backlog.shift();
-          await this.#writeLarge(frame);
-          continue;
-        }
         await this.#waitForSpace();
       }
     } catch {
       this.#backlog = []; // closed
     } finally {
       this.#writing = false;
-    }
-  }
-
-  async #writeLarge(frame: Uint8Array): Promise<void> {
-    this.#lenView.setUint32(0, frame.length, true);
-    this.#put(this.#lenBytes);
-    Atomics.store(this.#ctrl, HEAD, this.#pos);
-    let at = 0;
-    while (at < frame.length) {
-      const free = this.#cap - ((this.#pos - Atomics.load(this.#ctrl, TAIL)) | 0);
-      if (free === 0) {
-        await this.#waitForSpace();
-        continue;
-      }
-      const n = Math.min(free, frame.length - at);
-      this.#put(frame.subarray(at, at + n));
-      at += n;
-      Atomics.store(this.#ctrl, HEAD, this.#pos);
-      this.#wakeReader();
     }
   }
 
@@ -235,8 +198,6 @@ export class Ring {
   async waitReadable(): Promise<void> {
     for (;;) {
       if (this.hasFrame()) return;
-      const avail = (Atomics.load(this.#ctrl, HEAD) - this.#pos) | 0;
-      if (avail >= 4 && 4 + this.#peekLength() > this.#cap) return; // read() streams it
       if (this.closed) throw new RingClosed();
       const head = this.#announce();
       if (head === undefined) return;
@@ -252,11 +213,11 @@ export class Ring {
     return this.#lenView.getUint32(0, true);
   }
 
-  #take(len: number, into: Uint8Array = new Uint8Array(len), offset = 0): Uint8Array {
+  #take(len: number, into: Uint8Array): Uint8Array {
     const at = this.#pos & this.#mask;
     const first = Math.min(len, this.#cap - at);
-    into.set(this.#data.subarray(at, at + first), offset);
-    if (first < len) into.set(this.#data.subarray(0, len - first), offset + first);
+    into.set(this.#data.subarray(at, at + first));
+    if (first < len) into.set(this.#data.subarray(0, len - first), first);
     this.#pos = (this.#pos + len) | 0;
     Atomics.store(this.#ctrl, TAIL, this.#pos);
     if (Atomics.load(this.#ctrl, WAITING) === 1) Atomics.notify(this.#ctrl, TAIL);
@@ -272,36 +233,8 @@ export class Ring {
     for (;;) {
       const frame = this.tryRead();
       if (frame) return frame;
-      const head = Atomics.load(this.#ctrl, HEAD);
-      const avail = (head - this.#pos) | 0;
-      if (avail >= 4) {
-        const len = this.#peekLength();
-        if (4 + len > this.#cap) return await this.#readLarge(len);
-      }
       if (this.closed) throw new RingClosed();
       await this.waitReadable();
     }
-  }
-
-  async #readLarge(len: number): Promise<Uint8Array> {
-    this.#pos = (this.#pos + 4) | 0;
-    Atomics.store(this.#ctrl, TAIL, this.#pos);
-    const out = new Uint8Array(len);
-    let got = 0;
-    while (got < len) {
-      const head = Atomics.load(this.#ctrl, HEAD);
-      const n = Math.min((head - this.#pos) | 0, len - got);
-      if (n > 0) {
-        this.#take(n, out, got);
-        got += n;
-        continue;
-      }
-      if (this.closed) throw new RingClosed();
-      Atomics.store(this.#ctrl, READER_WAITING, 1);
-      const r = Atomics.waitAsync(this.#ctrl, HEAD, head);
-      if (r.async) await r.value;
-      Atomics.store(this.#ctrl, READER_WAITING, 0);
-    }
-    return out;
   }
 }
