@@ -53,12 +53,16 @@ export interface Runtime {
   spawn(spec: SpawnSpec): ChildHandle;
 }
 
-/** Exit codes of the signals a parent sends, as Python reports them. */
+/** Exit codes of the signals a child may die of, as Python reports them: minus the number. */
 export const SIGNAL_EXIT: Readonly<Record<string, number>> = {
   SIGHUP: -1,
   SIGINT: -2,
   SIGQUIT: -3,
+  SIGILL: -4,
+  SIGTRAP: -5,
   SIGABRT: -6,
+  SIGBUS: -7,
+  SIGFPE: -8,
   SIGKILL: -9,
   SIGUSR1: -10,
   SIGSEGV: -11,
@@ -66,6 +70,15 @@ export const SIGNAL_EXIT: Readonly<Record<string, number>> = {
   SIGPIPE: -13,
   SIGALRM: -14,
   SIGTERM: -15,
+  SIGSTKFLT: -16,
+  SIGXCPU: -24,
+  SIGXFSZ: -25,
+  SIGVTALRM: -26,
+  SIGPROF: -27,
+  SIGPOLL: -29,
+  SIGIO: -29,
+  SIGPWR: -30,
+  SIGSYS: -31,
 };
 
 /** Messages only the runtimes exchange (the rest belong to the RPC endpoint). */
