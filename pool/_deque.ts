@@ -22,6 +22,11 @@ export class Deque<T> {
     this.#head = 0;
   }
 
+  /** The item at the front, left there. */
+  peek(): T | undefined {
+    return this.#head < this.#items.length ? this.#items[this.#head] : undefined;
+  }
+
   /** Takes the item at the front. */
   shift(): T | undefined {
     if (this.#head >= this.#items.length) return undefined;

@@ -91,6 +91,8 @@ interface Task {
   seq: number;
   fn: FnRef;
   kind: Kind;
+  /** How many calls of `fn` the task makes: 1, or a chunk's length. */
+  calls: number;
   payload: unknown;
   done(ok: boolean, value: unknown): void;
 }
@@ -115,6 +117,8 @@ interface Slot {
 // behind a long one.
 const QUEUED_US = 2000;
 const MAX_DEPTH = 256;
+/** What a call of a function not yet timed is taken to cost: one task at a time, until timed. */
+const UNKNOWN_US = QUEUED_US;
 const QUICK_MS = 2;
 // After sending quick tasks, few at a time, this thread polls the result rings for up to SPIN_MS
 // rather than sleep: a worker wakes a sleeping event loop in ~50 us, and a quick task's round trip
@@ -156,8 +160,8 @@ export class Pool {
   #maxTasks: number;
   #taskTimeout: number;
   #config: WorkerConfig;
-  /** Average run time of a task in microseconds (a moving average), for the depth. */
-  #taskUs = QUEUED_US / 8;
+  /** Run time of one call of each function in microseconds (a moving average), for the depth. */
+  #callUs = new WeakMap<FnRef, number>();
   #slots = new Set<Slot>();
   #queue = new Deque<Task>();
   #seq = 0;
@@ -168,6 +172,16 @@ export class Pool {
   #startFailures = 0;
   /** Pumps once the results that arrived together are all taken: one send per worker. */
   #pumpSoon: () => void = coalesced(() => this.#pump());
+  /** Microseconds `task` should take, by what its function took so far. */
+  #expectedUs(task: Task): number {
+    return (this.#callUs.get(task.fn) ?? UNKNOWN_US) * task.calls;
+  }
+
+  /** How many tasks a worker may hold when `task` is next: about QUEUED_US of them. */
+  #depthFor(task: Task): number {
+    return Math.max(1, Math.min(MAX_DEPTH, Math.floor(QUEUED_US / this.#expectedUs(task))));
+  }
+
   /** Spins once the code that sent the tasks is done (it may send more). */
   #spinSoon: () => void = coalesced(() => this.#spin());
   /** Results received so far, to see one arrive while spinning. */
@@ -505,6 +519,7 @@ export class Pool {
       seq: ++this.#seq,
       fn: ref,
       kind,
+      calls: kind === Kind.apply ? 1 : (payload as unknown[]).length,
       payload,
       done: (ok, value) => {
         task.done = () => {};
@@ -687,9 +702,9 @@ export class Pool {
   #pump(): void {
     if (this.#queue.length === 0) return;
     let now = -1;
-    const depth = Math.max(1, Math.min(MAX_DEPTH, Math.floor(QUEUED_US / this.#taskUs)));
     const sent = new Set<Slot>(); // each is woken once, for all its tasks
     while (this.#queue.length > 0) {
+      const depth = this.#depthFor(this.#queue.peek()!);
       let best: Slot | undefined;
       for (const s of this.#slots) {
         if (s.retiring || s.gone || s.held.length >= depth) continue;
@@ -705,10 +720,11 @@ export class Pool {
       this.#dispatch(best, this.#queue.shift()!);
       sent.add(best);
     }
-    let few = sent.size > 0 && this.#taskUs < SPIN_TASK_US;
+    let few = sent.size > 0;
     for (const s of sent) {
       s.end.flush();
-      if (s.held.length > 2) few = false;
+      const last = s.held[s.held.length - 1];
+      if (s.held.length > 2 || (last && this.#expectedUs(last) > SPIN_TASK_US)) few = false;
     }
     if (few && this.#method === "worker") this.#spinSoon();
   }
@@ -783,7 +799,9 @@ export class Pool {
     if (i < 0) return;
     this.#received++;
     const task = i === 0 ? slot.held.shift()! : slot.held.splice(i, 1)[0];
-    this.#taskUs += (Math.max(1, us) - this.#taskUs) / 8;
+    const perCall = Math.max(1, us) / task.calls;
+    const before = this.#callUs.get(task.fn);
+    this.#callUs.set(task.fn, before === undefined ? perCall : before + (perCall - before) / 8);
     slot.ran = true;
     this.#startFailures = 0;
     if (i === 0) this.#headStarted(slot);

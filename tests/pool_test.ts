@@ -28,6 +28,13 @@ export function workerName(): string {
   return currentProcess().name;
 }
 
+/** Keeps its worker busy for `ms`, then says which worker it was. */
+export function busyName(ms: number): string {
+  const end = performance.now() + ms;
+  while (performance.now() < end) { /* busy */ }
+  return currentProcess().name;
+}
+
 export function fail(message: string): never {
   throw new RangeError(message);
 }
@@ -235,6 +242,16 @@ for (const method of METHODS) {
       await assert.rejects(p.apply(killSelf), WorkerLostError);
       assert.equal(await p.apply(square, [8]), 64);
     }
+  });
+
+  Deno.test(`Pool queues no task behind a long one while another worker is free (${method})`, async () => {
+    await using p = pool(method);
+    await p.map(square, Array.from({ length: 500 }, (_, i) => i), { chunksize: 1 }); // quick: deep
+    const long = p.apply(busyName, [600]);
+    const short = Array.from({ length: 10 }, () => p.apply(busyName, [20]));
+    const longWorker = await long;
+    const shortWorkers = await Promise.all(short);
+    assert.ok(!shortWorkers.includes(longWorker), `short tasks ran on ${shortWorkers}`);
   });
 
   Deno.test(`Pool loses one task, and runs none twice, when a worker exits amid many (${method})`, async () => {
