@@ -363,6 +363,48 @@ for (const method of METHODS) {
   });
 }
 
+for (const method of METHODS) {
+  Deno.test(`Pool ends its workers on Ctrl-C (SIGINT), with one line and no orphan (${method})`, async () => {
+    const parent = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "tests/fixtures/pool_sigint.ts", method],
+      cwd: new URL("../", import.meta.url),
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = parent.stdout.getReader();
+    let text = "";
+    while ((text.match(/worker \d+/g) ?? []).length < 2) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    reader.releaseLock();
+    const pids = [...text.matchAll(/worker (\d+)/g)].map((m) => Number(m[1]));
+    assert.equal(pids.length, 2, text);
+    const started = Date.now();
+    parent.kill("SIGINT");
+    const { code, stdout, stderr } = await parent.output();
+    assert.ok(Date.now() - started < 3000, "the pool ended promptly");
+    assert.equal(code, 130);
+    assert.doesNotMatch(new TextDecoder().decode(stdout), /never reached/);
+    const lines = new TextDecoder().decode(stderr).trim().split("\n");
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.match(lines[0], /Interrupted \(SIGINT\): ending 2 pool worker/);
+    if (method === "subprocess") {
+      const alive = (pid: number) => {
+        try {
+          return !Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].startsWith("Z");
+        } catch {
+          return false;
+        }
+      };
+      const deadline = Date.now() + 2000;
+      while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(pids.filter(alive), [], "no orphan worker");
+    }
+  });
+}
+
 Deno.test("Pool refuses a function that is not exported", async () => {
   await using p = new Pool({ processes: 1, module: import.meta.url });
   const local = (x: number) => x;
