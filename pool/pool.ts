@@ -410,6 +410,7 @@ export class Pool {
     try {
       if (this.#busy > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
       this.#stopping = true;
+      this.#endStreak();
       const slots = [...this.#slots];
       for (const slot of slots) this.#retire(slot, false);
       await Promise.all(slots.map((s) => s.exited));
@@ -427,6 +428,7 @@ export class Pool {
   async terminate(): Promise<void> {
     this.#state = "terminate";
     this.#stopping = true;
+    this.#endStreak();
     watchSigint(this, false);
     const error = () => new Error(TERMINATED);
     for (let t = this.#queue.shift(); t; t = this.#queue.shift()) t.done(false, error());
@@ -729,13 +731,17 @@ export class Pool {
     if (few && this.#method === "worker") this.#spinSoon();
   }
 
+  /** Forgets the spinning streak, and its timer: no op is left behind when the pool ends. */
+  #endStreak(): void {
+    clearTimeout(this.#streakTimer);
+    this.#streakTimer = undefined;
+    this.#streak = 0;
+  }
+
   /** Polls the result rings until a result arrives, for SPIN_MS at most. */
   #spin(): void {
     if (this.#streak >= STREAK_MS) return;
-    this.#streakTimer ??= setTimeout(() => {
-      this.#streak = 0;
-      this.#streakTimer = undefined;
-    }, 0);
+    this.#streakTimer ??= setTimeout(() => this.#endStreak(), 0); // the event loop ran
     const start = performance.now();
     const before = this.#received;
     let now = start;
