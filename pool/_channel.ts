@@ -315,10 +315,12 @@ class SharedChildEnd extends SharedSide implements ChildEnd {
 
   async recv(): Promise<ToWorker[]> {
     // Tasks that follow each other closely are picked up at once by a short blocking wait; an
-    // idle worker then waits asynchronously, so that its event loop runs.
+    // idle worker then waits asynchronously, so that its event loop runs (at once when results
+    // wait for space in the ring: only the event loop writes them).
     let frame: Uint8Array;
     try {
-      frame = this.in.readBlocking(BLOCK_MS) ?? await this.in.read();
+      const soon = this.out.backlogged ? undefined : this.in.readBlocking(BLOCK_MS);
+      frame = soon ?? await this.in.read();
     } catch {
       return [[1]]; // the pool closed the channel: it is done with this worker
     }

@@ -51,6 +51,11 @@ export class Ring {
     return new SharedArrayBuffer(CONTROL_BYTES + capacity);
   }
 
+  /** Whether written frames wait for space (the event loop must run to write them). */
+  get backlogged(): boolean {
+    return this.#backlog.length > 0;
+  }
+
   /** Whether either side closed the ring. */
   get closed(): boolean {
     return Atomics.load(this.#ctrl, CLOSED) === 1;
