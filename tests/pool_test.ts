@@ -28,6 +28,11 @@ export function workerName(): string {
   return currentProcess().name;
 }
 
+/** A 3 KB string that ends with `x`. */
+export function pad(x: number): string {
+  return `${"x".repeat(3000)}${x}`;
+}
+
 /** Keeps its worker busy for `ms`, then says which worker it was. */
 export function busyName(ms: number): string {
   const end = performance.now() + ms;
@@ -113,6 +118,15 @@ for (const method of METHODS) {
     assert.equal(r.ready(), true);
     assert.equal(r.successful(), true);
     assert.match(await p.apply(workerName), /^PoolWorker-\d+$/);
+  });
+
+  Deno.test(`Pool.map() carries results many times its ring's size, in order (${method})`, async () => {
+    await using p = pool(method);
+    const xs = Array.from({ length: 3000 }, (_, i) => i);
+    await p.map(square, xs, { chunksize: 1 }); // timed as quick: deep batches
+    const got = await p.map(pad, xs, { chunksize: 1 }); // 3000 x 3 KB: the results overflow
+    assert.equal(got.length, xs.length);
+    for (const x of xs) assert.equal(got[x], pad(x));
   });
 
   Deno.test(`Pool.map() keeps order under every chunksize (${method})`, async () => {
