@@ -120,9 +120,15 @@ function walkOut(
     return out;
   }
   if (Array.isArray(obj)) {
-    const out: unknown[] = [];
+    let i = 0;
+    while (i < obj.length && isPlain(obj[i])) i++;
+    if (i === obj.length) { // primitives only (a chunk of numbers, say): sent as it is, uncopied
+      seen.set(obj, obj);
+      return obj;
+    }
+    const out: unknown[] = obj.slice(0, i);
     seen.set(obj, out);
-    for (let i = 0; i < obj.length; i++) {
+    for (; i < obj.length; i++) {
       const v = obj[i];
       out.push(isPlain(v) ? v : walkOut(v, ctx, `${path}[${i}]`, seen)); // no path string per number
     }
