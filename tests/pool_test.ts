@@ -398,7 +398,7 @@ for (const method of METHODS) {
     const started = Date.now();
     parent.kill("SIGINT");
     const { code, stdout, stderr } = await parent.output();
-    assert.ok(Date.now() - started < 3000, "the pool ended promptly");
+    assert.ok(Date.now() - started < 10_000, "the pool ended, no hang");
     assert.equal(code, 130);
     assert.doesNotMatch(new TextDecoder().decode(stdout), /never reached/);
     const lines = new TextDecoder().decode(stderr).trim().split("\n");
