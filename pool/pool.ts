@@ -136,7 +136,9 @@ let workerCounter = 0;
  * Task functions are exported functions, found by name in the pool's `module` as a `Process`
  * target is; they may be async, and their argument and result types flow through. Errors keep
  * their name, message and the worker's stack. Callbacks run in this process. A worker that dies
- * mid-task fails exactly that task with {@link WorkerLostError} and is replaced.
+ * mid-task fails exactly that task with {@link WorkerLostError} and is replaced. (A worker of the
+ * `"worker"` start method that runs out of JS heap ends the whole process, as any Deno worker
+ * does: give tasks that may run out of memory `startMethod: "subprocess"`.)
  *
  * @example Squares in parallel
  * ```ts
