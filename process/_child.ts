@@ -16,7 +16,7 @@ export interface ChildHost {
   /** Imports the target's module. */
   load(module: string): Promise<Record<string, unknown>>;
   /** Reports the exit code to the parent and ends this process. */
-  exit(code: number): void;
+  exit(code: number): void | Promise<void>;
 }
 
 /** Prints an uncaught error the way Python's child does: `Process <name>:` and the stack. */
@@ -110,5 +110,5 @@ export async function runChild(payload: StartPayload, host: ChildHost): Promise<
   }
   s.importingMain = false;
   await finishChildren();
-  host.exit(code);
+  await host.exit(code);
 }

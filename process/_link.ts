@@ -75,6 +75,8 @@ export class SocketLink implements Link {
   #writing = false;
   #written: PromiseWithResolvers<void> | undefined;
   #closed = false;
+  /** The other side stopped reading: nothing more is written, but what it sent is still read. */
+  #unwritable = false;
   #writer = new TreeWriter();
   #ended: PromiseWithResolvers<void> = Promise.withResolvers();
 
@@ -90,7 +92,7 @@ export class SocketLink implements Link {
   }
 
   post(msg: unknown): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#unwritable) return;
     const w = this.#writer;
     w.at = 5;
     w.room(5);
@@ -117,7 +119,7 @@ export class SocketLink implements Link {
   async #flush(): Promise<void> {
     this.#writing = true;
     try {
-      while (this.#queue.length > 0 && !this.#closed) {
+      while (this.#queue.length > 0 && !this.#closed && !this.#unwritable) {
         const frames = this.#queue;
         this.#queue = [];
         let buf = frames[0];
@@ -132,7 +134,10 @@ export class SocketLink implements Link {
         for (let at = 0; at < buf.length;) at += await this.#conn.write(buf.subarray(at));
       }
     } catch {
-      this.#end();
+      // The other side is gone or closed its end; its last messages may still wait to be read,
+      // so the link ends when reading does, not here.
+      this.#unwritable = true;
+      this.#queue = [];
     } finally {
       this.#writing = false;
       this.#written?.resolve();

@@ -48,6 +48,11 @@ export async function runSubprocessChild(ns: Record<string, unknown>): Promise<v
   await runChild(payload, {
     rpc,
     load: () => Promise.resolve(ns),
-    exit: (code) => Deno.exit(code),
+    exit: async (code) => {
+      // What the target sent last (a lock's release by `using`, say) goes out before the exit:
+      // the parent reads it before it reports the exit.
+      await rpc.written();
+      Deno.exit(code);
+    },
   });
 }

@@ -27,6 +27,17 @@ export async function enter(
   }
 }
 
+/**
+ * Holds a slot of `sem` and, under `count`'s lock, adds one to `count`; then returns: the lock's
+ * release and the slot's are the last calls it sends, the first still waiting for its answer.
+ */
+export async function holdAndCount(sem: Semaphore, count: Value<"i">): Promise<void> {
+  using _slot = await sem.hold();
+  await new Promise((resolve) => setTimeout(resolve, Math.random() * 20));
+  using _held = await count.getLock().hold();
+  await count.set((await count.get()) + 1);
+}
+
 /** Reports in `out`: 1 timeout seen, +2 abort seen, +4 getValueAsync() is 0. */
 export async function tryEmpty(sem: Semaphore, out: Value<"i">): Promise<void> {
   let r = await timeoutAndAbort((o) => sem.acquire(o));
@@ -83,6 +94,17 @@ for (const method of METHODS) {
     assert.equal(inside.value, 0);
     assert.ok(most.value >= 1 && most.value <= 2, `peak ${most.value}`);
     assert.equal(sem.getValue(), 2);
+  });
+
+  Deno.test(`Semaphore released by \`using\` as a child returns is free once it is joined (${method})`, async () => {
+    const sem = new Semaphore(3);
+    const count = new Value("i", 0);
+    for (let round = 1; round <= 3; round++) {
+      const ps = spawn(holdAndCount, Array(8).fill([sem, count]), method, module);
+      assert.deepEqual(await joinAll(ps), Array(8).fill(0));
+      assert.equal(sem.getValue(), 3, `round ${round}`);
+      assert.equal(count.value, 8 * round);
+    }
   });
 
   Deno.test(`Semaphore.acquire() in a child times out and aborts (${method})`, async () => {
