@@ -78,3 +78,61 @@ export async function timeoutAndAbort(
   }
   return r;
 }
+
+/** The repository's root, the working directory of the programs the tests run. */
+const ROOT = new URL("../", import.meta.url);
+
+/** Runs `deno <args>` from the repository root; its exit code, and stdout then stderr. */
+export async function runDeno(args: string[]): Promise<{ code: number; output: string }> {
+  const out = await new Deno.Command(Deno.execPath(), { args, cwd: ROOT, stdin: "null" }).output();
+  const output = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  return { code: out.code, output };
+}
+
+/** Starts `deno <args>` from the repository root with piped stdout and stderr. */
+export function spawnDeno(args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Reads `child`'s stdout until `enough(text)` or its end; releases the stream for `output()`. */
+export async function readUntil(
+  child: Deno.ChildProcess,
+  enough: (text: string) => boolean,
+): Promise<string> {
+  const reader = child.stdout.getReader();
+  let text = "";
+  try {
+    while (!enough(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return text;
+}
+
+/** Whether OS process `pid` runs (exists and is not a zombie). */
+export function pidAlive(pid: number): boolean {
+  try {
+    return !Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].startsWith("Z");
+  } catch {
+    return false;
+  }
+}
+
+/** Waits up to `ms` for the processes `pids` to end; returns those still running. */
+export async function stillRunning(pids: number[], ms = 2000): Promise<number[]> {
+  const deadline = Date.now() + ms;
+  while (pids.some(pidAlive) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return pids.filter(pidAlive);
+}

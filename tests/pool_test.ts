@@ -4,10 +4,12 @@ import {
   currentProcess,
   Pool,
   type PoolOptions,
+  type StartMethod,
   TaskTimeoutError,
   TimeoutError,
   WorkerLostError,
 } from "../mod.ts";
+import { METHODS, readUntil, spawnDeno, stillRunning } from "./_helpers.ts";
 
 // --- task functions: exported, found by name in this module ---
 
@@ -100,9 +102,7 @@ export function badInit(): void {
   throw new TypeError("initializer broke");
 }
 
-const METHODS = ["worker", "subprocess"] as const;
-
-function pool(method: (typeof METHODS)[number], options: PoolOptions = {}): Pool {
+function pool(method: StartMethod, options: PoolOptions = {}): Pool {
   return new Pool({ processes: 2, startMethod: method, module: import.meta.url, ...options });
 }
 
@@ -379,20 +379,8 @@ for (const method of METHODS) {
 
 for (const method of METHODS) {
   Deno.test(`Pool ends its workers on Ctrl-C (SIGINT), with one line and no orphan (${method})`, async () => {
-    const parent = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "tests/fixtures/pool_sigint.ts", method],
-      cwd: new URL("../", import.meta.url),
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const reader = parent.stdout.getReader();
-    let text = "";
-    while ((text.match(/worker \d+/g) ?? []).length < 2) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += new TextDecoder().decode(value);
-    }
-    reader.releaseLock();
+    const parent = spawnDeno(["run", "-A", "tests/fixtures/pool_sigint.ts", method]);
+    const text = await readUntil(parent, (t) => (t.match(/worker \d+/g) ?? []).length === 2);
     const pids = [...text.matchAll(/worker (\d+)/g)].map((m) => Number(m[1]));
     assert.equal(pids.length, 2, text);
     const started = Date.now();
@@ -404,18 +392,7 @@ for (const method of METHODS) {
     const lines = new TextDecoder().decode(stderr).trim().split("\n");
     assert.equal(lines.length, 1, lines.join("\n"));
     assert.match(lines[0], /Interrupted \(SIGINT\): ending 2 pool worker/);
-    if (method === "subprocess") {
-      const alive = (pid: number) => {
-        try {
-          return !Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].startsWith("Z");
-        } catch {
-          return false;
-        }
-      };
-      const deadline = Date.now() + 2000;
-      while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      assert.deepEqual(pids.filter(alive), [], "no orphan worker");
-    }
+    if (method === "subprocess") assert.deepEqual(await stillRunning(pids), [], "no orphan");
   });
 }
 

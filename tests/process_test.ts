@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { METHODS } from "./_helpers.ts";
+import { METHODS, readUntil, runDeno, spawnDeno, stillRunning } from "./_helpers.ts";
 import {
   activeChildren,
   cpuCount,
@@ -279,62 +279,24 @@ Deno.test("setStartMethod() and getContext() choose the start method", () => {
   assert.throws(() => getContext("spawn" as StartMethod), TypeError);
 });
 
-async function run(args: string[]): Promise<string> {
-  const out = await new Deno.Command(Deno.execPath(), { args, stderr: "piped" }).output();
-  return new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-}
-
 for (const startMethod of METHODS) {
-  Deno.test(`Process daemon children end with the parent's work (${startMethod})`, async () => {
-    const out = await run(["run", "-A", "examples/daemon.ts", `--start-method=${startMethod}`]);
-    assert.match(out, /start 2/);
-    assert.match(out, /end 4/);
-    assert.doesNotMatch(out, /^>>>>>> end 2$/m);
-  });
-
-  Deno.test(`Process child output reaches the parent's stdout (${startMethod})`, async () => {
-    const out = await run([
+  Deno.test(`Process child started at import time gets a clear error (${startMethod})`, async () => {
+    const { output: out } = await runDeno([
       "run",
       "-A",
-      "examples/process_basics.ts",
-      `--start-method=${startMethod}`,
+      "tests/fixtures/unguarded.ts",
+      startMethod,
     ]);
-    assert.match(out, /hello bob/);
-    assert.match(out, /exited with 0/);
-  });
-
-  Deno.test(`Process child started at import time gets a clear error (${startMethod})`, async () => {
-    const out = await run(["run", "-A", "tests/fixtures/unguarded.ts", startMethod]);
     assert.match(out, /still importing its main module/);
     assert.match(out, /exit code 1/);
   });
 }
 
 Deno.test("Process subprocess child exits when its parent is killed with SIGKILL", async () => {
-  const parent = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "tests/fixtures/orphan_parent.ts"],
-    stdout: "piped",
-  }).spawn();
-  const reader = parent.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += new TextDecoder().decode(value);
-  }
-  const childPid = Number(text.trim());
+  const parent = spawnDeno(["run", "-A", "tests/fixtures/orphan_parent.ts"]);
+  const childPid = Number((await readUntil(parent, (t) => t.includes("\n"))).trim());
   assert.ok(childPid > 0);
   parent.kill("SIGKILL");
-  await parent.status;
-  await reader.cancel();
-  const alive = () => {
-    try {
-      return !Deno.readTextFileSync(`/proc/${childPid}/stat`).split(") ")[1].startsWith("Z");
-    } catch {
-      return false;
-    }
-  };
-  const deadline = Date.now() + 2000;
-  while (alive() && Date.now() < deadline) await sleep(50);
-  assert.ok(!alive(), "the child outlived its parent");
+  await parent.output();
+  assert.deepEqual(await stillRunning([childPid]), [], "the child outlived its parent");
 });
