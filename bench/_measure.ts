@@ -34,8 +34,17 @@ export function flag(name: string, dflt: number): number {
 /** `--quick`: every size a tenth (at least 4), three warm runs: to check that a bench works. */
 export const QUICK: boolean = Deno.args.includes("--quick");
 
-/** How many warm runs each figure takes the median of: `--runs=N`, 5 by default. */
+/** The fewest warm runs a figure takes the median of: `--runs=N`, 5 by default. */
 export const RUNS: number = flag("runs", QUICK ? 3 : 5);
+
+/**
+ * Milliseconds of warm runs a figure takes at least, when its runs are short (up to
+ * {@linkcode MAX_RUNS} runs): the median then falls on runs past the JIT's warm-up.
+ */
+export const WARM_MS: number = QUICK ? 200 : 1000;
+
+/** The most warm runs a figure takes. */
+export const MAX_RUNS: number = 100;
 
 /** `n` for a full run, a tenth of it (at least 4) with `--quick`. */
 export function size(n: number): number {
@@ -54,11 +63,14 @@ export interface Plan {
   run: () => unknown;
   /** Items (or calls) in one run: the time is divided by it. */
   per: number;
-  /** How many warm runs: {@linkcode RUNS} when absent. */
+  /** The fewest warm runs: {@linkcode RUNS} when absent; more while under {@linkcode WARM_MS}. */
   runs?: number;
 }
 
-/** Times `plan`: its warm-up, its cold call, then its warm runs, in microseconds per item. */
+/**
+ * Times `plan`: its warm-up, its cold call, then its warm runs (at least `runs`, and more while
+ * they have taken less than {@linkcode WARM_MS} in all), in microseconds per item.
+ */
 export async function coldWarm(plan: Plan): Promise<Sample> {
   const timed = async (call: () => unknown, per: number): Promise<number> => {
     const t0 = performance.now();
@@ -67,8 +79,10 @@ export async function coldWarm(plan: Plan): Promise<Sample> {
   };
   if (plan.warmUp) await plan.warmUp();
   const cold = await timed(plan.cold ?? plan.run, plan.coldPer ?? plan.per);
-  const runs: number[] = [];
-  for (let r = 0; r < (plan.runs ?? RUNS); r++) runs.push(await timed(plan.run, plan.per));
+  const runs: number[] = [], t0 = performance.now(), fewest = plan.runs ?? RUNS;
+  while (runs.length < fewest || (performance.now() - t0 < WARM_MS && runs.length < MAX_RUNS)) {
+    runs.push(await timed(plan.run, plan.per));
+  }
   return { cold, runs };
 }
 

@@ -1,7 +1,7 @@
 // Shared by the benchmarks: runs a Python 3 snippet in a fresh interpreter, and the Python half
 // of bench/_measure.ts (the same cold and warm, in the same units).
 
-import { RUNS, type Sample } from "./_measure.ts";
+import { MAX_RUNS, RUNS, type Sample, WARM_MS } from "./_measure.ts";
 
 /**
  * Runs `code` as a Python 3 script (a file, so that `spawn` children can import its main
@@ -30,11 +30,11 @@ export async function python<T = number>(code: string): Promise<T | undefined> {
  * Python's `sample(run, per, warm_up=None, cold=None, cold_per=None)`, as
  * {@linkcode coldWarm} in bench/_measure.ts: returns `{"cold": us, "runs": [us, ...]}` per
  * item; `cold_warm(...)` prints it; `emit(cold, runs)` prints a sample measured otherwise;
- * `RUNS` follows `--runs` (and `--quick`).
+ * `RUNS` (the fewest warm runs) follows `--runs` (and `--quick`).
  */
 const PRELUDE = `
 import json, time
-RUNS = ${RUNS}
+RUNS, WARM_S, MAX_RUNS = ${RUNS}, ${WARM_MS / 1000}, ${MAX_RUNS}
 def emit(cold, runs):
     print(json.dumps({"cold": cold, "runs": list(runs)}))
 def _timed(call, per):
@@ -45,7 +45,10 @@ def sample(run, per, warm_up=None, cold=None, cold_per=None):
     if warm_up is not None:
         warm_up()
     first = _timed(cold or run, cold_per or per)
-    return {"cold": first, "runs": [_timed(run, per) for _ in range(RUNS)]}
+    runs, t0 = [], time.perf_counter()
+    while len(runs) < RUNS or (time.perf_counter() - t0 < WARM_S and len(runs) < MAX_RUNS):
+        runs.append(_timed(run, per))
+    return {"cold": first, "runs": runs}
 def cold_warm(run, per, warm_up=None, cold=None, cold_per=None):
     s = sample(run, per, warm_up, cold, cold_per)
     emit(s["cold"], s["runs"])

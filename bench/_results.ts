@@ -143,8 +143,27 @@ export function formatRatio(r: number | undefined): string {
   return `${r >= 10 ? r.toFixed(0) : r >= 1 ? r.toFixed(1) : r.toFixed(2)}x`;
 }
 
+/** `v` to four significant digits, enough for a noisy figure. */
+function round(v: number): number {
+  return Number(v.toPrecision(4));
+}
+
 function side(s: Sample): Side {
-  return { cold: s.cold, warm: median(s.runs), runs: s.runs };
+  return { cold: round(s.cold), warm: round(median(s.runs)), runs: s.runs.map(round) };
+}
+
+/**
+ * Writes `text` to `file` and formats it with `deno fmt` (which formats JSON, Markdown and SVG
+ * too), so that the project's `deno fmt --check` passes on what the benches write.
+ */
+export async function writeFormatted(file: URL, text: string): Promise<void> {
+  await Deno.writeTextFile(file, text);
+  const root = new URL("..", import.meta.url);
+  const fmt = await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "-q", file.pathname],
+    cwd: root,
+  }).output();
+  if (!fmt.success) throw new Error(`deno fmt ${file.pathname} failed`);
 }
 
 /** The figure a row records. */
@@ -205,12 +224,12 @@ export async function report(module: string, title: string, rows: Row[]): Promis
     loadavg: loadavg(),
   }]);
   results.figures = replace(results.figures, bench, figures);
-  await Deno.writeTextFile(RESULTS_FILE, JSON.stringify(results, null, 2) + "\n");
+  await writeFormatted(RESULTS_FILE, JSON.stringify(results, null, 2) + "\n");
 }
 
 if (import.meta.main) {
   const results = await newResults();
-  await Deno.writeTextFile(RESULTS_FILE, JSON.stringify(results, null, 2) + "\n");
+  await writeFormatted(RESULTS_FILE, JSON.stringify(results, null, 2) + "\n");
   console.log(
     `bench/results.json: a fresh run, ${results.date}, Deno ${results.deno}, ` +
       `Python ${results.python}, nproc ${results.nproc}, load ${results.loadavg.join(" ")}`,
