@@ -78,6 +78,7 @@ export function loadavg(): number[] {
   }
 }
 
+/** What `cmd args` prints, trimmed, or `null` when it fails or is missing. */
 async function run(cmd: string, args: string[]): Promise<string | null> {
   try {
     const out = await new Deno.Command(cmd, { args, stderr: "null" }).output();
@@ -118,7 +119,7 @@ export async function readResults(): Promise<Results | undefined> {
 /** Formats `v` of `unit` with three significant digits and a scaled unit (ns..s, /s..M/s). */
 export function formatValue(v: number | undefined, unit: "us" | "/s", micro = "us"): string {
   if (v === undefined || !Number.isFinite(v)) return "n/a";
-  const p = (x: number) => String(Number(x.toPrecision(3)));
+  const p = (x: number): string => String(Number(x.toPrecision(3)));
   if (unit === "/s") {
     return v >= 1e6 ? `${p(v / 1e6)} M/s` : v >= 1e3 ? `${p(v / 1e3)} k/s` : `${p(v)} /s`;
   }
@@ -148,6 +149,7 @@ function round(v: number): number {
   return Number(v.toPrecision(4));
 }
 
+/** A sample as results.json holds it: cold, warm (the median of the runs) and the runs. */
 function side(s: Sample): Side {
   return { cold: round(s.cold), warm: round(median(s.runs)), runs: s.runs.map(round) };
 }

@@ -44,11 +44,6 @@ function micros(f: Figure, v: number): number {
   return f.unit === "us" ? v : 1e6 / v;
 }
 
-/** A decade's tick label: 10 ns ... 1 s. */
-function tick(decade: number): string {
-  return formatValue(10 ** decade, "us", "µs");
-}
-
 /** Our start method and Python's counterpart, for a group's second line. */
 function versus(f: Figure): string {
   return `ours: ${f.method ?? "one process"} · Python: ${f.pythonAs}`;
@@ -60,7 +55,100 @@ function valueLabel(f: Figure, v: number): string {
   return f.unit === "us" ? own : `${own} (${formatValue(1e6 / v, "us", "µs")} each)`;
 }
 
-/** The SVG text of the chart. */
+/** An SVG `<text>` element. */
+function text(x: number, y: number, s: string, attrs: string): string {
+  return `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${attrs}>${esc(s)}</text>`;
+}
+
+/** A figure's group at `y`: its labels, four bars with their values, and the speed-ups. */
+function group(f: Figure, y: number, x: (us: number) => number): string[] {
+  const out = [
+    text(LABEL_X, y + 19, f.what, 'font-size="12.5" text-anchor="end" fill="#111"'),
+    text(LABEL_X, y + 35, versus(f), 'font-size="11" text-anchor="end" fill="#555"'),
+  ];
+  BARS.forEach((b, i) => {
+    const v = b.value(f), by = y + 6 + i * (BAR + GAP);
+    if (v === undefined) {
+      if (i === 2) out.push(text(X0 + 4, by + BAR + 4, "Python: n/a", 'font-size="10"'));
+      return;
+    }
+    const bx = x(micros(f, v));
+    out.push(
+      `<rect x="${X0}" y="${by}" width="${(bx - X0).toFixed(1)}" height="${BAR}" ` +
+        `fill="${b.fill}"><title>${esc(`${b.legend}: ${valueLabel(f, v)}`)}</title></rect>`,
+      text(bx + 4, by + BAR - 1, valueLabel(f, v), 'font-size="10" fill="#333"'),
+    );
+  });
+  (["cold", "warm"] as const).forEach((k, i) => {
+    const r = speedUp(f, f.ours[k], f.python?.[k]);
+    const fill = r === undefined ? "#555" : r >= 1 ? "#1a7f37" : "#b42318";
+    out.push(
+      text(RATIO_X, y + 19 + i * 16, `${k} ${formatRatio(r)}`, `font-size="12" fill="${fill}"`),
+    );
+  });
+  return out;
+}
+
+/** The log axis from 10^lo to 10^hi us: a labelled grid line per decade, faint ones at 2..9. */
+function axis(
+  lo: number,
+  hi: number,
+  top: number,
+  bottom: number,
+  x: (us: number) => number,
+): string[] {
+  const out: string[] = [text(RATIO_X, top - 6, "speed-up", 'font-size="11" fill="#333"')];
+  const line = (at: number, stroke: string): string =>
+    `<line x1="${at.toFixed(1)}" x2="${
+      at.toFixed(1)
+    }" y1="${top}" y2="${bottom}" stroke="${stroke}"/>`;
+  for (let d = lo; d <= hi; d++) {
+    for (let m = 2; m < 10 && d < hi; m++) out.push(line(x(m * 10 ** d), "#eee"));
+    const label = formatValue(10 ** d, "us", "µs"), attrs = 'font-size="11" text-anchor="middle"';
+    out.push(line(x(10 ** d), "#bbb"), text(x(10 ** d), top - 6, label, attrs));
+    out.push(text(x(10 ** d), bottom + 16, label, attrs));
+  }
+  return out;
+}
+
+/** The title, the legend, and (from `bottom`) the caption: date, versions, machine, method. */
+function frame(r: Results, bottom: number): string[] {
+  const out = [
+    text(
+      16,
+      24,
+      "multiprocessing for Deno beside Python's multiprocessing",
+      'font-size="17" font-weight="bold"',
+    ),
+    text(
+      16,
+      44,
+      "time per call or item, log scale: shorter is better; speed-up = Python's time / ours",
+      'font-size="12.5"',
+    ),
+  ];
+  BARS.forEach((b, i) => {
+    out.push(`<rect x="${16 + i * 190}" y="56" width="14" height="11" fill="${b.fill}"/>`);
+    out.push(text(36 + i * 190, 66, b.legend, 'font-size="12"'));
+  });
+  const counts = r.figures.flatMap((f) => [f.ours.runs.length, f.python?.runs.length ?? 1]);
+  const caption = [
+    `Run of ${r.date.slice(0, 16).replace("T", " ")} UTC · Deno ${r.deno} (V8 ${r.v8}) · ` +
+    `Python ${r.python ?? "n/a"}`,
+    `nproc ${r.nproc} (${r.cpu}, ${r.os}) · load average at start ${r.loadavg.join(" ")}`,
+    "Cold: the first timed call in a fresh process, on a fresh pool, queue, lock or manager " +
+    "after one untimed call of four items (a process start: the program's first start).",
+    `Warm: the median of the runs after it (${Math.min(...counts)} to ${Math.max(...counts)} ` +
+    "a figure). Rates (items/s, ops/s) are drawn as time per item, 1 / rate, so that one axis " +
+    "serves every figure.",
+  ];
+  caption.forEach((c, i) =>
+    out.push(text(16, bottom + 40 + i * 16, c, 'font-size="11" fill="#444"'))
+  );
+  return out;
+}
+
+/** The SVG text of the chart: a section per bench, a group per figure, on one log axis. */
 export function svg(r: Results): string {
   const values = r.figures.flatMap((f) =>
     BARS.map((b) => b.value(f)).filter((v) => v !== undefined).map((v) => micros(f, v!))
@@ -68,106 +156,28 @@ export function svg(r: Results): string {
   // half a decade of room at least below the shortest bar, so that every bar shows
   const lo = Math.floor(Math.log10(Math.min(...values)) - 0.5);
   const hi = Math.ceil(Math.log10(Math.max(...values)));
-  const x = (us: number) => X0 + (Math.log10(us) - lo) / (hi - lo) * (X1 - X0);
-  const out: string[] = [];
-  const text = (tx: number, ty: number, s: string, attrs = ""): void => {
-    out.push(`<text x="${tx.toFixed(1)}" y="${ty.toFixed(1)}" ${attrs}>${esc(s)}</text>`);
-  };
-  let y = 96;
-  const top = y;
-  const body: (() => void)[] = [];
+  const x = (us: number): number => X0 + (Math.log10(us) - lo) / (hi - lo) * (X1 - X0);
+  const top = 96, body: string[] = [];
+  let y = top;
   for (const bench of r.benches) {
-    const figures = r.figures.filter((f) => f.bench === bench.bench);
-    const sy = y;
-    body.push(() => {
-      text(16, sy + 20, bench.title, 'font-size="14" font-weight="bold"');
-      out.push(`<line x1="16" x2="${W - 16}" y1="${sy + 26}" y2="${sy + 26}" stroke="#999"/>`);
-    });
+    body.push(
+      text(16, y + 20, bench.title, 'font-size="14" font-weight="bold"'),
+      `<line x1="16" x2="${W - 16}" y1="${y + 26}" y2="${y + 26}" stroke="#999"/>`,
+    );
     y += SECTION;
-    for (const f of figures) {
-      const gy = y;
-      body.push(() => group(f, gy));
+    for (const f of r.figures.filter((f) => f.bench === bench.bench)) {
+      body.push(...group(f, y, x));
       y += GROUP;
     }
   }
-  const bottom = y;
-  const group = (f: Figure, gy: number): void => {
-    text(LABEL_X, gy + 19, f.what, 'font-size="12.5" text-anchor="end" fill="#111"');
-    text(LABEL_X, gy + 35, versus(f), 'font-size="11" text-anchor="end" fill="#555"');
-    BARS.forEach((b, i) => {
-      const v = b.value(f), by = gy + 6 + i * (BAR + GAP);
-      if (v === undefined) {
-        if (i === 2) text(X0 + 4, by + BAR + 4, "Python: n/a", 'font-size="10" fill="#555"');
-        return;
-      }
-      const bx = x(micros(f, v));
-      out.push(
-        `<rect x="${X0}" y="${by}" width="${(bx - X0).toFixed(1)}" height="${BAR}" ` +
-          `fill="${b.fill}"><title>${esc(`${b.legend}: ${valueLabel(f, v)}`)}</title></rect>`,
-      );
-      text(bx + 4, by + BAR - 1, valueLabel(f, v), 'font-size="10" fill="#333"');
-    });
-    const ratio = (k: "cold" | "warm") => speedUp(f, f.ours[k], f.python?.[k]);
-    for (const [i, k] of (["cold", "warm"] as const).entries()) {
-      const rv = ratio(k);
-      const fill = rv === undefined ? "#555" : rv >= 1 ? "#1a7f37" : "#b42318";
-      text(RATIO_X, gy + 19 + i * 16, `${k} ${formatRatio(rv)}`, `font-size="12" fill="${fill}"`);
-    }
-  };
-  // axis: a grid line per decade (labelled top and bottom), fainter ones at 2..9
-  for (let d = lo; d <= hi; d++) {
-    const gx = x(10 ** d);
-    out.push(`<line x1="${gx}" x2="${gx}" y1="${top}" y2="${bottom}" stroke="#bbb"/>`);
-    text(gx, top - 6, tick(d), 'font-size="11" text-anchor="middle" fill="#333"');
-    text(gx, bottom + 16, tick(d), 'font-size="11" text-anchor="middle" fill="#333"');
-    for (let m = 2; m < 10 && d < hi; m++) {
-      const mx = x(m * 10 ** d).toFixed(1);
-      out.push(`<line x1="${mx}" x2="${mx}" y1="${top}" y2="${bottom}" stroke="#eee"/>`);
-    }
-  }
-  text(RATIO_X, top - 6, "speed-up", 'font-size="11" fill="#333"');
-  body.forEach((draw) => draw());
-  // title and legend
-  const head: string[] = [];
-  const t = (tx: number, ty: number, s: string, attrs: string) =>
-    head.push(`<text x="${tx}" y="${ty}" ${attrs}>${esc(s)}</text>`);
-  t(
-    16,
-    24,
-    "multiprocessing for Deno beside Python's multiprocessing",
-    'font-size="17" font-weight="bold"',
-  );
-  t(
-    16,
-    44,
-    "time per call or item, log scale: shorter is better; speed-up = Python's time / ours",
-    'font-size="12.5" fill="#333"',
-  );
-  BARS.forEach((b, i) => {
-    const lx = 16 + i * 190, ly = 56;
-    head.push(`<rect x="${lx}" y="${ly}" width="14" height="11" fill="${b.fill}"/>`);
-    t(lx + 20, ly + 10, b.legend, 'font-size="12"');
-  });
-  // caption
-  const counts = r.figures.flatMap((f) => [f.ours.runs.length, f.python?.runs.length ?? 1]);
-  const runs = `${Math.min(...counts)} to ${Math.max(...counts)}`;
-  const caption = [
-    `Run of ${r.date.slice(0, 16).replace("T", " ")} UTC · Deno ${r.deno} (V8 ${r.v8}) · ` +
-    `Python ${r.python ?? "n/a"}`,
-    `nproc ${r.nproc} (${r.cpu}, ${r.os}) · load average at start ${r.loadavg.join(" ")}`,
-    "Cold: the first timed call in a fresh process, on a fresh pool, queue, lock or manager " +
-    "after one untimed call of four items (a process start: the program's first start).",
-    `Warm: the median of the runs after it (${runs} a figure). Rates (items/s, ops/s) are ` +
-    "drawn as time per item, 1 / rate, so that one axis serves every figure.",
-  ];
-  caption.forEach((c, i) => t(16, bottom + 40 + i * 16, c, 'font-size="11" fill="#444"'));
-  const height = bottom + 40 + caption.length * 16;
+  const height = y + 40 + 4 * 16; // room for the caption's four lines
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" ` +
-    `viewBox="0 0 ${W} ${height}" font-family="${FONT}">`,
+    `viewBox="0 0 ${W} ${height}" font-family="${FONT}" fill="#111">`,
     `<rect width="${W}" height="${height}" fill="#fff"/>`,
-    ...head,
-    ...out,
+    ...frame(r, y),
+    ...axis(lo, hi, top, y, x),
+    ...body,
     "</svg>",
     "",
   ].join("\n");

@@ -25,7 +25,11 @@ import { pythonSample } from "./_python.ts";
 import { report, type Row } from "./_results.ts";
 
 /** For each size, waits for the go, then puts `0..n-1`. */
-export async function producer(q: Queue<number>, go: Queue<number>, sizes: number[]) {
+export async function producer(
+  q: Queue<number>,
+  go: Queue<number>,
+  sizes: number[],
+): Promise<void> {
   for (const n of sizes) {
     await go.get();
     for (let i = 0; i < n; i++) await q.put(i);
@@ -33,7 +37,11 @@ export async function producer(q: Queue<number>, go: Queue<number>, sizes: numbe
 }
 
 /** For each size, takes `n` items and reports microseconds per item, first to last. */
-export async function consumer(q: Queue<number>, out: Queue<number>, sizes: number[]) {
+export async function consumer(
+  q: Queue<number>,
+  out: Queue<number>,
+  sizes: number[],
+): Promise<void> {
   for (const n of sizes) {
     await q.get();
     const t0 = performance.now();
@@ -43,7 +51,11 @@ export async function consumer(q: Queue<number>, out: Queue<number>, sizes: numb
 }
 
 /** For each size, waits for the go, then sends `0..n-1`; closes its end at last. */
-export async function sender(w: Connection<number>, go: Queue<number>, sizes: number[]) {
+export async function sender(
+  w: Connection<number>,
+  go: Queue<number>,
+  sizes: number[],
+): Promise<void> {
   for (const n of sizes) {
     await go.get();
     for (let i = 0; i < n; i++) await w.send(i);
@@ -52,7 +64,11 @@ export async function sender(w: Connection<number>, go: Queue<number>, sizes: nu
 }
 
 /** For each size, receives `n` messages and reports microseconds per message, first to last. */
-export async function receiver(r: Connection<number>, out: Queue<number>, sizes: number[]) {
+export async function receiver(
+  r: Connection<number>,
+  out: Queue<number>,
+  sizes: number[],
+): Promise<void> {
   for (const n of sizes) {
     await r.recv();
     const t0 = performance.now();
