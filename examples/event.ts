@@ -1,6 +1,7 @@
 // The traffic light of the course (text 002): cars (processes) wait at a red light, an Event;
 // the light process turns it green with `set()`, which releases every waiting car at once, and
-// red again with `clear()`.
+// red again with `clear()`. The light is a daemon that cycles for as long as the program runs:
+// once every car has passed, the main process's work is done and the light is terminated.
 //
 //   deno task example:event [--start-method=worker|subprocess]
 
@@ -11,9 +12,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** The light: red for a while, then green for a while, twice. */
+/** The light: red for a while, then green for a while, for ever. */
 export async function light(green: Event): Promise<void> {
-  for (let round = 0; round < 2; round++) {
+  for (;;) {
     console.log("light: red");
     await sleep(300);
     console.log("light: green");
@@ -37,11 +38,12 @@ if (import.meta.main) {
   const method = useStartMethodFromArgs();
   console.log(`cars and a traffic light (${method} start method)`);
   const green = new Event();
-  const ps = [
-    new Process({ target: light, args: [green] }),
-    ...Array.from({ length: 8 }, (_, n) => new Process({ target: car, args: [n + 1, green] })),
-  ];
-  ps.forEach((p) => p.start());
-  await Promise.all(ps.map((p) => p.join()));
+  new Process({ target: light, args: [green], daemon: true }).start();
+  const cars = Array.from(
+    { length: 8 },
+    (_, n) => new Process({ target: car, args: [n + 1, green] }),
+  );
+  cars.forEach((p) => p.start());
+  await Promise.all(cars.map((p) => p.join()));
   console.log("every car passed");
 }

@@ -1,4 +1,6 @@
-// Course 004: `map` submits a function over an iterable and returns the values in order.
+// Course 004: `map` submits a function over an iterable and returns the values in order. The
+// pool is never closed, as in the course: its workers are daemons, ended when the program's work
+// is done.
 //
 //   deno task example:pool_map [--start-method=worker|subprocess]
 
@@ -11,7 +13,7 @@ export function square(x: number): number {
 
 if (import.meta.main) {
   const method = useStartMethodFromArgs();
-  await using pool = new Pool();
+  const pool = new Pool();
   const range20 = Array.from({ length: 20 }, (_, i) => i);
   const ret = await pool.map(square, range20);
   console.log(`squares of range(20), ${pool.processes} workers (${method}):`);

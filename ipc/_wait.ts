@@ -16,8 +16,8 @@ export interface WaitLimits {
   signal?: AbortSignal | undefined;
   /**
    * Stops the wait (as an abort) once it returns false: the caller's process is gone. Such a
-   * wait, served for another process, does not keep this one running: the link to the caller
-   * does while the caller lives.
+   * wait, served for another process, does not keep this one running: the exit rules
+   * (process/_exit.ts) keep it running for a non-daemon caller until that caller exits.
    */
   alive?: (() => boolean) | undefined;
 }

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { isMainThread } from "node:worker_threads";
 import { checkStartMethod, Process, type StartMethod } from "../process/process.ts";
 import { cpuCount } from "../process/current.ts";
 import { dataToError } from "../process/_rpc.ts";
-import { state } from "../process/_state.ts";
+import { EXITED, onMainThread, state } from "../process/_state.ts";
+import { addExitHook } from "../process/_exit.ts";
 import { findExport, moduleLabel } from "../process/_target.ts";
 import { type ChildEnd, type FnRef, Kind, openChannel, type ParentEnd } from "./_channel.ts";
 import { hold, unhold as release } from "../process/_wait.ts";
@@ -140,6 +140,11 @@ let workerCounter = 0;
  * `"worker"` start method that runs out of JS heap ends the whole process, as any Deno worker
  * does: give tasks that may run out of memory `startMethod: "subprocess"`.)
  *
+ * The workers are daemons, as in Python, and a pool never closed does not keep a finished program
+ * alive: when the program's work is done its workers are ended, as Python's pool finalizer ends
+ * them. Tasks submitted and not yet done still count as the program's work: it waits for them
+ * (Python's finalizer drops them).
+ *
  * @example Squares in parallel
  * ```ts
  * import { Pool } from "@mp/multiprocessing/pool";
@@ -192,6 +197,8 @@ export class Pool {
   #streak = 0;
   #streakTimer: ReturnType<typeof setTimeout> | undefined;
   #refs = new WeakMap<TaskFunction, FnRef>();
+  /** Removes the exit hook that ends the workers of a pool left open when the program ends. */
+  #unhook: () => void;
 
   /**
    * Starts the pool's workers.
@@ -229,6 +236,11 @@ export class Pool {
     for (let i = 0; i < processes; i++) this.#spawn();
     interrupters.set(this, () => this.#interrupt());
     watchSigint(this, true);
+    // As Python's pool finalizer: an open pool does not keep a finished program alive.
+    this.#unhook = addExitHook(() => {
+      watchSigint(this, false);
+      void this.#interrupt();
+    });
   }
 
   /** How many worker processes the pool keeps. */
@@ -417,6 +429,7 @@ export class Pool {
       for (const slot of slots) this.#retire(slot, false);
       await Promise.all(slots.map((s) => s.exited));
       watchSigint(this, false);
+      this.#unhook();
     } finally {
       release();
     }
@@ -432,6 +445,7 @@ export class Pool {
     this.#stopping = true;
     this.#endStreak();
     watchSigint(this, false);
+    this.#unhook();
     const error = () => new Error(TERMINATED);
     for (let t = this.#queue.shift(); t; t = this.#queue.shift()) t.done(false, error());
     const slots = [...this.#slots];
@@ -699,7 +713,7 @@ export class Pool {
     };
     end.onresult = (seq, ok, value, us) => this.#onResult(slot, seq, ok, value, us);
     process.start();
-    slot.exited = process.join().then(() => this.#onExit(slot));
+    slot.exited = process[EXITED].then(() => this.#onExit(slot)); // keeps no program alive
     this.#slots.add(slot);
   }
 
@@ -926,7 +940,7 @@ async function onSigint(): Promise<void> {
 
 /** Ends live pools' workers on Ctrl-C, listening only while a pool is alive. */
 function watchSigint(pool: Pool, alive: boolean): void {
-  if (!isMainThread || "WorkerGlobalScope" in globalThis) return;
+  if (!onMainThread()) return;
   const before = livePools.size;
   if (alive) livePools.add(pool);
   else livePools.delete(pool);

@@ -1,5 +1,6 @@
 // What every child does, whatever started it: become the process its parent described, import
-// the target's module, run the target, wait for its own children, and report how it ended.
+// the target's module, run the target, end its own children by the exit rules, and report how it
+// ended.
 
 import "../mod.ts"; // every handle type registers its reviver, so any handle can arrive
 import { decode } from "./_reduce.ts";
@@ -9,6 +10,7 @@ import { ADOPT, installState, type State, state, TABLE_SIZE } from "./_state.ts"
 import { moduleLabel } from "./_target.ts";
 import { Process } from "./process.ts";
 import { setCurrentProcess } from "./current.ts";
+import { finishChildren } from "./_exit.ts";
 
 /** How a child of one start method reaches the outside. */
 export interface ChildHost {
@@ -45,6 +47,8 @@ export function becomeChild(
     table: table ?? newTable(),
     parentRpc: undefined,
     mainModule,
+    exitHooks: new Set(),
+    exitWatched: false,
   };
   installState(s);
   return s;
@@ -55,13 +59,6 @@ function newTable(): Int32Array {
   table[0] = 2;
   table[1] = 1;
   return table;
-}
-
-/** Ends the children of this process as Python does at exit: join the others, end daemons. */
-export async function finishChildren(): Promise<void> {
-  const children = [...state().children];
-  for (const c of children) if (c.daemon) c.terminate();
-  await Promise.all(children.map((c) => c.join()));
 }
 
 /** Runs a child to its end. */

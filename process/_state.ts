@@ -1,6 +1,7 @@
 // Per-OS-thread state of this package, kept on `globalThis` so that two copies of the package
 // loaded from different URLs in one program still agree on who the current process is.
 
+import { isMainThread } from "node:worker_threads";
 import type { RpcEndpoint } from "./_rpc.ts";
 
 /** How a child process is started. */
@@ -53,10 +54,20 @@ export interface State {
   parentRpc: RpcEndpoint | undefined;
   /** URL of the main module: in a child, the module its target came from. */
   mainModule: string;
+  /** What runs first when this process's work ends (a pool's end): see ./_exit.ts. */
+  exitHooks: Set<() => void>;
+  /** Whether the exit rules listen for this process's end. */
+  exitWatched: boolean;
 }
 
 /** Key of the internal hook that makes a `Process` object stand for the current process. */
 export const ADOPT: unique symbol = Symbol.for("@mp/multiprocessing.adopt") as never;
+
+/**
+ * Key of a started child's exit, as a promise that (unlike `join()`) keeps no event loop alive:
+ * for watching a child without keeping the program alive for it.
+ */
+export const EXITED: unique symbol = Symbol.for("@mp/multiprocessing.exited") as never;
 
 const KEY = Symbol.for("@mp/multiprocessing.state");
 
@@ -81,7 +92,14 @@ function createRootState(): State {
     table,
     parentRpc: undefined,
     mainModule: Deno.mainModule,
+    exitHooks: new Set(),
+    exitWatched: false,
   };
+}
+
+/** Whether this realm is the main thread of its OS process (not a worker of any kind). */
+export function onMainThread(): boolean {
+  return isMainThread && !("WorkerGlobalScope" in globalThis);
 }
 
 /** Returns this realm's state, creating the main process's on first use. */

@@ -79,15 +79,14 @@ class SubprocessChild implements ChildHandle {
       throw e;
     }
     this.pid = this.#child.pid;
-    if (spec.daemon) {
-      this.#child.unref();
-      listener.unref();
-    }
+    // The exit rules (./_exit.ts), not the child, keep the program alive while it runs.
+    this.#child.unref();
+    listener.unref();
     const status = this.#child.status.then((s) => s.signal ? SIGNAL_EXIT[s.signal] ?? -1 : s.code);
     let link: SocketLink | undefined;
     const accepted = listener.accept().then((conn) => {
       link = new SocketLink(conn);
-      if (spec.daemon) link.unref();
+      link.unref();
       link.onmessage = (msg) => {
         if (msg.t !== "exit") spec.rpc.handle(msg);
       };

@@ -38,7 +38,8 @@ export function remaining(deadline: number): number {
 
 /**
  * Waits while `view[index] === expected`, for `ms` at most, keeping the event loop alive unless
- * `keepAlive` is false (a wait made for another process, which that process's link keeps alive).
+ * `keepAlive` is false (a wait made for another process, whose own life, by the exit rules in
+ * ./_exit.ts, decides how long this one runs).
  * Resolves when the word changed, was notified, or the time passed: the caller re-checks.
  *
  * @throws the signal's reason when it aborts.

@@ -1,10 +1,8 @@
 // The "worker" start method. Every Worker of this OS process is created on its main thread, the
 // "host": a worker that starts a worker asks the host to create it (Deno delays a worker started
 // from a worker by about a second), and talks to its child over a MessageChannel of its own.
-// A daemon child runs in a `node:worker_threads` Worker, the only kind that can be unref'd and
-// so let the program end while it runs.
+// No worker keeps the program alive by itself (see ./_thread.ts): the exit rules do.
 
-import { Worker as NodeWorker } from "node:worker_threads";
 import { PortLink } from "./_link.ts";
 import {
   type PermissionValue,
@@ -12,8 +10,7 @@ import {
   workerPermissions,
 } from "./_permissions.ts";
 import type { ChildHandle, ExitMessage, Runtime, SpawnSpec, StartMessage } from "./_runtime.ts";
-
-const ENTRY = new URL("./_worker_child.ts", import.meta.url);
+import { startThread } from "./_thread.ts";
 
 /** What the host needs to create a worker. */
 interface WorkerRequest {
@@ -50,39 +47,24 @@ type Spawner = (req: WorkerRequest, onExit: (code: number) => void) => () => voi
 /** On the host: create the worker, and serve its own requests. */
 function createWorker(req: WorkerRequest, onExit: (code: number) => void): () => void {
   const host = new MessageChannel();
-  let stop: () => void;
   let done = false;
   const finish = (code: number) => {
     if (done) return;
     done = true;
-    stop();
+    thread.terminate();
     host.port1.close();
     onExit(code);
   };
+  const thread = startThread({
+    name: req.name,
+    daemon: req.daemon,
+    permissions: req.permissions,
+    onExit: finish,
+  });
   const adopt = { t: "adopt", link: req.link, host: host.port2 } satisfies AdoptMessage;
-  if (req.daemon) {
-    const w = new NodeWorker(ENTRY);
-    w.on("error", () => finish(1));
-    w.on("exit", (code: number) => finish(code));
-    w.unref();
-    w.postMessage(adopt, [req.link, host.port2] as never);
-    stop = () => void w.terminate();
-  } else {
-    const w = new Worker(ENTRY, {
-      type: "module",
-      name: req.name,
-      ...(req.permissions ? { deno: { permissions: req.permissions } } : {}),
-    } as WorkerOptions);
-    w.onerror = (e) => {
-      e.preventDefault();
-      console.error(`Process ${req.name}: ${e.message}`);
-      finish(1);
-    };
-    w.postMessage(adopt, [req.link, host.port2]);
-    stop = () => w.terminate();
-  }
+  thread.post(adopt, [req.link, host.port2]);
   serve(host.port1, finish);
-  if (req.daemon) unref(host.port1);
+  unref(host.port1);
   return () => finish(-15);
 }
 
@@ -160,7 +142,7 @@ class WorkerChild implements ChildHandle {
       unref: () => unref(port1),
       close: () => port1.close(),
     });
-    if (spec.daemon) this.#link.unref();
+    this.#link.unref(); // the exit rules, not the link, keep the program alive for the child
     this.#link.onmessage = (msg) => {
       if (msg.t === "exit") this.#finish((msg as ExitMessage).code);
       else spec.rpc.handle(msg);

@@ -13,9 +13,11 @@ import { workerRuntime } from "./_worker_runtime.ts";
 import { findExport, moduleLabel } from "./_target.ts";
 import { until } from "./_until.ts";
 import { checkPermissions, type ProcessPermissions } from "./_permissions.ts";
+import { watchExit } from "./_exit.ts";
 import {
   ADOPT,
   allocateIdent,
+  EXITED,
   releaseIdent,
   type SelfInfo,
   type StartMethod,
@@ -43,7 +45,11 @@ export interface ProcessOptions<A extends any[] = any[]> {
   args?: A;
   /** The process's name. @default {"Process-N"} */
   name?: string;
-  /** Whether the child is ended, not awaited, when its parent's work is done. @default {false} */
+  /**
+   * Whether the child is terminated, not joined, when its parent's work is done; a daemon may not
+   * start children of its own.
+   * @default {false}
+   */
   daemon?: boolean;
   /**
    * URL of the module that exports `target` (or the subclass): pass `import.meta.url` when it is
@@ -84,6 +90,12 @@ export function checkStartMethod(method: unknown): StartMethod {
  * `"subprocess"` it is a `deno run` child process with at most this process's permissions,
  * which exits when its parent does.
  *
+ * Python's exit rules hold: when a process's own work is done (for the main process: its event
+ * loop has nothing left but children; for a child: its target settled), or it fails with an
+ * uncaught error, its daemon children are terminated first, then its other children are joined,
+ * and then it exits with its own code (1 after the error). `Deno.exit()` cannot wait: it ends the
+ * program at once and terminates every child still running.
+ *
  * @example Start a child and wait for it
  * ```ts
  * import { Process } from "@mp/multiprocessing/process";
@@ -97,6 +109,22 @@ export function checkStartMethod(method: unknown): StartMethod {
  *   p.start();
  *   await p.join();
  *   console.log(p.exitCode); // 0
+ * }
+ * ```
+ *
+ * @example A daemon is terminated when its parent's work is done; the others are joined
+ * ```ts
+ * import { Process } from "@mp/multiprocessing/process";
+ *
+ * export async function work(ms: number): Promise<void> {
+ *   await new Promise((resolve) => setTimeout(resolve, ms));
+ *   console.log(`worked ${ms} ms`);
+ * }
+ *
+ * if (import.meta.main) {
+ *   new Process({ target: work, args: [60_000], daemon: true }).start(); // never prints
+ *   new Process({ target: work, args: [10] }).start(); // prints "worked 10 ms"
+ *   console.log("main: done"); // then the program ends, with exit code 0
  * }
  * ```
  *
@@ -194,7 +222,7 @@ export class Process<A extends any[] = any[]> {
     this.#name = String(value);
   }
 
-  /** Whether the child is ended, not awaited, when its parent's work is done. */
+  /** Whether the child is terminated, not joined, when its parent's work is done. */
   get daemon(): boolean {
     return this.#daemon;
   }
@@ -293,7 +321,7 @@ export class Process<A extends any[] = any[]> {
       releaseIdent(s.table, ident);
       throw e;
     }
-    watchDaemons();
+    watchExit();
   }
 
   #resolve(
@@ -340,6 +368,16 @@ export class Process<A extends any[] = any[]> {
     await until(this.#exited, timeout, options.signal, "Cannot join process");
   }
 
+  /**
+   * The child's exit, resolved when `join()` would return; keeps no event loop alive.
+   *
+   * @ignore
+   */
+  get [EXITED](): Promise<void> {
+    if (!this.#exited) throw new TypeError(`Process '${this.#name}' has not been started`);
+    return this.#exited;
+  }
+
   /** Whether the child has started and not yet exited (always true for the current process). */
   isAlive(): boolean {
     if (this.#self) return true;
@@ -377,14 +415,4 @@ export class Process<A extends any[] = any[]> {
   [Symbol.dispose](): void {
     if (this.isAlive() && !this.#self) this.kill();
   }
-}
-
-let watching = false;
-
-function watchDaemons(): void {
-  if (watching) return;
-  watching = true;
-  globalThis.addEventListener("unload", () => {
-    for (const child of state().children) if (child.daemon && child.isAlive()) child.terminate();
-  });
 }

@@ -9,7 +9,7 @@ import {
   TimeoutError,
   WorkerLostError,
 } from "../mod.ts";
-import { METHODS, readUntil, spawnDeno, stillRunning } from "./_helpers.ts";
+import { METHODS, readUntil, runDeno, spawnDeno, stillRunning } from "./_helpers.ts";
 
 // --- task functions: exported, found by name in this module ---
 
@@ -446,6 +446,19 @@ for (const method of METHODS) {
     assert.equal(lines.length, 1, lines.join("\n"));
     assert.match(lines[0], /Interrupted \(SIGINT\): ending 2 pool worker/);
     if (method === "subprocess") assert.deepEqual(await stillRunning(pids), [], "no orphan");
+  });
+}
+
+for (const method of METHODS) {
+  Deno.test(`Pool: one never closed does not keep a finished program alive (${method})`, async () => {
+    const started = Date.now();
+    const { code, output } = await runDeno(["run", "-A", "tests/fixtures/open_pool.ts", method]);
+    assert.ok(Date.now() - started < 10_000, "the program ended promptly");
+    assert.equal(code, 0, output);
+    assert.match(output, /\n361\n/);
+    const pids = (output.match(/worker pids: ([\d ]+)/)?.[1] ?? "").split(" ").map(Number);
+    assert.ok(pids.length > 0 && pids.every((pid) => pid > 0), output);
+    if (method === "subprocess") assert.deepEqual(await stillRunning(pids), [], "no worker left");
   });
 }
 

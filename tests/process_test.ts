@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { METHODS, readUntil, runDeno, spawnDeno, stillRunning } from "./_helpers.ts";
+import { webWorkersUnref } from "../process/_thread.ts";
 import {
   activeChildren,
   cpuCount,
@@ -299,4 +300,55 @@ Deno.test("Process subprocess child exits when its parent is killed with SIGKILL
   parent.kill("SIGKILL");
   await parent.output();
   assert.deepEqual(await stillRunning([childPid]), [], "the child outlived its parent");
+});
+
+/** The pids a fixture's children printed as `(pid N)`, other than this test's own. */
+function childPids(output: string): number[] {
+  return [...output.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1])).filter((pid) =>
+    pid !== Deno.pid
+  );
+}
+
+for (const startMethod of METHODS) {
+  Deno.test(`Process: main's end terminates daemons first, then joins the others (${startMethod})`, async () => {
+    const { code, output } = await runDeno([
+      "run",
+      "-A",
+      "tests/fixtures/course_daemon.ts",
+      startMethod,
+      "1000",
+    ]);
+    assert.equal(code, 0, output);
+    assert.match(output, /main: done\n(.|\n)*>>>>>> end 4/, "main prints at once, the other ends");
+    assert.doesNotMatch(output, />>>>>> end 2/, "the daemon was terminated at main's end");
+    if (startMethod === "subprocess") {
+      assert.deepEqual(await stillRunning(childPids(output)), [], "no orphan");
+    }
+  });
+
+  Deno.test(`Process: an uncaught error in main joins the non-daemon children, then exits 1 (${startMethod})`, async () => {
+    const { code, output } = await runDeno([
+      "run",
+      "-A",
+      "tests/fixtures/uncaught_in_main.ts",
+      startMethod,
+    ]);
+    assert.equal(code, 1, output);
+    assert.match(output, /error: Uncaught \(in promise\) Error: boom in main\n +at /);
+    assert.match(output, /^end 2$/m, "the non-daemon child was joined");
+    assert.doesNotMatch(output, /^end 1$/m, "the daemon child was terminated");
+    if (startMethod === "subprocess") {
+      assert.equal(childPids(output).length, 2, output);
+      assert.deepEqual(await stillRunning(childPids(output)), [], "no orphan");
+    }
+  });
+}
+
+Deno.test("Process: worker children let a program end, by Deno's Worker unref hook", () => {
+  assert.ok(
+    webWorkersUnref,
+    "Deno's private Worker.prototype unref hook was not found: worker children now run in " +
+      "node:worker_threads Workers (slower to start), and one with `permissions` keeps the " +
+      "program alive until it exits",
+  );
 });
