@@ -7,6 +7,7 @@
 import { Worker as NodeWorker } from "node:worker_threads";
 import { PortLink } from "./_link.ts";
 import {
+  checkModulesReadable,
   type PermissionValue,
   type ProcessPermissions,
   workerPermissions,
@@ -152,6 +153,10 @@ class WorkerChild implements ChildHandle {
         "Cannot start process: a daemon worker cannot have its own permissions; use the 'subprocess' start method",
       );
     }
+    checkModulesReadable(
+      `Cannot start process '${spec.payload.self.name}' with the 'worker' start method`,
+      [ENTRY.href, spec.payload.module],
+    );
     this.exited = new Promise((resolve) => this.#settle = resolve);
     const { port1, port2 } = new MessageChannel();
     this.#link = new PortLink({
