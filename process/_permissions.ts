@@ -129,16 +129,19 @@ export function checkPermissions(perms: ProcessPermissions | undefined): void {
 
 /**
  * The `deno run` flags that give a subprocess child what it may have, plus access to `socket`,
- * the Unix socket over which it reaches its parent.
+ * the Unix socket over which it reaches its parent, and to the private directory that holds it
+ * (which the child removes once it has connected).
  */
 export function permissionFlags(perms: ProcessPermissions | undefined, socket: string): string[] {
   checkPermissions(perms);
+  const dir = socket.slice(0, socket.lastIndexOf("/"));
   const flags: string[] = [];
   for (const name of KINDS) {
     const want = perms?.[name] ?? "inherit";
     const all = want === true || (want === "inherit" && granted(name));
     const list = Array.isArray(want) ? [...want] : [];
-    if ((name === "read" || name === "write") && !all) list.push(socket);
+    if (name === "read" && !all) list.push(socket);
+    if (name === "write" && !all) list.push(dir);
     if (name === "net" && !all) list.push(`unix:${socket}`);
     if (all) flags.push(`--allow-${name}`);
     else if (list.length > 0) flags.push(`--allow-${name}=${list.join(",")}`);
