@@ -56,6 +56,15 @@ export async function exitOnError(
   Deno.exit(5);
 }
 
+/** What `action` gives: its value, or the message of what it throws. */
+export async function outcome(action: () => unknown): Promise<unknown> {
+  try {
+    return await action();
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 /** Joins every child and returns their exit codes. */
 export async function joinAll(ps: Process[]): Promise<(number | null)[]> {
   await Promise.all(ps.map((p) => p.join()));
