@@ -30,8 +30,9 @@ function removeQuietly(path: string): void {
 
 function createRegistry(): Registry {
   const paths = new Set<string>();
-  // Signal listeners added by anybody but this registry: while one is there, a signal does not
-  // end the program, so neither this registry's listener nor a raised signal may decide it.
+  // Signal listeners added by anybody but this registry (since the package was loaded, which is
+  // before the main module runs): while one is there, a signal does not end the program, so
+  // neither this registry's listener nor a raised signal may decide it.
   const others = new Map<Deno.Signal, Set<() => void>>();
   const addSignal = Deno.addSignalListener;
   const removeSignal = Deno.removeSignalListener;
