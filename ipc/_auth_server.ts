@@ -26,6 +26,8 @@ export interface AuthServerOptions {
   authkey?: Uint8Array;
   /** Whether the server and its connections let the program end (a manager's do). */
   unref?: boolean;
+  /** What cannot be done when listening fails, for error messages. */
+  what: string;
 }
 
 /** A server of authenticated connections. */
@@ -43,7 +45,7 @@ export class AuthServer {
 
   /** @param options where and with which key. */
   constructor(options: AuthServerOptions) {
-    this.#bound = bind(options.address);
+    this.#bound = bind(options.address, options.what);
     this.address = this.#bound.address;
     this.#authkey = options.authkey;
     this.#unref = options.unref ?? false;

@@ -386,8 +386,8 @@ export class ManagerServer {
    * Starts listening and serving at once. The server does not keep the program alive by itself:
    * it serves while the program runs, until {@link close}.
    */
-  constructor(address: Address | undefined, authkey: Uint8Array) {
-    this.#auth = new AuthServer({ address, authkey, unref: true });
+  constructor(address: Address | undefined, authkey: Uint8Array, what: string) {
+    this.#auth = new AuthServer({ address, authkey, unref: true, what });
     this.#objects.set(0, {
       methods: table({
         create: ([kind, init]) => {

@@ -28,7 +28,10 @@ export interface QueueCore {
   get(limits: WaitLimits): { value: unknown } | Promise<{ value: unknown } | undefined>;
   /** Takes an item now; undefined when there is none. */
   getNowait(): { value: unknown } | undefined;
-  qsize(): number;
+  /** The item count now; `call` names the public method, for the error where it cannot. */
+  qsize(call?: string): number;
+  /** The item count, in any process. */
+  qsizeAsync(): Promise<number>;
   taskDone(): void | Promise<void>;
   /** Waits until every item is marked done; false on timeout. */
   join(limits: WaitLimits): Promise<boolean>;
@@ -109,6 +112,10 @@ export class RingCore implements QueueCore {
     return this.ring.count();
   }
 
+  qsizeAsync(): Promise<number> {
+    return Promise.resolve(this.ring.count());
+  }
+
   taskDone(): void {
     this.ring.taskDone();
   }
@@ -151,8 +158,12 @@ export class RemoteCore implements QueueCore {
     throw syncError("getNowait()", "get({ timeout: 0 })");
   }
 
-  qsize(): number {
-    throw syncError("qsize()", "get({ timeout: 0 })");
+  qsize(call = "qsize"): number {
+    throw syncError(`${call}()`, `${call}Async()`);
+  }
+
+  async qsizeAsync(): Promise<number> {
+    return await this.rpc.call(this.id, "qsize", []) as number;
   }
 
   async taskDone(): Promise<void> {

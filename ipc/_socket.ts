@@ -1,6 +1,9 @@
 // Where listeners and managers listen: a Unix socket path, readable by its owner alone, or a TCP
 // host and port. A socket the package names itself lives in a fresh 0700 directory that is
-// removed with it (and at exit, should its owner forget).
+// removed with it (and at exit, should its owner forget); so is a socket path given.
+
+import { removeAtExit } from "../process/_exit_cleanup.ts";
+import { listenPrivately } from "../process/_private_socket.ts";
 
 /** A TCP address. */
 export interface TcpAddress {
@@ -42,17 +45,6 @@ export function checkAuthkey(authkey: unknown, what: string): Uint8Array | undef
   throw new TypeError(`${what}: authkey must be a string or a Uint8Array, got ${typeof authkey}`);
 }
 
-const owned = new Set<string>();
-let unloadHooked = false;
-
-function removeQuietly(path: string, recursive = false): void {
-  try {
-    Deno.removeSync(path, { recursive });
-  } catch {
-    // already gone
-  }
-}
-
 /** A listening socket and how to release it. */
 export interface BoundSocket {
   listener: Deno.Listener;
@@ -64,62 +56,53 @@ export interface BoundSocket {
 
 /**
  * Listens on `address`, or on a fresh socket in a private directory when it is left out. Unix
- * sockets are made readable and writable by their owner alone.
+ * sockets are made readable and writable by their owner alone. `what` starts error messages.
+ *
+ * @throws {Deno.errors.NotCapable} at the default address without the permissions it needs,
+ * naming the missing flags.
  */
-export function bind(address: Address | undefined): BoundSocket {
-  let dir: string | undefined;
-  let path: string | undefined;
-  let listener: Deno.Listener;
+export function bind(address: Address | undefined, what: string): BoundSocket {
   if (address === undefined) {
-    dir = Deno.makeTempDirSync({ prefix: "multiprocessing-" });
-    Deno.chmodSync(dir, 0o700);
-    path = `${dir}/listener.sock`;
-  } else if (typeof address === "string") {
-    path = address;
+    const own = listenPrivately(
+      "listener.sock",
+      `${what} at the default address`,
+      [],
+      "give an address: a Unix socket path it may use, or { port: 0 } for TCP, which needs --allow-net alone",
+    );
+    return { listener: own.listener, address: own.path, close: own.close };
   }
+  if (typeof address !== "string") {
+    const { hostname, port } = address as Required<TcpAddress>;
+    const listener = Deno.listen({ transport: "tcp", hostname, port });
+    const addr = listener.addr as Deno.NetAddr;
+    const bound = { hostname: addr.hostname, port: addr.port };
+    return { listener, address: bound, close: () => closeQuietly(listener) };
+  }
+  const listener = Deno.listen({ transport: "unix", path: address });
+  const remove = removeAtExit(address);
   try {
-    if (path !== undefined) {
-      listener = Deno.listen({ transport: "unix", path });
-      Deno.chmodSync(path, 0o600);
-    } else {
-      const { hostname, port } = address as Required<TcpAddress>;
-      listener = Deno.listen({ transport: "tcp", hostname, port });
-    }
+    Deno.chmodSync(address, 0o600);
   } catch (e) {
-    if (dir !== undefined) removeQuietly(dir, true);
+    closeQuietly(listener);
+    remove();
     throw e;
   }
-  const bound = path !== undefined ? path : {
-    hostname: (listener.addr as Deno.NetAddr).hostname,
-    port: (listener.addr as Deno.NetAddr).port,
-  };
-  const leftover = dir ?? path;
-  if (leftover !== undefined) {
-    owned.add(leftover);
-    if (!unloadHooked) {
-      unloadHooked = true;
-      globalThis.addEventListener("unload", () => {
-        for (const p of owned) removeQuietly(p, true);
-      });
-    }
-  }
-  let closed = false;
   return {
     listener,
-    address: bound,
+    address,
     close() {
-      if (closed) return;
-      closed = true;
-      try {
-        listener.close();
-      } catch {
-        // already closed
-      }
-      if (path !== undefined) removeQuietly(path);
-      if (dir !== undefined) removeQuietly(dir, true);
-      if (leftover !== undefined) owned.delete(leftover);
+      closeQuietly(listener);
+      remove();
     },
   };
+}
+
+function closeQuietly(listener: Deno.Listener): void {
+  try {
+    listener.close();
+  } catch {
+    // already closed
+  }
 }
 
 /** Connects to `address`; TCP connections send small messages at once (no Nagle delay). */

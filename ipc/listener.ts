@@ -65,12 +65,15 @@ export class Listener implements AsyncDisposable {
    * @param options where to listen and the authkey.
    * @throws {TypeError} when the address or the authkey is malformed.
    * @throws {Deno.errors.AddrInUse} when the address is taken.
+   * @throws {Deno.errors.NotCapable} without the permissions to listen, naming the missing flags
+   * (the default address needs --allow-read, --allow-write and --allow-net).
    */
   constructor(options: ListenerOptions = {}) {
     const what = "Cannot create listener";
     this.#server = new AuthServer({
       address: options.address === undefined ? undefined : checkAddress(options.address, what),
       authkey: checkAuthkey(options.authkey, what),
+      what,
     });
   }
 

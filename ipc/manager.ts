@@ -696,6 +696,8 @@ export class Manager implements AsyncDisposable {
    * @returns the manager; `shutdown()` it (or `await using` it).
    * @throws {TypeError} when the address or the authkey is malformed.
    * @throws {Deno.errors.AddrInUse} when the address is taken.
+   * @throws {Deno.errors.NotCapable} without the permissions to listen, naming the missing flags
+   * (the default address needs --allow-read, --allow-write and --allow-net).
    */
   static start(options: ManagerOptions = {}): Promise<Manager> {
     try {
@@ -705,7 +707,7 @@ export class Manager implements AsyncDisposable {
         : checkAddress(options.address, what);
       const authkey = checkAuthkey(options.authkey, what) ??
         crypto.getRandomValues(new Uint8Array(32));
-      const server = new ManagerServer(address, authkey);
+      const server = new ManagerServer(address, authkey, what);
       const ref = managerRef(server.address, authkey);
       setLocalServer(ref, server);
       return Promise.resolve(new Manager(ref, server));

@@ -105,7 +105,8 @@ const RESOLVED: Promise<void> = Promise.resolve();
  * With `maxsize > 0`, `put()` waits while `maxsize` items are in the queue, counted across all
  * processes. Between the process that made the queue and its worker descendants the items pass
  * through shared memory; a subprocess child reaches the queue through its parent, and there
- * only the waiting calls (`put`, `get`) are available.
+ * the synchronous calls throw a TypeError that names the call to await instead (`put()` and
+ * `get()` with `timeout: 0`, `qsizeAsync()`, `emptyAsync()`, `fullAsync()`).
  *
  * @typeParam T the items' type.
  *
@@ -272,30 +273,87 @@ export class Queue<T = unknown> {
    * The number of items in the queue, counted across all processes.
    *
    * @returns the count at this moment.
-   * @throws {TypeError} in a subprocess child.
+   * @throws {TypeError} in a subprocess child, which has no shared memory: use `qsizeAsync()`.
    */
   qsize(): number {
-    return this.#core.qsize();
+    return this.#core.qsize("qsize");
   }
 
   /**
    * Whether the queue holds no item.
    *
    * @returns `qsize() === 0`.
-   * @throws {TypeError} in a subprocess child.
+   * @throws {TypeError} in a subprocess child, which has no shared memory: use `emptyAsync()`.
    */
   empty(): boolean {
-    return this.#core.qsize() === 0;
+    return this.#core.qsize("empty") === 0;
   }
 
   /**
    * Whether the queue holds `maxsize` items.
    *
    * @returns false for a queue without limit.
-   * @throws {TypeError} in a subprocess child.
+   * @throws {TypeError} in a subprocess child, which has no shared memory: use `fullAsync()`.
    */
   full(): boolean {
-    return this.#maxsize > 0 && this.#core.qsize() >= this.#maxsize;
+    return this.#isFull(this.#core.qsize("full"));
+  }
+
+  #isFull(count: number): boolean {
+    return this.#maxsize > 0 && count >= this.#maxsize;
+  }
+
+  /**
+   * The number of items in the queue, in any process: `qsize()` where memory is shared, one
+   * round trip to the queue's owner in a subprocess child.
+   *
+   * @returns the count at this moment.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@mp/multiprocessing/ipc";
+   *
+   * const q = new Queue<string>();
+   * await q.put("a");
+   * console.log(await q.qsizeAsync()); // 1
+   * ```
+   */
+  qsizeAsync(): Promise<number> {
+    return this.#core.qsizeAsync();
+  }
+
+  /**
+   * Whether the queue holds no item, in any process (also in a subprocess child).
+   *
+   * @returns `(await qsizeAsync()) === 0`.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@mp/multiprocessing/ipc";
+   *
+   * console.log(await new Queue().emptyAsync()); // true
+   * ```
+   */
+  async emptyAsync(): Promise<boolean> {
+    return (await this.#core.qsizeAsync()) === 0;
+  }
+
+  /**
+   * Whether the queue holds `maxsize` items, in any process (also in a subprocess child).
+   *
+   * @returns false for a queue without limit.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@mp/multiprocessing/ipc";
+   *
+   * const q = new Queue<number>(1);
+   * await q.put(1);
+   * console.log(await q.fullAsync()); // true
+   * ```
+   */
+  async fullAsync(): Promise<boolean> {
+    return this.#isFull(await this.#core.qsizeAsync());
   }
 
   /** Says that this process will use the queue no more; later `put`/`get` here throw. */
@@ -341,7 +399,7 @@ export class Queue<T = unknown> {
       case "taskDone":
         return core.taskDone();
       case "qsize":
-        return core.qsize();
+        return core.qsizeAsync(); // also when this handle is itself a subprocess child's
     }
     throw new TypeError(`Cannot call '${method}' on a queue`);
   }

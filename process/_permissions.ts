@@ -1,5 +1,6 @@
 // Least privilege per process: a child gets at most what its parent has, narrowed by the
-// `permissions` option.
+// `permissions` option. And what this process itself needs for a step (starting a child,
+// listening): a missing flag fails that step with an error that names the flag and why.
 
 /** One permission: everything the parent has (`"inherit"`), all of it, none, or a list. */
 export type PermissionValue = "inherit" | boolean | string[];
@@ -57,6 +58,58 @@ function granted(name: Kind, item?: string): boolean {
   }
 }
 
+/** A permission this process lacks for a step of its work: the flag that grants it, and why. */
+export interface Need {
+  flag: `--allow-${Kind}`;
+  /** What the permission is for, e.g. "to start 'deno run' children". */
+  why: string;
+}
+
+/**
+ * The need for permission `name` (on `item`, or all of it when `item` is undefined), or
+ * undefined when this process has it.
+ */
+export function need(name: Kind, item: string | undefined, why: string): Need | undefined {
+  return granted(name, item) ? undefined : { flag: `--allow-${name}`, why };
+}
+
+function andList(items: string[]): string {
+  return items.length < 2 ? items.join("") : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
+}
+
+/**
+ * Throws, when any of `needs` is unmet, a `Deno.errors.NotCapable` that says what failed
+ * (`what`), which flags are missing and why, and what to do: run with them, or `instead`.
+ */
+export function checkNeeds(what: string, needs: (Need | undefined)[], instead?: string): void {
+  const unmet = needs.filter((n) => n !== undefined);
+  if (unmet.length === 0) return;
+  const flagsFor = new Map<string, string[]>();
+  for (const { flag, why } of unmet) {
+    const flags = flagsFor.get(why) ?? [];
+    if (!flags.includes(flag)) flags.push(flag);
+    flagsFor.set(why, flags);
+  }
+  const reasons = [...flagsFor].map(([why, flags]) => `${andList(flags)} ${why}`);
+  const flags = [...new Set(unmet.map((n) => n.flag))];
+  throw new Deno.errors.NotCapable(
+    `${what}: it needs ${reasons.join(", and ")}; run with ${flags.join(" ")} (or -A)` +
+      (instead ? `, or ${instead}` : ""),
+  );
+}
+
+/** The local file behind a `file:` URL; undefined for other URLs. */
+function filePath(url: string): string | undefined {
+  return url.startsWith("file:") ? decodeURIComponent(new URL(url).pathname) : undefined;
+}
+
+/** Checks that this process may read the local modules among `modules` (workers load them). */
+export function checkModulesReadable(what: string, modules: string[]): void {
+  const unread = modules.map(filePath).filter((p) => p !== undefined && !granted("read", p));
+  if (unread.length === 0) return;
+  checkNeeds(what, [{ flag: "--allow-read", why: `to load ${andList(unread as string[])}` }]);
+}
+
 function refuse(name: Kind, what: string): never {
   throw new TypeError(
     `Cannot start process: it asks for ${what} '${name}' permission, which this process does not have`,
@@ -76,16 +129,19 @@ export function checkPermissions(perms: ProcessPermissions | undefined): void {
 
 /**
  * The `deno run` flags that give a subprocess child what it may have, plus access to `socket`,
- * the Unix socket over which it reaches its parent.
+ * the Unix socket over which it reaches its parent, and to the private directory that holds it
+ * (which the child removes once it has connected).
  */
 export function permissionFlags(perms: ProcessPermissions | undefined, socket: string): string[] {
   checkPermissions(perms);
+  const dir = socket.slice(0, socket.lastIndexOf("/"));
   const flags: string[] = [];
   for (const name of KINDS) {
     const want = perms?.[name] ?? "inherit";
     const all = want === true || (want === "inherit" && granted(name));
     const list = Array.isArray(want) ? [...want] : [];
-    if ((name === "read" || name === "write") && !all) list.push(socket);
+    if (name === "read" && !all) list.push(socket);
+    if (name === "write" && !all) list.push(dir);
     if (name === "net" && !all) list.push(`unix:${socket}`);
     if (all) flags.push(`--allow-${name}`);
     else if (list.length > 0) flags.push(`--allow-${name}=${list.join(",")}`);

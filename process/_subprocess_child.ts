@@ -30,10 +30,22 @@ function fail(e: Event, error: unknown): void {
 globalThis.addEventListener("error", (e) => fail(e, (e as ErrorEvent).error));
 globalThis.addEventListener("unhandledrejection", (e) => fail(e, e.reason));
 
+function removeDir(socket: string): void {
+  try {
+    Deno.removeSync(socket.slice(0, socket.lastIndexOf("/")), { recursive: true });
+  } catch {
+    // the parent removed it first
+  }
+}
+
 /** Connects to the parent, receives the start payload, and runs the target in `ns`. */
 export async function runSubprocessChild(ns: Record<string, unknown>): Promise<void> {
+  const conn = await Deno.connect({ transport: "unix", path: socket }).catch(() => undefined);
+  // The socket's private directory is needed no more: this child is connected, or its parent is
+  // gone (even killed with SIGKILL, when nobody else would remove it).
+  removeDir(socket);
   // No parent to connect to: it is gone already, and so is this child.
-  const conn = await Deno.connect({ transport: "unix", path: socket }).catch(() => Deno.exit(1));
+  if (!conn) Deno.exit(1);
   const link = new SocketLink(conn);
   // The parent is gone (even killed with SIGKILL): a child never outlives it.
   link.onclose = () => Deno.exit(1);

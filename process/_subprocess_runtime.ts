@@ -1,10 +1,13 @@
-// The "subprocess" start method: each child is `deno run` on a small entry module that
-// statically imports the child bootstrap and the target's module, and talks to its parent over
-// a Unix socket in a directory only this user can read.
+// The "subprocess" start method: each child is `deno run` on a small entry module (a `data:`
+// URL, so no file is left behind) that statically imports the child bootstrap and the target's
+// module, and talks to its parent over a Unix socket in a directory only this user can enter.
+// The directory lives only until the child has connected (either side removes it then), so that
+// even a parent killed with SIGKILL leaves nothing behind once its children have started.
 
 import { SocketLink } from "./_link.ts";
 import { until } from "./_until.ts";
-import { permissionFlags } from "./_permissions.ts";
+import { need, permissionFlags } from "./_permissions.ts";
+import { listenPrivately } from "./_private_socket.ts";
 import {
   type ChildHandle,
   type Runtime,
@@ -17,38 +20,11 @@ import {
 const LAST_WORDS_MS = 1000;
 const CHILD = new URL("./_subprocess_child.ts", import.meta.url).href;
 
-let dir: string | undefined;
-const entries = new Map<string, string>();
-
-function workDir(): string {
-  if (dir === undefined) {
-    const made = Deno.makeTempDirSync({ prefix: "multiprocessing-" });
-    Deno.chmodSync(made, 0o700);
-    dir = made;
-    globalThis.addEventListener("unload", () => {
-      try {
-        Deno.removeSync(made, { recursive: true });
-      } catch {
-        // already gone
-      }
-    });
-  }
-  return dir;
-}
-
 function entryFor(module: string): string {
-  let path = entries.get(module);
-  if (path === undefined) {
-    path = `${workDir()}/entry-${entries.size}.ts`;
-    Deno.writeTextFileSync(
-      path,
-      `import { runSubprocessChild } from ${JSON.stringify(CHILD)};\n` +
-        `import * as target from ${JSON.stringify(module)};\n` +
-        `await runSubprocessChild(target);\n`,
-    );
-    entries.set(module, path);
-  }
-  return path;
+  const code = `import { runSubprocessChild } from ${JSON.stringify(CHILD)};\n` +
+    `import * as target from ${JSON.stringify(module)};\n` +
+    `await runSubprocessChild(target);\n`;
+  return `data:application/typescript,${encodeURIComponent(code)}`;
 }
 
 class SubprocessChild implements ChildHandle {
@@ -59,23 +35,27 @@ class SubprocessChild implements ChildHandle {
 
   constructor(spec: SpawnSpec) {
     const { payload } = spec;
-    const socket = `${workDir()}/p${payload.self.ident}.sock`;
-    const flags = permissionFlags(spec.permissions, socket);
-    const entry = entryFor(payload.module);
-    const listener = Deno.listen({ transport: "unix", path: socket });
-    Deno.chmodSync(socket, 0o600);
     const { name, daemon, identity } = payload.self;
+    const deno = Deno.execPath();
+    const sock = listenPrivately(
+      "child.sock",
+      `Cannot start process '${name}' with the 'subprocess' start method`,
+      [need("run", deno, "to start 'deno run' children")],
+      "use the 'worker' start method",
+    );
+    const { listener, path: socket } = sock;
     const early = { name, daemon, identity, module: payload.module };
     try {
-      this.#child = new Deno.Command(Deno.execPath(), {
+      const flags = permissionFlags(spec.permissions, socket);
+      const entry = entryFor(payload.module);
+      this.#child = new Deno.Command(deno, {
         args: ["run", "--no-prompt", ...flags, entry, socket, JSON.stringify(early), ...Deno.args],
         stdin: "null",
         stdout: "inherit",
         stderr: "inherit",
       }).spawn();
     } catch (e) {
-      listener.close();
-      Deno.removeSync(socket);
+      sock.close();
       throw e;
     }
     this.pid = this.#child.pid;
@@ -93,22 +73,10 @@ class SubprocessChild implements ChildHandle {
       spec.rpc.attach(link);
       link.post({ t: "start", payload } satisfies StartMessage);
     }, () => {});
-    const cleanup = () => {
-      try {
-        listener.close();
-      } catch {
-        // closed after accept
-      }
-      try {
-        Deno.removeSync(socket);
-      } catch {
-        // removed after accept
-      }
-    };
-    accepted.then(cleanup);
+    accepted.then(sock.close);
     this.exited = status.then(async (code) => {
       this.#done = true;
-      cleanup();
+      sock.close();
       await accepted;
       if (link) await until(link.ended, LAST_WORDS_MS, undefined, "exit"); // its last messages
       link?.close();

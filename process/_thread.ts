@@ -11,7 +11,8 @@
 import { Worker as NodeWorker } from "node:worker_threads";
 import type { PermissionValue } from "./_permissions.ts";
 
-const ENTRY = new URL("./_worker_child.ts", import.meta.url);
+/** The module every worker child starts from. */
+export const ENTRY: URL = new URL("./_worker_child.ts", import.meta.url);
 
 /** What a new thread is and what its host hears of it. */
 export interface ThreadSpec {

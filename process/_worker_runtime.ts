@@ -5,12 +5,13 @@
 
 import { PortLink } from "./_link.ts";
 import {
+  checkModulesReadable,
   type PermissionValue,
   type ProcessPermissions,
   workerPermissions,
 } from "./_permissions.ts";
 import type { ChildHandle, ExitMessage, Runtime, SpawnSpec, StartMessage } from "./_runtime.ts";
-import { startThread } from "./_thread.ts";
+import { ENTRY, startThread } from "./_thread.ts";
 
 /** What the host needs to create a worker. */
 interface WorkerRequest {
@@ -134,6 +135,10 @@ class WorkerChild implements ChildHandle {
         "Cannot start process: a daemon worker cannot have its own permissions; use the 'subprocess' start method",
       );
     }
+    checkModulesReadable(
+      `Cannot start process '${spec.payload.self.name}' with the 'worker' start method`,
+      [ENTRY.href, spec.payload.module],
+    );
     this.exited = new Promise((resolve) => this.#settle = resolve);
     const { port1, port2 } = new MessageChannel();
     this.#link = new PortLink({

@@ -260,6 +260,8 @@ export class Process<A extends any[] = any[]> {
    * from its module, when an argument cannot be sent, or when asked for permissions this process
    * lacks.
    * @throws {Error} in a daemon process, or while a child is still importing its main module.
+   * @throws {Deno.errors.NotCapable} when this process lacks a permission its start method needs;
+   * the message names each missing flag, why it is needed and what to do.
    */
   start(): void {
     const s = state();

@@ -189,10 +189,13 @@ export class Link {
     })();
   }
 
-  /** Throws the error of a synchronous accessor used where memory is not shared. */
-  noSync(what: string, instead: string): never {
+  /**
+   * Throws the error of a synchronous member used where memory is not shared: `verb` it is
+   * what the caller tried ("read", "write", "call"), `instead` the call to use.
+   */
+  noSync(what: string, instead: string, verb = "read"): never {
     throw new TypeError(
-      `Cannot read ${what} synchronously in this process: it reaches the object through its ` +
+      `Cannot ${verb} ${what} synchronously in this process: it reaches the object through its ` +
         `parent (subprocess start method); use ${instead}`,
     );
   }

@@ -60,6 +60,8 @@ export class LockCore {
   recovered = false;
   /** Acquires made through this proxy and not yet released (proxies only). */
   heldHere = 0;
+  /** Acquires through this proxy still on their way to the owner (proxies only). */
+  acquiringHere = 0;
 
   constructor(name: string, reentrant: boolean) {
     this.name = name;
@@ -93,10 +95,17 @@ export class LockCore {
   }
 
   async #acquireSlow(options: SyncWaitOptions, who: Who): Promise<boolean> {
-    const got = await this.acquireGot(options, who);
+    const proxy = !this.w;
+    if (proxy) this.acquiringHere++;
+    let got: Got;
+    try {
+      got = await this.acquireGot(options, who);
+    } finally {
+      if (proxy) this.acquiringHere--;
+    }
     if (got === NO) return false;
     this.recovered = got === RECOVERED;
-    if (!this.w) this.heldHere++;
+    if (proxy) this.heldHere++;
     return true;
   }
 
@@ -125,7 +134,12 @@ export class LockCore {
     const w = this.w;
     if (!w) {
       if (this.heldHere === 0) {
-        throw new TypeError(`Cannot release ${this.name}: this process does not hold it`);
+        throw new TypeError(
+          this.acquiringHere > 0
+            ? `Cannot release ${this.name}: its acquire() has not completed yet; in a subprocess ` +
+              "child it takes a round trip to the parent, so await lock.acquire() before release()"
+            : `Cannot release ${this.name}: this process does not hold it; await lock.acquire() first`,
+        );
       }
       this.heldHere--;
       this.recovered = false;
@@ -149,7 +163,9 @@ export class LockCore {
   }
 
   tryAcquire(who: Who = localWho()): boolean {
-    if (!this.w) this.link.noSync(`${this.name}.tryAcquire()`, "await acquire({ timeout: 0 })");
+    if (!this.w) {
+      this.link.noSync(`${this.name}.tryAcquire()`, "await acquire({ timeout: 0 })", "call");
+    }
     const got = tryAcquire(this.w, who, this.reentrant);
     if (got === NO) return false;
     this.recovered = got === RECOVERED;

@@ -73,9 +73,9 @@ export class MemoryCore {
     return this.lock;
   }
 
-  /** The typed array, where memory is shared. */
-  view(what: string, instead: string): SharedTypedArray {
-    if (!this.a) this.link.noSync(`${this.what}.${what}`, instead);
+  /** The typed array, where memory is shared; `verb` and `instead` as for `noSync`. */
+  view(what: string, instead: string, verb?: string): SharedTypedArray {
+    if (!this.a) this.link.noSync(`${this.what}.${what}`, instead, verb);
     return this.a;
   }
 
@@ -89,11 +89,11 @@ export class MemoryCore {
   }
 
   read(i: number): number | bigint {
-    return load(this.type, this.view("value", "await get()"), i);
+    return load(this.type, this.view("value", "await v.get()"), i);
   }
 
   write(i: number, v: unknown): void {
-    const a = this.view("value", "await set()");
+    const a = this.view("value", "await v.set(x)", "write");
     store(this.type, a, i, checkElement(this.type, v, `Cannot set ${this.what}`));
   }
 

@@ -56,6 +56,15 @@ export async function exitOnError(
   Deno.exit(5);
 }
 
+/** What `action` gives: its value, or the message of what it throws. */
+export async function outcome(action: () => unknown): Promise<unknown> {
+  try {
+    return await action();
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 /** Joins every child and returns their exit codes. */
 export async function joinAll(ps: Process[]): Promise<(number | null)[]> {
   await Promise.all(ps.map((p) => p.join()));
@@ -82,22 +91,46 @@ export async function timeoutAndAbort(
 /** The repository's root, the working directory of the programs the tests run. */
 const ROOT = new URL("../", import.meta.url);
 
-/** Runs `deno <args>` from the repository root; its exit code, and stdout then stderr. */
-export async function runDeno(args: string[]): Promise<{ code: number; output: string }> {
-  const out = await new Deno.Command(Deno.execPath(), { args, cwd: ROOT, stdin: "null" }).output();
+/**
+ * Runs `deno <args>` from the repository root, with `env` added to the environment; its exit
+ * code (and the signal that ended it), and stdout then stderr.
+ */
+export async function runDeno(
+  args: string[],
+  env?: Record<string, string>,
+): Promise<{ code: number; signal: Deno.Signal | null; output: string }> {
+  const out = await new Deno.Command(Deno.execPath(), { args, cwd: ROOT, stdin: "null", env })
+    .output();
   const output = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  return { code: out.code, output };
+  return { code: out.code, signal: out.signal, output };
 }
 
-/** Starts `deno <args>` from the repository root with piped stdout and stderr. */
-export function spawnDeno(args: string[]): Deno.ChildProcess {
+/** Starts `deno <args>` from the repository root with piped stdout and stderr, `env` added. */
+export function spawnDeno(args: string[], env?: Record<string, string>): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
+    env,
   }).spawn();
+}
+
+/**
+ * Runs `body` with a fresh directory for a program's TMPDIR, and returns the names left in it
+ * at the end (the directory itself is removed).
+ */
+export async function leftInTmp(
+  body: (env: { TMPDIR: string }) => Promise<void>,
+): Promise<string[]> {
+  const tmp = await Deno.makeTempDir({ prefix: "mp-test-tmp-" });
+  try {
+    await body({ TMPDIR: tmp });
+    return [...Deno.readDirSync(tmp)].map((e) => e.name);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 }
 
 /** Reads `child`'s stdout until `enough(text)` or its end; releases the stream for `output()`. */

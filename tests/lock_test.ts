@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
-import { Event, Lock, Process, RLock, Value } from "../mod.ts";
-import { exitOnError, joinAll, METHODS, spawn, timeoutAndAbort } from "./_helpers.ts";
+import { Event, Lock, Process, Queue, RLock, Value } from "../mod.ts";
+import {
+  exitOnError,
+  joinAll,
+  METHODS,
+  outcome,
+  spawn,
+  starter,
+  timeoutAndAbort,
+} from "./_helpers.ts";
 
 const module = import.meta.url;
 
@@ -88,6 +96,18 @@ export async function nested(
   }
   await child?.join();
   if (child && child.exitCode !== 0) Deno.exit(3);
+}
+
+/**
+ * Reports in `out` what `release()` gives without an acquire, then right after an acquire()
+ * that was not awaited; then awaits that acquire and releases.
+ */
+export async function releaseEarly(lock: Lock, out: Queue<unknown>): Promise<void> {
+  await out.put(await outcome(() => lock.release()));
+  const acquiring = lock.acquire();
+  await out.put(await outcome(() => lock.release()));
+  await acquiring;
+  lock.release();
 }
 
 // ---- tests -------------------------------------------------------------------------------
@@ -275,3 +295,22 @@ for (const method of METHODS) {
     assert.equal(lock.locked(), false);
   });
 }
+
+Deno.test("Lock: release() in a subprocess child before its acquire() completes says to await lock.acquire()", async () => {
+  const lock = new Lock();
+  const out = new Queue<unknown>();
+  const p = starter(module)("subprocess", releaseEarly, [lock, out]);
+  const [unheld, early] = [await out.get(), await out.get()];
+  await p.join();
+  assert.equal(p.exitCode, 0);
+  assert.equal(
+    unheld,
+    "Cannot release Lock: this process does not hold it; await lock.acquire() first",
+  );
+  assert.equal(
+    early,
+    "Cannot release Lock: its acquire() has not completed yet; in a subprocess child it takes " +
+      "a round trip to the parent, so await lock.acquire() before release()",
+  );
+  assert.equal(lock.locked(), false);
+});

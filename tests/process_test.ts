@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { METHODS, readUntil, runDeno, spawnDeno, stillRunning } from "./_helpers.ts";
+import { leftInTmp, METHODS, readUntil, runDeno, spawnDeno, stillRunning } from "./_helpers.ts";
 import { webWorkersUnref } from "../process/_thread.ts";
 import {
   activeChildren,
@@ -293,13 +293,16 @@ for (const startMethod of METHODS) {
   });
 }
 
-Deno.test("Process subprocess child exits when its parent is killed with SIGKILL", async () => {
-  const parent = spawnDeno(["run", "-A", "tests/fixtures/orphan_parent.ts"]);
-  const childPid = Number((await readUntil(parent, (t) => t.includes("\n"))).trim());
-  assert.ok(childPid > 0);
-  parent.kill("SIGKILL");
-  await parent.output();
-  assert.deepEqual(await stillRunning([childPid]), [], "the child outlived its parent");
+Deno.test("Process subprocess child exits when its parent is killed with SIGKILL, leaving no temp directory", async () => {
+  const left = await leftInTmp(async (env) => {
+    const parent = spawnDeno(["run", "-A", "tests/fixtures/orphan_parent.ts"], env);
+    const childPid = Number((await readUntil(parent, (t) => t.includes("\n"))).trim());
+    assert.ok(childPid > 0);
+    parent.kill("SIGKILL");
+    await parent.output();
+    assert.deepEqual(await stillRunning([childPid]), [], "the child outlived its parent");
+  });
+  assert.deepEqual(left, []);
 });
 
 /** The pids a fixture's children printed as `(pid N)`, other than this test's own. */

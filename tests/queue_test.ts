@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { METHODS, starter } from "./_helpers.ts";
+import { METHODS, outcome, starter } from "./_helpers.ts";
 import { Queue, QueueEmptyError, QueueFullError, SimpleQueue } from "../mod.ts";
 
 const module = import.meta.url;
@@ -74,6 +74,15 @@ export async function getWithTimeout(q: Queue<number>, out: Queue<string>): Prom
   } catch (e) {
     await out.put((e as Error).name);
   }
+}
+
+/** Reports in `out` what `q[call]()` gives (a count, a boolean, or an error's message). */
+export async function sizeCall(
+  q: Queue<number>,
+  call: "qsize" | "empty" | "full" | "qsizeAsync" | "emptyAsync" | "fullAsync",
+  out: Queue<unknown>,
+): Promise<void> {
+  await out.put(await outcome(() => q[call]()));
 }
 
 /** Waits for an item forever (until killed). */
@@ -301,5 +310,44 @@ for (const method of METHODS) {
     await q.put(7);
     const got = await next;
     assert.ok(got === 7, `expected 7, got ${got instanceof Uint8Array ? "the large item" : got}`);
+  });
+}
+
+for (const call of ["qsize", "empty", "full"] as const) {
+  Deno.test(`Queue: ${call}() in a subprocess child names await q.${call}Async()`, async () => {
+    const q = new Queue<number>(1);
+    const out = new Queue<unknown>();
+    const p = start("subprocess", sizeCall, [q, call, out]);
+    const message = await out.get();
+    await p.join();
+    assert.equal(
+      message,
+      `Cannot call ${call}() in a subprocess child: the queue lives in another OS process and ` +
+        `cannot answer synchronously; use await q.${call}Async()`,
+    );
+  });
+}
+
+for (const method of METHODS) {
+  Deno.test(`Queue [${method}]: qsizeAsync(), emptyAsync() and fullAsync() answer in a child`, async () => {
+    const q = new Queue<number>(2);
+    const out = new Queue<unknown>();
+    const ask = async (call: Parameters<typeof sizeCall>[1]) => {
+      const p = start(method, sizeCall, [q, call, out]);
+      const answer = await out.get();
+      await p.join();
+      return answer;
+    };
+    assert.deepEqual([await ask("qsizeAsync"), await ask("emptyAsync")], [0, true]);
+    await q.put(1);
+    assert.deepEqual([await ask("qsizeAsync"), await ask("emptyAsync")], [1, false]);
+    assert.equal(await ask("fullAsync"), false);
+    await q.put(2);
+    assert.deepEqual([await ask("qsizeAsync"), await ask("fullAsync")], [2, true]);
+    assert.deepEqual([await q.qsizeAsync(), await q.emptyAsync(), await q.fullAsync()], [
+      2,
+      false,
+      true,
+    ]);
   });
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { Lock, RLock, Value } from "../mod.ts";
-import { joinAll, METHODS, spawn } from "./_helpers.ts";
+import { Lock, Queue, RLock, Value } from "../mod.ts";
+import { joinAll, METHODS, outcome, spawn, starter } from "./_helpers.ts";
 
 const module = import.meta.url;
 
@@ -44,6 +44,12 @@ export async function writeTyped(
   } catch (e) {
     if (!(e instanceof TypeError)) Deno.exit(3);
   }
+}
+
+/** Reports in `out` what reading `v.value`, then assigning it, gives (the messages thrown). */
+export async function useValue(v: Value<"i">, out: Queue<unknown>): Promise<void> {
+  await out.put(await outcome(() => v.value));
+  await out.put(await outcome(() => v.value = 5));
 }
 
 // ---- tests -------------------------------------------------------------------------------
@@ -131,3 +137,16 @@ for (const method of METHODS) {
     assert.equal(raw.value, 255);
   });
 }
+
+Deno.test("Value: reading and assigning v.value in a subprocess child name await v.get() and await v.set(x)", async () => {
+  const v = new Value("i", 1);
+  const out = new Queue<unknown>();
+  const p = starter(module)("subprocess", useValue, [v, out]);
+  const [read, write] = [await out.get(), await out.get()];
+  await p.join();
+  const why = "synchronously in this process: it reaches the object through its parent " +
+    "(subprocess start method)";
+  assert.equal(read, `Cannot read Value.value ${why}; use await v.get()`);
+  assert.equal(write, `Cannot write Value.value ${why}; use await v.set(x)`);
+  assert.equal(v.value, 1);
+});
