@@ -16,6 +16,7 @@ import {
 import { type Caller, remoteCall } from "../process/_rpc.ts";
 import { fromParent, Link, localWho, revive, revived, unknownMethod, type Who } from "./_handle.ts";
 import { cores, type LockCore, type LockHold } from "./_lock_core.ts";
+import { checkInteger } from "./_check.ts";
 import { Waiters, type WaitersMemory } from "./_cond_waiters.ts";
 import { acquire, depth, free, NO, owns, setDepth } from "./_mutex.ts";
 import { remaining, startWait, type SyncWaitOptions } from "./_wait.ts";
@@ -255,9 +256,7 @@ export class Condition {
    * ```
    */
   notify(n: number = 1): void {
-    if (typeof n !== "number" || !(n >= 0)) {
-      throw new RangeError(`Cannot notify Condition: n must be a number >= 0, got ${String(n)}`);
-    }
+    if (n !== Infinity) checkInteger(n, "Cannot notify Condition: n", 0, Number.MAX_SAFE_INTEGER);
     this.#notify(n, localWho());
   }
 

@@ -95,6 +95,10 @@ Deno.test("Condition rejects bad input", async () => {
   assert.throws(() => cond.notify(), TypeError);
   await cond.acquire();
   assert.throws(() => cond.notify(-1), RangeError);
+  assert.throws(() => cond.notify(1.5), TypeError);
+  assert.throws(() => cond.notify(NaN), TypeError);
+  assert.throws(() => cond.notify("2" as never), TypeError);
+  cond.notify(Infinity); // the same as notifyAll()
   const ctl = new AbortController();
   const p = cond.wait({ signal: ctl.signal });
   setTimeout(() => ctl.abort(), 10);
