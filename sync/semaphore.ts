@@ -7,6 +7,7 @@
 
 import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
 import { type Caller, remoteCall } from "../process/_rpc.ts";
+import { checkInteger } from "./_check.ts";
 import { fromParent, Link, localWho, revive, revived, unknownMethod, type Who } from "./_handle.ts";
 import { remaining, spin, startWait, type SyncWaitOptions, waitSlice } from "./_wait.ts";
 
@@ -18,15 +19,8 @@ const BOUND = 2; // the initial value of a bounded semaphore, -1 when unbounded
 
 const kBounded: unique symbol = Symbol("bounded") as never;
 
-function checkCount(n: unknown, what: string, min: number): number {
-  if (typeof n !== "number" || !Number.isInteger(n)) {
-    throw new TypeError(`${what} must be an integer, got ${String(n)}`);
-  }
-  if (n < min || n > 0x7fffffff) {
-    throw new RangeError(`${what} must be between ${min} and ${0x7fffffff}, got ${n}`);
-  }
-  return n;
-}
+/** The largest count: what an Int32 word holds. */
+const MAX_COUNT = 0x7fffffff;
 
 /**
  * A counter that `acquire()` decrements, waiting while it is 0, and `release()` increments: at
@@ -68,7 +62,7 @@ export class Semaphore {
       return;
     }
     const name = new.target.name;
-    checkCount(value, `Cannot create ${name}: value`, 0);
+    checkInteger(value, `Cannot create ${name}: value`, 0, MAX_COUNT);
     this.#w = new Int32Array(new SharedArrayBuffer(12));
     this.#w[COUNT] = value;
     this.#w[BOUND] = (new.target as typeof Semaphore)[kBounded] ? value : -1;
@@ -132,8 +126,9 @@ export class Semaphore {
    * Increments the count by `n`, waking up to `n` waiters.
    *
    * @param n how much to add.
-   * @throws {RangeError} when `n` is below 1, or for a `BoundedSemaphore`, when the count would
-   * exceed its initial value.
+   * @throws {TypeError} when `n` is not an integer.
+   * @throws {RangeError} when `n` is below 1, when the count would pass 2^31 - 1 (the count is
+   * then unchanged), or for a `BoundedSemaphore`, when it would exceed its initial value.
    *
    * @example
    * ```ts
@@ -145,7 +140,7 @@ export class Semaphore {
    * ```
    */
   release(n: number = 1): void {
-    checkCount(n, `Cannot release ${this.constructor.name}: n`, 1);
+    checkInteger(n, `Cannot release ${this.constructor.name}: n`, 1, MAX_COUNT);
     const { remote } = this.#link;
     if (remote) return remote.send("release", [n]);
     this.#release(n);
@@ -159,6 +154,12 @@ export class Semaphore {
       if (bound >= 0 && c + n > bound) {
         throw new RangeError(
           `Cannot release ${this.constructor.name}: its value would exceed its initial value ${bound}`,
+        );
+      }
+      if (c + n > MAX_COUNT) {
+        throw new RangeError(
+          `Cannot release ${this.constructor.name}: its value ${c} plus ${n} would pass ` +
+            `${MAX_COUNT}, the largest it can hold`,
         );
       }
       if (Atomics.compareExchange(w, COUNT, c, c + n) === c) break;

@@ -72,6 +72,9 @@ Deno.test("Semaphore rejects bad input", async () => {
   assert.throws(() => new Semaphore(1.5), TypeError);
   const sem = new Semaphore(0);
   assert.throws(() => sem.release(0), RangeError);
+  assert.throws(() => sem.release(1.5), TypeError);
+  assert.throws(() => new Semaphore(NaN), TypeError);
+  assert.throws(() => new Semaphore(2 ** 31), RangeError);
   await assert.rejects(() => sem.acquire({ timeout: -5 }), RangeError);
   const ctl = new AbortController();
   const p = sem.acquire({ signal: ctl.signal });
@@ -82,6 +85,17 @@ Deno.test("Semaphore rejects bad input", async () => {
   await b.acquire();
   b.release();
   assert.equal(b.getValue(), 1);
+});
+
+Deno.test("Semaphore.release() past the largest count throws RangeError and changes nothing", () => {
+  const sem = new Semaphore(0);
+  sem.release(2 ** 30);
+  assert.throws(() => sem.release(2 ** 30), RangeError);
+  assert.equal(sem.getValue(), 2 ** 30);
+  sem.release(2 ** 30 - 1);
+  assert.equal(sem.getValue(), 2 ** 31 - 1);
+  assert.throws(() => sem.release(), RangeError);
+  assert.equal(sem.getValue(), 2 ** 31 - 1);
 });
 
 for (const method of METHODS) {
