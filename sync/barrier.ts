@@ -11,7 +11,14 @@ import { findExport } from "../process/_target.ts";
 import { checkInteger } from "./_check.ts";
 import { fromParent, Link, localWho, revive, revived, unknownMethod, type Who } from "./_handle.ts";
 import { IdentCounts } from "./_ident_counts.ts";
-import { deadlineOf, remaining, type SyncWaitOptions, waitSlice } from "./_wait.ts";
+import {
+  checkOptions,
+  deadlineOf,
+  remaining,
+  startWait,
+  type SyncWaitOptions,
+  waitSlice,
+} from "./_wait.ts";
 
 export type { SyncWaitOptions };
 
@@ -116,6 +123,7 @@ export class Barrier {
   constructor(parties: number, options: BarrierOptions = {}) {
     const r = revived();
     this.#link = new Link(r?.remote);
+    checkOptions(options, "Cannot create Barrier");
     const { action, module, timeout } = options;
     if (action !== undefined && typeof action !== "function") {
       throw new TypeError("Cannot create Barrier: action must be a function");
@@ -161,9 +169,9 @@ export class Barrier {
   }
 
   async #wait(options: SyncWaitOptions, who: Who): Promise<number> {
+    checkOptions(options, "Cannot wait on Barrier");
     const timeout = options.timeout ?? this.#timeout;
-    const deadline = deadlineOf(timeout, "Cannot wait on Barrier");
-    options.signal?.throwIfAborted();
+    const deadline = startWait({ timeout, signal: options.signal }, "Cannot wait on Barrier");
     const { remote } = this.#link;
     if (remote) return await remote.wait("wait", [timeout], options.signal) as number;
     const w = this.#w!;

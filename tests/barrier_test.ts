@@ -91,6 +91,8 @@ Deno.test("Barrier rejects bad input", async () => {
   const b = new Barrier(2);
   await assert.rejects(() => b.wait({ timeout: NaN }), RangeError);
   await assert.rejects(() => b.wait({ timeout: -1 }), RangeError);
+  await assert.rejects(() => new Barrier(1).wait(1000 as never), TypeError);
+  assert.throws(() => new Barrier(2, 1000 as never), TypeError); // Python's Barrier(2, None, 1)
   assert.equal(b.broken, false); // a refused wait does not break the barrier
 });
 

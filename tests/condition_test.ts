@@ -99,6 +99,8 @@ Deno.test("Condition rejects bad input", async () => {
   assert.throws(() => cond.notify(NaN), TypeError);
   assert.throws(() => cond.notify("2" as never), TypeError);
   cond.notify(Infinity); // the same as notifyAll()
+  await assert.rejects(() => cond.waitFor(() => true, 100 as never), TypeError);
+  await assert.rejects(() => cond.wait({ timeout: NaN }), RangeError);
   const ctl = new AbortController();
   const p = cond.wait({ signal: ctl.signal });
   setTimeout(() => ctl.abort(), 10);

@@ -93,6 +93,8 @@ Deno.test("Semaphore rejects bad input", async () => {
   assert.throws(() => new Semaphore(1, { recoverDead: 1 as never }), TypeError);
   assert.throws(() => new Semaphore(1, 5 as never), TypeError);
   await assert.rejects(() => sem.acquire({ timeout: -5 }), RangeError);
+  await assert.rejects(() => sem.acquire({ timeout: NaN }), RangeError);
+  await assert.rejects(() => new Semaphore(1).acquire(false as never), TypeError);
   const ctl = new AbortController();
   const p = sem.acquire({ signal: ctl.signal });
   ctl.abort();
