@@ -31,6 +31,11 @@ export type { SyncWaitOptions };
  * `notify(n)`. It can be passed to children of either start method in `args`; its lock goes
  * with it.
  *
+ * A waiter that dies while it waits (a killed child, of either start method) is taken out before
+ * the next notify: `notify(n)` wakes `n` live waiters when there are that many, and leaves no
+ * notification over for a later waiter; the dead waiter never takes the lock back. (Python's
+ * `notify()` can then wait forever for the dead waiter to wake.)
+ *
  * In a subprocess child it is reached through the parent; its methods work the same there.
  *
  * @example
@@ -242,8 +247,8 @@ export class Condition {
   /**
    * Wakes up to `n` waiters; they return from `wait()` once they get the lock back.
    *
-   * @param n how many waiters to wake.
-   * @throws {TypeError} when the lock is not held by this process.
+   * @param n how many waiters to wake (`Infinity`: all of them).
+   * @throws {TypeError} when the lock is not held by this process, or `n` is not an integer.
    * @throws {RangeError} when `n` is negative.
    *
    * @example
