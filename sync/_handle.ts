@@ -16,6 +16,11 @@ export interface Who {
   readonly alive: (() => boolean) | undefined;
 }
 
+/** Whether `who` is the caller of a call served for another process, and has died. */
+export function callerDied(who: Who): boolean {
+  return who.alive !== undefined && !who.alive();
+}
+
 /** The current process, acting on a handle whose memory it shares. */
 export function localWho(): Who {
   const ident = state().self.ident;

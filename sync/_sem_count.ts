@@ -3,7 +3,7 @@
 // holds (./_ident_counts.ts), so that the slots of a holder that died go back to the count: the
 // next acquirer that would wait reaps them, and so does each sleeper at every slice.
 
-import type { Who } from "./_handle.ts";
+import { callerDied, type Who } from "./_handle.ts";
 import { IdentCounts } from "./_ident_counts.ts";
 import { remaining, spin, waitSlice } from "./_wait.ts";
 
@@ -27,10 +27,6 @@ export interface SemStart {
   value: number;
   bounded: boolean;
   recoverDead: boolean;
-}
-
-function dead(who: Who): boolean {
-  return who.alive !== undefined && !who.alive();
 }
 
 /** A semaphore's count in shared memory. */
@@ -85,7 +81,7 @@ export class SemCount {
         if (this.#holders?.add(who.ident) === false) {
           this.#add(1); // more holding processes than the table tracks: wait for one to go
           full = true;
-        } else if (dead(who)) {
+        } else if (callerDied(who)) {
           this.#giveBack(1, who);
           return false;
         } else {
@@ -93,7 +89,7 @@ export class SemCount {
         }
       }
       if (!full && this.#reap()) continue;
-      if (remaining(deadline) === 0 || dead(who)) return false;
+      if (remaining(deadline) === 0 || callerDied(who)) return false;
       if (!full && spin(positive)) continue;
       Atomics.add(w, WAITERS, 1);
       try {

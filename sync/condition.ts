@@ -14,7 +14,16 @@ import {
   registerReviver,
 } from "../process/_reduce.ts";
 import { type Caller, remoteCall } from "../process/_rpc.ts";
-import { fromParent, Link, localWho, revive, revived, unknownMethod, type Who } from "./_handle.ts";
+import {
+  callerDied,
+  fromParent,
+  Link,
+  localWho,
+  revive,
+  revived,
+  unknownMethod,
+  type Who,
+} from "./_handle.ts";
 import { cores, type LockCore, type LockHold } from "./_lock_core.ts";
 import { checkInteger } from "./_check.ts";
 import { Waiters, type WaitersMemory } from "./_cond_waiters.ts";
@@ -183,7 +192,7 @@ export class Condition {
     try {
       for (;;) {
         const seq = waiters.seq();
-        if (dead(who)) break;
+        if (callerDied(who)) break;
         if (waiters.takeWake(me)) {
           notified = true;
           break;
@@ -195,7 +204,7 @@ export class Condition {
       abandoned = true;
       throw e;
     } finally {
-      if (!notified) notified = waiters.leave(me, abandoned || dead(who));
+      if (!notified) notified = waiters.leave(me, abandoned || callerDied(who));
       await this.#reacquire(lw, who, saved, notified);
     }
     return notified;
@@ -205,8 +214,8 @@ export class Condition {
   // (a subprocess child, whose wait this process served) never takes it, and a notification it
   // got goes on to another waiter.
   async #reacquire(lw: Int32Array, who: Who, saved: number, notified: boolean): Promise<void> {
-    let got = dead(who) ? NO : await acquire(lw, who, false, Infinity, undefined);
-    if (got !== NO && dead(who)) {
+    let got = callerDied(who) ? NO : await acquire(lw, who, false, Infinity, undefined);
+    if (got !== NO && callerDied(who)) {
       free(lw);
       got = NO;
     }
@@ -319,11 +328,6 @@ export class Condition {
       return unknownMethod("Condition", m);
     });
   }
-}
-
-// Whether the caller of a wait served for another process has died.
-function dead(who: Who): boolean {
-  return who.alive !== undefined && !who.alive();
 }
 
 registerReviver("sync.Condition", (s, { rpc }) => {
