@@ -78,7 +78,10 @@ export class Waiters {
         me.tracked = this.#ids.add(me.ident); // taken by another waiter first: wait on
         return false;
       }
-      if (Atomics.compareExchange(this.#w, STATE, st, st - TICKET) === st) return me.out = true;
+      if (Atomics.compareExchange(this.#w, STATE, st, st - TICKET) === st) {
+        me.out = true;
+        return true;
+      }
     }
   }
 
