@@ -51,9 +51,25 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   /**
    * Waits until every item put into the queue has been marked done.
    *
+   * An item taken by a consumer that dies before its `taskDone()` (a killed child) is never
+   * marked done, as in Python, where `join()` then hangs: give `join()` a `timeout` or a `signal`
+   * where a consumer may die.
+   *
    * @param options `timeout` in milliseconds and `signal`.
    * @returns true once every item is done; false when the timeout passed first.
    * @throws {DOMException} the signal's reason when it aborts.
+   *
+   * @example
+   * ```ts
+   * import { JoinableQueue } from "@mp/multiprocessing/ipc";
+   *
+   * const q = new JoinableQueue<string>();
+   * await q.put("apple");
+   * console.log(await q.join({ timeout: 10 })); // false: not done yet
+   * await q.get();
+   * q.taskDone();
+   * console.log(await q.join({ timeout: 1000 })); // true
+   * ```
    */
   join(options: QueueWaitOptions = {}): Promise<boolean> {
     return cores.get(this)!.join(limitsOf(options, "Cannot join queue"));

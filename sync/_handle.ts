@@ -4,7 +4,7 @@
 
 import type { ReduceContext, Reduced } from "../process/_reduce.ts";
 import type { Caller, RemoteTarget, RpcEndpoint } from "../process/_rpc.ts";
-import { identAlive, state } from "../process/_state.ts";
+import { identAlive, state, TABLE_SIZE } from "../process/_state.ts";
 
 /** Who acts on a handle: an ident in this OS process's liveness table, and a sub-owner tag. */
 export interface Who {
@@ -14,6 +14,11 @@ export interface Who {
   readonly tag: number;
   /** Whether the caller still lives; a remote caller's waits end when it dies. */
   readonly alive: (() => boolean) | undefined;
+}
+
+/** Whether `who` is the caller of a call served for another process, and has died. */
+export function callerDied(who: Who): boolean {
+  return who.alive !== undefined && !who.alive();
 }
 
 /** The current process, acting on a handle whose memory it shares. */
@@ -180,11 +185,13 @@ export class Link {
     const waits = this.#waits ??= new Map();
     const ctl = new AbortController();
     waits.set(key, ctl);
+    const unwatch = watchCaller(caller.ident, ctl);
     return (async () => {
       try {
         return await dispatch(method, rest, who, ctl.signal);
       } finally {
         waits.delete(key);
+        unwatch();
       }
     })();
   }
@@ -198,6 +205,36 @@ export class Link {
       `Cannot ${verb} ${what} synchronously in this process: it reaches the object through its ` +
         `parent (subprocess start method); use ${instead}`,
     );
+  }
+}
+
+// The waits being served for each caller, by ident: they are aborted as soon as the caller's
+// ident is released at its exit, which is known before its link closes and before a wait's next
+// slice would notice.
+const watched = new Map<number, Set<AbortController>>();
+
+function watchCaller(ident: number, ctl: AbortController): () => void {
+  let waits = watched.get(ident);
+  if (!waits) {
+    const mine = waits = new Set();
+    watched.set(ident, mine);
+    void untilDead(ident).then(() => {
+      watched.delete(ident);
+      const gone = new DOMException("The calling process has exited", "AbortError");
+      for (const c of mine) c.abort(gone);
+    });
+  }
+  waits.add(ctl);
+  return () => void waits.delete(ctl);
+}
+
+// Resolves once `ident` is no longer alive. A pending `Atomics.waitAsync` keeps no event loop
+// alive, and `releaseIdent` notifies the slot.
+async function untilDead(ident: number): Promise<void> {
+  const table = state().table;
+  while (identAlive(table, ident)) {
+    const r = Atomics.waitAsync(table, ident % TABLE_SIZE, ident);
+    if (r.async) await r.value;
   }
 }
 

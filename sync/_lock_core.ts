@@ -75,7 +75,10 @@ export class LockCore {
 
   acquire(options: SyncWaitOptions, who: Who = localWho()): Promise<boolean> {
     const w = this.w;
-    if (options.timeout !== undefined || options.signal) {
+    if (
+      typeof options !== "object" || options === null || options.timeout !== undefined ||
+      options.signal
+    ) {
       try {
         startWait(options, `Cannot acquire ${this.name}`);
       } catch (e) {

@@ -58,11 +58,25 @@ export class MemoryCore {
       this.a = r.local as SharedTypedArray;
       return;
     }
-    const a = this.a = allocate(this.type, this.length);
+    const a = this.a = this.#allocate();
     if (typeof initial !== "number") {
       for (let i = 0; i < initial.length; i++) {
         store(this.type, a, i, checkElement(this.type, initial[i], `Cannot create ${what}`));
       }
+    }
+  }
+
+  #allocate(): SharedTypedArray {
+    try {
+      return allocate(this.type, this.length);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      const bytes = this.length * this.type.ctor.BYTES_PER_ELEMENT;
+      throw new RangeError(
+        `Cannot create ${this.what}: ${this.length} ${this.type.name} elements (${bytes} bytes) ` +
+          "do not fit in shared memory; use fewer elements",
+        { cause: e },
+      );
     }
   }
 
@@ -80,10 +94,11 @@ export class MemoryCore {
   }
 
   index(i: unknown, what: string): number {
-    if (typeof i !== "number" || !Number.isInteger(i) || i < 0 || i >= this.length) {
-      throw new RangeError(
-        `${what}: index ${String(i)} is out of range for ${this.length} element(s)`,
-      );
+    if (typeof i !== "number" || !Number.isInteger(i)) {
+      throw new TypeError(`${what}: an index must be an integer, got ${String(i)}`);
+    }
+    if (i < 0 || i >= this.length) {
+      throw new RangeError(`${what}: index ${i} is out of range for ${this.length} element(s)`);
     }
     return i;
   }

@@ -16,8 +16,23 @@ export interface SyncWaitOptions {
 /** Longest single `waitAsync`: the period at which a waiter checks for a dead holder. */
 export const SLICE_MS = 100;
 
+/**
+ * Checks that `options` is an options object: `wait(100)` or `acquire(false)`, Python's
+ * positional timeout and blocking flag, would otherwise wait forever without a word.
+ *
+ * @throws {TypeError} for anything else than an object.
+ */
+export function checkOptions(options: unknown, what: string): void {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `${what}: options must be an object such as { timeout: 1000 } (ms), got ${String(options)}`,
+    );
+  }
+}
+
 /** Checks the common wait options and returns the deadline. */
 export function startWait(options: SyncWaitOptions, what: string): number {
+  checkOptions(options, what);
   const deadline = deadlineOf(options.timeout, what);
   options.signal?.throwIfAborted();
   return deadline;

@@ -8,14 +8,23 @@
 import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
 import { type Caller, registerError, remoteCall } from "../process/_rpc.ts";
 import { findExport } from "../process/_target.ts";
-import { fromParent, Link, revive, revived, unknownMethod, type Who } from "./_handle.ts";
-import { deadlineOf, remaining, type SyncWaitOptions, waitSlice } from "./_wait.ts";
+import { checkInteger } from "./_check.ts";
+import { fromParent, Link, localWho, revive, revived, unknownMethod, type Who } from "./_handle.ts";
+import { IdentCounts } from "./_ident_counts.ts";
+import {
+  checkOptions,
+  deadlineOf,
+  remaining,
+  startWait,
+  type SyncWaitOptions,
+  waitSlice,
+} from "./_wait.ts";
 
 export type { SyncWaitOptions };
 
 /**
  * Raised by `Barrier.wait()` when the barrier is broken: reset or aborted while parties waited,
- * timed out, or its action threw.
+ * timed out, its action threw, or a waiting party died.
  *
  * @example
  * ```ts
@@ -62,13 +71,25 @@ interface ActionRef {
   name: string;
 }
 
+interface Sent {
+  w: Int32Array;
+  /** The waiting parties' count per process ident. */
+  ids: SharedArrayBuffer;
+  action?: ActionRef;
+  timeout?: number;
+}
+
 /**
  * A barrier for `parties` parties: each `wait()` waits until all have called it, then all are
  * released together and the barrier can be used again. It can be passed to children of either
  * start method in `args`.
  *
  * A wait that times out or is aborted breaks the barrier, as in Python: every waiter, and every
- * later `wait()` until `reset()`, rejects with {@link BrokenBarrierError}.
+ * later `wait()` until `reset()`, rejects with {@link BrokenBarrierError}. So does a party that
+ * dies while it waits (a killed child, of either start method), where Python's other parties
+ * would wait forever: the barrier never trips with a dead party, and the parties waiting learn it
+ * within a tenth of a second. A party that never arrives at all is not noticed: give `wait()` (or
+ * the barrier) a `timeout` so that the others stop waiting, as in Python.
  *
  * In a subprocess child it is reached through the parent: `nWaiting` and `broken` throw there
  * (use `stateAsync()`).
@@ -84,6 +105,7 @@ interface ActionRef {
  */
 export class Barrier {
   #w: Int32Array | undefined;
+  #ids: IdentCounts | undefined;
   #link: Link;
   #action: (() => unknown) | undefined;
   #actionRef: ActionRef | undefined;
@@ -101,6 +123,7 @@ export class Barrier {
   constructor(parties: number, options: BarrierOptions = {}) {
     const r = revived();
     this.#link = new Link(r?.remote);
+    checkOptions(options, "Cannot create Barrier");
     const { action, module, timeout } = options;
     if (action !== undefined && typeof action !== "function") {
       throw new TypeError("Cannot create Barrier: action must be a function");
@@ -110,19 +133,20 @@ export class Barrier {
     this.#module = module === undefined ? undefined : String(module);
     this.#timeout = timeout;
     if (r) {
-      const local = r.local as { w: Int32Array; action?: ActionRef; timeout?: number } | undefined;
+      const local = r.local as Sent | undefined;
+      if (local && !IdentCounts.fits(local.ids)) {
+        throw new TypeError("Cannot receive Barrier: malformed state");
+      }
       this.#w = local?.w;
+      this.#ids = local && new IdentCounts(local.ids);
       this.#actionRef = local?.action;
       this.#timeout = local?.timeout;
       return;
     }
-    if (!Number.isInteger(parties) || parties < 1 || parties > 0xffff) {
-      throw new RangeError(
-        `Cannot create Barrier: parties must be an integer from 1 to 65535, got ${String(parties)}`,
-      );
-    }
+    checkInteger(parties, "Cannot create Barrier: parties", 1, 0xffff);
     this.#w = new Int32Array(new SharedArrayBuffer(12));
     this.#w[PARTIES] = parties;
+    this.#ids = IdentCounts.create(parties);
   }
 
   /**
@@ -141,26 +165,29 @@ export class Barrier {
    * ```
    */
   wait(options: SyncWaitOptions = {}): Promise<number> {
-    return this.#wait(options, undefined);
+    return this.#wait(options, localWho());
   }
 
-  async #wait(options: SyncWaitOptions, who: Who | undefined): Promise<number> {
+  async #wait(options: SyncWaitOptions, who: Who): Promise<number> {
+    checkOptions(options, "Cannot wait on Barrier");
     const timeout = options.timeout ?? this.#timeout;
-    const deadline = deadlineOf(timeout, "Cannot wait on Barrier");
-    options.signal?.throwIfAborted();
+    const deadline = startWait({ timeout, signal: options.signal }, "Cannot wait on Barrier");
     const { remote } = this.#link;
     if (remote) return await remote.wait("wait", [timeout], options.signal) as number;
     const w = this.#w!;
     const gen = Atomics.load(w, GEN);
     if (gen & 1) throw new BrokenBarrierError("Cannot wait on Barrier: it is broken");
+    this.#ids!.add(who.ident); // before counting in: the last party to arrive checks them all
     const index = Atomics.add(w, COUNT, 1);
     if (index === w[PARTIES] - 1) {
+      this.#breakIfDead();
       try {
         await this.#runAction();
       } catch (e) {
         this.#break();
         throw e;
       }
+      this.#ids!.clear();
       Atomics.store(w, COUNT, 0);
       Atomics.store(w, GEN, (gen & ~3) + 4);
       Atomics.notify(w, GEN);
@@ -175,7 +202,8 @@ export class Barrier {
           }
           return index;
         }
-        if (remaining(deadline) === 0 || (who?.alive && !who.alive())) {
+        this.#breakIfDead();
+        if (remaining(deadline) === 0) {
           this.#break();
           throw new BrokenBarrierError(`Cannot pass Barrier: timed out after ${timeout} ms`);
         }
@@ -199,6 +227,14 @@ export class Barrier {
       );
     }
     await fn();
+  }
+
+  // Breaks the barrier when a party that waits on it has died (the calling one included, for a
+  // wait served for another process).
+  #breakIfDead(): void {
+    if (this.#ids!.reap() === 0) return;
+    this.#break();
+    throw new BrokenBarrierError("Cannot pass Barrier: a party died while waiting on it");
   }
 
   // Marks the current generation broken and wakes its waiters.
@@ -233,6 +269,7 @@ export class Barrier {
       const g = Atomics.load(w, GEN);
       if (Atomics.compareExchange(w, GEN, g, (g & ~3) + 4 + 2) === g) break;
     }
+    this.#ids!.clear();
     Atomics.store(w, COUNT, 0);
     Atomics.notify(w, GEN);
   }
@@ -343,8 +380,9 @@ export class Barrier {
 
   /** @ignore */
   [reduce](ctx: ReduceContext): Reduced {
-    return this.#link.reduce("sync.Barrier", this, ctx, () => ({
-      w: this.#w,
+    return this.#link.reduce("sync.Barrier", this, ctx, (): Sent => ({
+      w: this.#w!,
+      ids: this.#ids!.sab,
       action: this.#ref(),
       timeout: this.#timeout,
     }));

@@ -14,23 +14,36 @@ import {
   registerReviver,
 } from "../process/_reduce.ts";
 import { type Caller, remoteCall } from "../process/_rpc.ts";
-import { fromParent, Link, localWho, revive, revived, unknownMethod, type Who } from "./_handle.ts";
+import {
+  callerDied,
+  fromParent,
+  Link,
+  localWho,
+  revive,
+  revived,
+  unknownMethod,
+  type Who,
+} from "./_handle.ts";
 import { cores, type LockCore, type LockHold } from "./_lock_core.ts";
-import { acquire, depth, free, owns, setDepth } from "./_mutex.ts";
-import { remaining, startWait, type SyncWaitOptions, waitSlice } from "./_wait.ts";
+import { checkInteger } from "./_check.ts";
+import { Waiters, type WaitersMemory } from "./_cond_waiters.ts";
+import { acquire, depth, free, NO, owns, setDepth } from "./_mutex.ts";
+import { remaining, startWait, type SyncWaitOptions } from "./_wait.ts";
 import { Lock } from "./lock.ts";
 import { RLock } from "./rlock.ts";
 
 export type { SyncWaitOptions };
-
-const SEQ = 0; // bumped by every notify; sleepers wait on it
-const STATE = 1; // low 16 bits: waiters not yet notified; high bits: notified, not yet woken
 
 /**
  * A condition variable: holders of its lock `wait()` (releasing the lock while they wait) until
  * another holder calls `notify()` or `notifyAll()`. Exactly `n` waiters are woken by
  * `notify(n)`. It can be passed to children of either start method in `args`; its lock goes
  * with it.
+ *
+ * A waiter that dies while it waits (a killed child, of either start method) is taken out before
+ * the next notify: `notify(n)` wakes `n` live waiters when there are that many, and leaves no
+ * notification over for a later waiter; the dead waiter never takes the lock back. (Python's
+ * `notify()` can then wait forever for the dead waiter to wake.)
  *
  * In a subprocess child it is reached through the parent; its methods work the same there.
  *
@@ -51,7 +64,7 @@ const STATE = 1; // low 16 bits: waiters not yet notified; high bits: notified, 
  */
 export class Condition {
   #lock: Lock;
-  #w: Int32Array | undefined;
+  #waiters: Waiters | undefined;
   #link: Link;
 
   /**
@@ -75,7 +88,10 @@ export class Condition {
           "Condition where the lock was created and pass it here",
       );
     }
-    this.#w = (r?.local as Int32Array) ?? new Int32Array(new SharedArrayBuffer(8));
+    if (r && !Waiters.fits(r.local)) {
+      throw new TypeError("Cannot receive Condition: malformed state");
+    }
+    this.#waiters = new Waiters(r?.local as WaitersMemory | undefined);
   }
 
   /**
@@ -167,31 +183,44 @@ export class Condition {
     if (!owns(lw, who)) {
       throw new TypeError("Cannot wait on Condition: its lock is not held by this process");
     }
-    const cw = this.#w!;
-    Atomics.add(cw, STATE, 1);
+    const waiters = this.#waiters!;
+    const me = waiters.enter(who.ident);
     const saved = depth(lw);
     free(lw);
     let notified = false;
-    let aborted = false;
+    let abandoned = false;
     try {
       for (;;) {
-        const seq = Atomics.load(cw, SEQ);
-        if (takeTicket(cw)) {
+        const seq = waiters.seq();
+        if (callerDied(who)) break;
+        if (waiters.takeWake(me)) {
           notified = true;
           break;
         }
-        if (remaining(deadline) === 0 || (who.alive && !who.alive())) break;
-        await waitSlice(cw, SEQ, seq, deadline, options.signal);
+        if (remaining(deadline) === 0) break;
+        await waiters.sleep(seq, deadline, options.signal);
       }
     } catch (e) {
-      aborted = true;
+      abandoned = true;
       throw e;
     } finally {
-      if (!notified) notified = leaveWaiting(cw, aborted);
-      await acquire(lw, who, false, Infinity, undefined);
-      setDepth(lw, saved);
+      if (!notified) notified = waiters.leave(me, abandoned || callerDied(who));
+      await this.#reacquire(lw, who, saved, notified);
     }
     return notified;
+  }
+
+  // Takes the lock back after a wait, with its re-entry depth. A caller that died meanwhile
+  // (a subprocess child, whose wait this process served) never takes it, and a notification it
+  // got goes on to another waiter.
+  async #reacquire(lw: Int32Array, who: Who, saved: number, notified: boolean): Promise<void> {
+    let got = callerDied(who) ? NO : await acquire(lw, who, false, Infinity, undefined);
+    if (got !== NO && callerDied(who)) {
+      free(lw);
+      got = NO;
+    }
+    if (got !== NO) setDepth(lw, saved);
+    else if (notified) this.#waiters!.notify(1);
   }
 
   /**
@@ -227,8 +256,8 @@ export class Condition {
   /**
    * Wakes up to `n` waiters; they return from `wait()` once they get the lock back.
    *
-   * @param n how many waiters to wake.
-   * @throws {TypeError} when the lock is not held by this process.
+   * @param n how many waiters to wake (`Infinity`: all of them).
+   * @throws {TypeError} when the lock is not held by this process, or `n` is not an integer.
    * @throws {RangeError} when `n` is negative.
    *
    * @example
@@ -241,9 +270,7 @@ export class Condition {
    * ```
    */
   notify(n: number = 1): void {
-    if (typeof n !== "number" || !(n >= 0)) {
-      throw new RangeError(`Cannot notify Condition: n must be a number >= 0, got ${String(n)}`);
-    }
+    if (n !== Infinity) checkInteger(n, "Cannot notify Condition: n", 0, Number.MAX_SAFE_INTEGER);
     this.#notify(n, localWho());
   }
 
@@ -271,17 +298,7 @@ export class Condition {
     if (!owns(this.#core().w!, who)) {
       throw new TypeError("Cannot notify Condition: its lock is not held by this process");
     }
-    const cw = this.#w!;
-    for (;;) {
-      const st = Atomics.load(cw, STATE);
-      const waiting = st & 0xffff;
-      const k = Math.min(n, waiting);
-      if (k === 0) return;
-      const next = (waiting - k) + (((st >>> 16) + k) << 16);
-      if (Atomics.compareExchange(cw, STATE, st, next) === st) break;
-    }
-    Atomics.add(cw, SEQ, 1);
-    Atomics.notify(cw, SEQ);
+    this.#waiters!.notify(n);
   }
 
   #core(): LockCore {
@@ -290,7 +307,12 @@ export class Condition {
 
   /** @ignore */
   [reduce](ctx: ReduceContext): Reduced {
-    const { type, state } = this.#link.reduce("sync.Condition", this, ctx, () => this.#w);
+    const { type, state } = this.#link.reduce(
+      "sync.Condition",
+      this,
+      ctx,
+      () => this.#waiters!.memory,
+    );
     return { type, state: { ...(state as object), lock: encode(this.#lock, ctx, "lock") } };
   }
 
@@ -305,27 +327,6 @@ export class Condition {
       }
       return unknownMethod("Condition", m);
     });
-  }
-}
-
-// A woken waiter takes one of the notifications.
-function takeTicket(cw: Int32Array): boolean {
-  for (;;) {
-    const st = Atomics.load(cw, STATE);
-    if (st >>> 16 === 0) return false;
-    if (Atomics.compareExchange(cw, STATE, st, st - 0x10000) === st) return true;
-  }
-}
-
-// A waiter that stops waiting un-registers; after a timeout it takes a pending notification
-// (it was notified as it timed out), after an abort it leaves it to another waiter.
-function leaveWaiting(cw: Int32Array, aborted: boolean): boolean {
-  for (;;) {
-    const st = Atomics.load(cw, STATE);
-    const waiting = st & 0xffff;
-    const ticket = !(aborted && waiting > 0) && st >>> 16 > 0;
-    const next = ticket ? st - 0x10000 : st - 1;
-    if (Atomics.compareExchange(cw, STATE, st, next) === st) return ticket;
   }
 }
 

@@ -7,25 +7,30 @@
 
 import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
 import { type Caller, remoteCall } from "../process/_rpc.ts";
+import { checkInteger } from "./_check.ts";
 import { fromParent, Link, localWho, revive, revived, unknownMethod, type Who } from "./_handle.ts";
-import { remaining, spin, startWait, type SyncWaitOptions, waitSlice } from "./_wait.ts";
+import { MAX_COUNT, SemCount } from "./_sem_count.ts";
+import { startWait, type SyncWaitOptions } from "./_wait.ts";
 
 export type { SyncWaitOptions };
 
-const COUNT = 0;
-const WAITERS = 1;
-const BOUND = 2; // the initial value of a bounded semaphore, -1 when unbounded
-
 const kBounded: unique symbol = Symbol("bounded") as never;
 
-function checkCount(n: unknown, what: string, min: number): number {
-  if (typeof n !== "number" || !Number.isInteger(n)) {
-    throw new TypeError(`${what} must be an integer, got ${String(n)}`);
-  }
-  if (n < min || n > 0x7fffffff) {
-    throw new RangeError(`${what} must be between ${min} and ${0x7fffffff}, got ${n}`);
-  }
-  return n;
+/** Options of a {@link Semaphore} or a {@link BoundedSemaphore}. */
+export interface SemaphoreOptions {
+  /**
+   * Gives the slots held by a process that died (a killed child) back to the count, where
+   * Python's semaphore would keep them taken forever. This needs to know who holds what, so a
+   * slot is then owned: only the process that acquired it may release it (a release by another
+   * process throws a TypeError), and the count never grows past its initial value, which must be
+   * at least 1. Slots come back when some process would otherwise wait for one, within a tenth
+   * of a second of the holder's death while others wait. The data the slots guard may have been
+   * left half-updated by the dead holder. A holder is a process as this process's liveness table
+   * knows it: a worker child, or a subprocess child with everything it started; at most 1024
+   * processes hold slots at once (more wait for one of them to release).
+   * @default {false}
+   */
+  recoverDead?: boolean;
 }
 
 /**
@@ -37,6 +42,10 @@ function checkCount(n: unknown, what: string, min: number): number {
  * `getValueAsync()`), and an error of `release()` (a bounded semaphore released too often) is
  * thrown by the next call on that handle.
  *
+ * A holder that dies keeps its slots, as in Python, unless the semaphore was created with
+ * `recoverDead: true` (see {@link SemaphoreOptions.recoverDead}); a wait for a slot can always
+ * be given a `timeout` or a `signal`.
+ *
  * @example
  * ```ts
  * import { Semaphore } from "@mp/multiprocessing/sync";
@@ -46,32 +55,57 @@ function checkCount(n: unknown, what: string, min: number): number {
  * console.log(sem.getValue()); // 1
  * sem.release();
  * ```
+ *
+ * @example A slot held by a child that dies comes back
+ * ```ts
+ * import { Semaphore } from "@mp/multiprocessing/sync";
+ *
+ * const sem = new Semaphore(2, { recoverDead: true });
+ * await sem.acquire();
+ * sem.release(); // only the process that acquired a slot may release it
+ * console.log(sem.getValue()); // 2
+ * ```
  */
 export class Semaphore {
   /** @ignore */
   static readonly [kBounded]: boolean = false;
-  #w: Int32Array | undefined;
+  #count: SemCount | undefined;
   #link: Link;
 
   /**
    * Creates a semaphore whose count starts at `value`.
    *
    * @param value the initial count.
-   * @throws {RangeError} for a negative value, {TypeError} for a non-integer.
+   * @param options `recoverDead`.
+   * @throws {TypeError} for a non-integer value or malformed options.
+   * @throws {RangeError} for a value below 0 (below 1 with `recoverDead`) or above 2^31 - 1.
    */
-  constructor(value: number = 1) {
+  constructor(value: number = 1, options: SemaphoreOptions = {}) {
     const r = revived();
     this.#link = new Link(r?.remote);
+    const name = new.target.name;
     if (r?.remote) return;
     if (r) {
-      this.#w = r.local as Int32Array;
+      if (!SemCount.fits(r.local)) throw new TypeError(`Cannot receive ${name}: malformed state`);
+      this.#count = new SemCount(name, r.local);
       return;
     }
-    const name = new.target.name;
-    checkCount(value, `Cannot create ${name}: value`, 0);
-    this.#w = new Int32Array(new SharedArrayBuffer(12));
-    this.#w[COUNT] = value;
-    this.#w[BOUND] = (new.target as typeof Semaphore)[kBounded] ? value : -1;
+    const what = `Cannot create ${name}`;
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`${what}: options must be an object, got ${String(options)}`);
+    }
+    const { recoverDead = false } = options;
+    if (typeof recoverDead !== "boolean") {
+      throw new TypeError(`${what}: recoverDead must be true or false, got ${String(recoverDead)}`);
+    }
+    checkInteger(
+      value,
+      `${what}: value${recoverDead ? " (with recoverDead)" : ""}`,
+      recoverDead ? 1 : 0,
+      MAX_COUNT,
+    );
+    const bounded = (new.target as typeof Semaphore)[kBounded];
+    this.#count = new SemCount(name, { value, bounded, recoverDead });
   }
 
   /**
@@ -105,35 +139,17 @@ export class Semaphore {
         (ok) => ok ? remote.call("release", [1]) : undefined,
       ) as boolean;
     }
-    const w = this.#w!;
-    const positive = () => Atomics.load(w, COUNT) > 0;
-    for (;;) {
-      const c = Atomics.load(w, COUNT);
-      if (c > 0) {
-        if (Atomics.compareExchange(w, COUNT, c, c - 1) !== c) continue;
-        if (who.alive && !who.alive()) {
-          this.#release(1);
-          return false;
-        }
-        return true;
-      }
-      if (remaining(deadline) === 0 || (who.alive && !who.alive())) return false;
-      if (spin(positive)) continue;
-      Atomics.add(w, WAITERS, 1);
-      try {
-        await waitSlice(w, COUNT, 0, deadline, options.signal);
-      } finally {
-        Atomics.sub(w, WAITERS, 1);
-      }
-    }
+    return await this.#count!.acquire(who, deadline, options.signal);
   }
 
   /**
    * Increments the count by `n`, waking up to `n` waiters.
    *
    * @param n how much to add.
-   * @throws {RangeError} when `n` is below 1, or for a `BoundedSemaphore`, when the count would
-   * exceed its initial value.
+   * @throws {TypeError} when `n` is not an integer, or for a semaphore created with
+   * `recoverDead`, when this process holds fewer than `n` slots.
+   * @throws {RangeError} when `n` is below 1, when the count would pass 2^31 - 1 (the count is
+   * then unchanged), or for a `BoundedSemaphore`, when it would exceed its initial value.
    *
    * @example
    * ```ts
@@ -145,29 +161,18 @@ export class Semaphore {
    * ```
    */
   release(n: number = 1): void {
-    checkCount(n, `Cannot release ${this.constructor.name}: n`, 1);
-    const { remote } = this.#link;
-    if (remote) return remote.send("release", [n]);
-    this.#release(n);
+    this.#release(n, localWho());
   }
 
-  #release(n: number): void {
-    const w = this.#w!;
-    const bound = w[BOUND];
-    for (;;) {
-      const c = Atomics.load(w, COUNT);
-      if (bound >= 0 && c + n > bound) {
-        throw new RangeError(
-          `Cannot release ${this.constructor.name}: its value would exceed its initial value ${bound}`,
-        );
-      }
-      if (Atomics.compareExchange(w, COUNT, c, c + n) === c) break;
-    }
-    if (Atomics.load(w, WAITERS) > 0) Atomics.notify(w, COUNT, n);
+  #release(n: number, who: Who): void {
+    checkInteger(n, `Cannot release ${this.constructor.name}: n`, 1, MAX_COUNT);
+    const { remote } = this.#link;
+    if (remote) return remote.send("release", [n]);
+    this.#count!.release(n, who);
   }
 
   /**
-   * The current count.
+   * The current count (with `recoverDead`, after taking back the slots of holders that died).
    *
    * @returns the count.
    * @throws {TypeError} in a subprocess child, where memory is not shared: use `getValueAsync()`.
@@ -180,8 +185,8 @@ export class Semaphore {
    * ```
    */
   getValue(): number {
-    if (!this.#w) this.#link.noSync("Semaphore.getValue()", "await getValueAsync()");
-    return Atomics.load(this.#w, COUNT);
+    if (!this.#count) this.#link.noSync("Semaphore.getValue()", "await getValueAsync()");
+    return this.#count.value();
   }
 
   /**
@@ -240,7 +245,7 @@ export class Semaphore {
 
   /** @ignore */
   [reduce](ctx: ReduceContext): Reduced {
-    return this.#link.reduce(typeName(this), this, ctx, () => this.#w);
+    return this.#link.reduce(typeName(this), this, ctx, () => this.#count!.memory);
   }
 
   /** @ignore */
@@ -250,7 +255,7 @@ export class Semaphore {
         case "acquire":
           return this.#acquire({ timeout: a[0] as number | undefined, signal }, who);
         case "release":
-          return this.release(a[0] as number);
+          return this.#release(a[0] as number, who);
         case "getValue":
           return this.getValue();
       }

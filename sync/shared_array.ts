@@ -7,6 +7,7 @@
 
 import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
 import { type Caller, remoteCall } from "../process/_rpc.ts";
+import { checkInteger } from "./_check.ts";
 import { MemoryCore, reviveMemory } from "./_memory.ts";
 import type { ElementOf, SharedTypedArray, Typecode } from "./_typecodes.ts";
 import type { Lock } from "./lock.ts";
@@ -53,8 +54,10 @@ export class SharedArray<T extends Typecode = Typecode> {
    * @param typecode the element type.
    * @param sizeOrInitializer the length (all elements 0), or the initial elements.
    * @param options `lock`.
-   * @throws {TypeError} for an unknown typecode or an element of the wrong kind.
-   * @throws {RangeError} for a negative or non-integer length, or an element out of range.
+   * @throws {TypeError} for an unknown typecode, a length that is not an integer, or an element
+   * of the wrong kind.
+   * @throws {RangeError} for a negative length, one too large for shared memory, or an element
+   * out of range.
    */
   constructor(
     typecode: T,
@@ -63,12 +66,8 @@ export class SharedArray<T extends Typecode = Typecode> {
   ) {
     let init: number | unknown[];
     if (typeof sizeOrInitializer === "number") {
-      if (!Number.isInteger(sizeOrInitializer) || sizeOrInitializer < 0) {
-        throw new RangeError(
-          `Cannot create SharedArray: size must be an integer >= 0, got ${sizeOrInitializer}`,
-        );
-      }
-      init = sizeOrInitializer;
+      const max = Number.MAX_SAFE_INTEGER;
+      init = checkInteger(sizeOrInitializer, "Cannot create SharedArray: size", 0, max);
     } else if (
       sizeOrInitializer !== null && typeof sizeOrInitializer === "object" &&
       Symbol.iterator in sizeOrInitializer

@@ -32,6 +32,16 @@ export async function waitAlone(barrier: Barrier): Promise<void> {
   Deno.exit(5);
 }
 
+/** Waits on `barrier` with no timeout: the test kills this child. */
+export async function waitForever(barrier: Barrier): Promise<void> {
+  await barrier.wait();
+}
+
+/** Waits until `n` parties wait on `b`. */
+async function nWaiting(b: Barrier, n: number): Promise<void> {
+  while (b.nWaiting < n) await new Promise((r) => setTimeout(r, 5));
+}
+
 // ---- tests -------------------------------------------------------------------------------
 
 Deno.test("Barrier releases its parties together and runs its action once", async () => {
@@ -70,11 +80,20 @@ Deno.test("Barrier breaks on timeout, abort() and abort signals, and reset() men
   assert.deepEqual((await Promise.all([b.wait(), b.wait()])).sort(), [0, 1]);
 });
 
-Deno.test("Barrier rejects bad input", () => {
+Deno.test("Barrier rejects bad input", async () => {
   assert.throws(() => new Barrier(0), RangeError);
-  assert.throws(() => new Barrier(1.5), RangeError);
+  assert.throws(() => new Barrier(1.5), TypeError);
+  assert.throws(() => new Barrier("3" as never), TypeError);
+  assert.throws(() => new Barrier(65_536), RangeError);
+  assert.throws(() => new Barrier(2, { timeout: NaN }), RangeError);
   assert.throws(() => new Barrier(2, { timeout: -1 }), RangeError);
   assert.throws(() => new Barrier(2, { action: 3 as never }), TypeError);
+  const b = new Barrier(2);
+  await assert.rejects(() => b.wait({ timeout: NaN }), RangeError);
+  await assert.rejects(() => b.wait({ timeout: -1 }), RangeError);
+  await assert.rejects(() => new Barrier(1).wait(1000 as never), TypeError);
+  assert.throws(() => new Barrier(2, 1000 as never), TypeError); // Python's Barrier(2, None, 1)
+  assert.equal(b.broken, false); // a refused wait does not break the barrier
 });
 
 for (const method of METHODS) {
@@ -91,5 +110,32 @@ for (const method of METHODS) {
     const b = new Barrier(2);
     assert.deepEqual(await joinAll(spawn(waitAlone, [[b]], method, module)), [0]);
     assert.equal(b.broken, true);
+  });
+}
+
+for (const method of METHODS) {
+  Deno.test(`Barrier: a party killed while waiting breaks it for the parties waiting (${method})`, async () => {
+    const b = new Barrier(3);
+    const mine = b.wait({ signal: AbortSignal.timeout(10_000) });
+    const p = spawn(waitForever, [[b]], method, module)[0];
+    await nWaiting(b, 2);
+    p.kill();
+    await assert.rejects(mine, BrokenBarrierError);
+    await p.join();
+    assert.equal(b.broken, true);
+  });
+
+  Deno.test(`Barrier: a party killed while waiting breaks it for the parties that come later (${method})`, async () => {
+    const b = new Barrier(3);
+    const p = spawn(waitForever, [[b]], method, module)[0];
+    await nWaiting(b, 1);
+    p.kill();
+    await p.join();
+    const signal = AbortSignal.timeout(10_000);
+    const late = [b.wait({ signal }), b.wait({ signal })];
+    for (const w of late) await assert.rejects(w, BrokenBarrierError);
+    assert.equal(b.broken, true);
+    b.reset();
+    assert.deepEqual((await Promise.all([b.wait(), b.wait(), b.wait()])).sort(), [0, 1, 2]);
   });
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { Condition, Lock, Value } from "../mod.ts";
-import { joinAll, METHODS, spawn } from "./_helpers.ts";
+import { Condition, Lock, RLock, Value } from "../mod.ts";
+import { joinAll, METHODS, spawn, starter } from "./_helpers.ts";
 
 const module = import.meta.url;
 
@@ -48,6 +48,28 @@ export async function waitAlone(cond: Condition, out: Value<"i">): Promise<void>
   await out.set(r);
 }
 
+/** Counts itself in `ready` and waits under `cond`; `woke` becomes 1 when notified, 2 when the
+ * wait timed out. */
+export async function waitOnce(
+  cond: Condition,
+  ready: Value<"i">,
+  woke: Value<"i">,
+  timeout: number,
+): Promise<void> {
+  using _held = await cond.hold();
+  await ready.set((await ready.get()) + 1);
+  await woke.set(await cond.wait({ timeout }) ? 1 : 2);
+}
+
+const start = starter(module);
+
+/** Waits until `ready` counts `n` waiters and each has released the lock inside `wait()`. */
+async function waitersIn(cond: Condition, ready: Value<"i">, n: number): Promise<void> {
+  while (ready.value < n) await new Promise((r) => setTimeout(r, 5));
+  await cond.acquire({ timeout: 10_000 }); // free again only once the last one is waiting
+  cond.release();
+}
+
 // ---- tests -------------------------------------------------------------------------------
 
 Deno.test("Condition.notify(n) wakes exactly n waiters in one process", async () => {
@@ -73,6 +95,12 @@ Deno.test("Condition rejects bad input", async () => {
   assert.throws(() => cond.notify(), TypeError);
   await cond.acquire();
   assert.throws(() => cond.notify(-1), RangeError);
+  assert.throws(() => cond.notify(1.5), TypeError);
+  assert.throws(() => cond.notify(NaN), TypeError);
+  assert.throws(() => cond.notify("2" as never), TypeError);
+  cond.notify(Infinity); // the same as notifyAll()
+  await assert.rejects(() => cond.waitFor(() => true, 100 as never), TypeError);
+  await assert.rejects(() => cond.wait({ timeout: NaN }), RangeError);
   const ctl = new AbortController();
   const p = cond.wait({ signal: ctl.signal });
   setTimeout(() => ctl.abort(), 10);
@@ -98,5 +126,56 @@ for (const method of METHODS) {
     const out = new Value("i", 0);
     assert.deepEqual(await joinAll(spawn(waitAlone, [[cond, out]], method, module)), [0]);
     assert.equal(out.value, 7);
+  });
+}
+
+for (const method of METHODS) {
+  Deno.test(`Condition: notify() after a waiter is killed wakes a live waiter (${method})`, async () => {
+    const cond = new Condition();
+    const ready = new Value("i", 0);
+    const [deadWoke, liveWoke] = [new Value("i", 0), new Value("i", 0)];
+    const dead = start(method, waitOnce, [cond, ready, deadWoke, 60_000]);
+    await waitersIn(cond, ready, 1);
+    const live = start(method, waitOnce, [cond, ready, liveWoke, 60_000]);
+    await waitersIn(cond, ready, 2);
+    dead.kill();
+    await dead.join();
+    {
+      using _held = await cond.hold();
+      cond.notify(1);
+    }
+    await live.join(10_000);
+    live.kill();
+    assert.equal(liveWoke.value, 1, "the live waiter was not woken");
+  });
+
+  Deno.test(`Condition: a notify() that only a killed waiter could take wakes no later waiter (${method})`, async () => {
+    const cond = new Condition();
+    const ready = new Value("i", 0);
+    const dead = start(method, waitOnce, [cond, ready, new Value("i", 0), 60_000]);
+    await waitersIn(cond, ready, 1);
+    dead.kill();
+    await dead.join();
+    using _held = await cond.hold();
+    cond.notify(1);
+    assert.equal(await cond.wait({ timeout: 300 }), false, "a notification was left over");
+  });
+
+  Deno.test(`Condition: a waiter killed while waiting never takes the lock back (${method})`, async () => {
+    const lock = new RLock();
+    const cond = new Condition(lock);
+    const ready = new Value("i", 0);
+    const dead = start(method, waitOnce, [cond, ready, new Value("i", 0), 60_000]);
+    await waitersIn(cond, ready, 1);
+    dead.kill();
+    await dead.join();
+    {
+      using _held = await cond.hold();
+      cond.notifyAll();
+    }
+    await new Promise((r) => setTimeout(r, 250)); // longer than a wait slice
+    assert.equal(lock.locked(), false);
+    using held = await cond.hold({ timeout: 1000 });
+    assert.equal(held.recovered, false);
   });
 }

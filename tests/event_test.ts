@@ -27,6 +27,13 @@ export async function waitInVain(ev: Event, out: Value<"i">): Promise<void> {
 
 // ---- tests -------------------------------------------------------------------------------
 
+Deno.test("Event.wait() refuses a timeout that is not in an options object", async () => {
+  const ev = new Event();
+  ev.set();
+  await assert.rejects(() => ev.wait(100 as never), TypeError); // Python's e.wait(0.1)
+  await assert.rejects(() => ev.wait({ timeout: NaN }), RangeError);
+});
+
 Deno.test("Event sets, clears and wakes waiters in one process", async () => {
   const ev = new Event();
   assert.equal(ev.isSet(), false);

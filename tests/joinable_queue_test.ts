@@ -38,6 +38,15 @@ export async function doneTooOften(q: JoinableQueue<number>): Promise<void> {
   Deno.exit(5);
 }
 
+/** Takes one item and never marks it done: the test kills this child. */
+export async function takeAndHang(
+  q: JoinableQueue<number>,
+  took: JoinableQueue<number>,
+): Promise<void> {
+  await took.put(await q.get());
+  await new Promise(() => {});
+}
+
 const start = starter(module);
 
 // ---- in one process ----------------------------------------------------------------------
@@ -83,6 +92,19 @@ for (const method of METHODS) {
     assert.equal(await q.get({ timeout: 5000 }), "one");
     q.taskDone();
     assert.equal(await q.join({ timeout: 5000 }), true);
+  });
+
+  Deno.test(`JoinableQueue [${method}]: join({ timeout }) returns false once a consumer was killed before taskDone()`, async () => {
+    const q = new JoinableQueue<number>();
+    const took = new JoinableQueue<number>();
+    await q.put(7);
+    const p = start(method, takeAndHang, [q, took]);
+    assert.equal(await took.get({ timeout: 10_000 }), 7);
+    p.kill();
+    await p.join();
+    assert.equal(q.qsize(), 0);
+    assert.equal(await q.join({ timeout: 50 }), false);
+    await assert.rejects(q.join({ signal: AbortSignal.timeout(50) }), { name: "TimeoutError" });
   });
 
   Deno.test(`JoinableQueue [${method}]: taskDone() too often in a child throws RangeError there`, async () => {

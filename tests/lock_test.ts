@@ -147,6 +147,9 @@ Deno.test("Lock rejects bad input", async () => {
   const lock = new Lock();
   assert.throws(() => lock.release(), TypeError);
   await assert.rejects(() => lock.acquire({ timeout: -1 }), RangeError);
+  await assert.rejects(() => lock.acquire({ timeout: NaN }), RangeError);
+  await assert.rejects(() => lock.acquire(false as never), TypeError); // Python's acquire(False)
+  await assert.rejects(() => lock.hold(100 as never), TypeError);
   const ctl = new AbortController();
   ctl.abort();
   await assert.rejects(() => lock.acquire({ signal: ctl.signal }), { name: "AbortError" });

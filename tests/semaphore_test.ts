@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BoundedSemaphore, Semaphore, Value } from "../mod.ts";
+import { BoundedSemaphore, Event, Semaphore, Value } from "../mod.ts";
 import { exitOnError, joinAll, METHODS, spawn, timeoutAndAbort } from "./_helpers.ts";
 
 const module = import.meta.url;
@@ -53,6 +53,21 @@ export function overRelease(sem: BoundedSemaphore): Promise<void> {
   });
 }
 
+/** Takes `n` slots of `sem`, sets `held`, and never gives them back: the test kills this child. */
+export async function holdForever(sem: Semaphore, held: Event, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) if (!await sem.acquire({ timeout: 10_000 })) Deno.exit(3);
+  held.set();
+  await new Event().wait();
+}
+
+/** Releases a slot this process never acquired: exits 0 when that fails with a TypeError. */
+export function releaseUnheld(sem: Semaphore): Promise<void> {
+  return exitOnError(TypeError, async () => {
+    sem.release();
+    await sem.getValueAsync(); // a release sent through the parent fails here
+  });
+}
+
 // ---- tests -------------------------------------------------------------------------------
 
 Deno.test("Semaphore counts acquires and releases in one process", async () => {
@@ -72,7 +87,14 @@ Deno.test("Semaphore rejects bad input", async () => {
   assert.throws(() => new Semaphore(1.5), TypeError);
   const sem = new Semaphore(0);
   assert.throws(() => sem.release(0), RangeError);
+  assert.throws(() => sem.release(1.5), TypeError);
+  assert.throws(() => new Semaphore(NaN), TypeError);
+  assert.throws(() => new Semaphore(2 ** 31), RangeError);
+  assert.throws(() => new Semaphore(1, { recoverDead: 1 as never }), TypeError);
+  assert.throws(() => new Semaphore(1, 5 as never), TypeError);
   await assert.rejects(() => sem.acquire({ timeout: -5 }), RangeError);
+  await assert.rejects(() => sem.acquire({ timeout: NaN }), RangeError);
+  await assert.rejects(() => new Semaphore(1).acquire(false as never), TypeError);
   const ctl = new AbortController();
   const p = sem.acquire({ signal: ctl.signal });
   ctl.abort();
@@ -84,17 +106,78 @@ Deno.test("Semaphore rejects bad input", async () => {
   assert.equal(b.getValue(), 1);
 });
 
+Deno.test("Semaphore.release() past the largest count throws RangeError and changes nothing", () => {
+  const sem = new Semaphore(0);
+  sem.release(2 ** 30);
+  assert.throws(() => sem.release(2 ** 30), RangeError);
+  assert.equal(sem.getValue(), 2 ** 30);
+  sem.release(2 ** 30 - 1);
+  assert.equal(sem.getValue(), 2 ** 31 - 1);
+  assert.throws(() => sem.release(), RangeError);
+  assert.equal(sem.getValue(), 2 ** 31 - 1);
+});
+
+Deno.test("Semaphore with recoverDead: true is released only by the process that acquired", async () => {
+  const sem = new Semaphore(2, { recoverDead: true });
+  assert.throws(() => sem.release(), TypeError);
+  await sem.acquire();
+  await sem.acquire();
+  assert.equal(sem.getValue(), 0);
+  assert.throws(() => sem.release(3), TypeError);
+  sem.release(2);
+  assert.equal(sem.getValue(), 2);
+  assert.throws(() => new Semaphore(0, { recoverDead: true }), RangeError);
+  {
+    using _slot = await new BoundedSemaphore(1, { recoverDead: true }).hold();
+  }
+});
+
 for (const method of METHODS) {
-  Deno.test(`Semaphore lets at most N children in at once (${method})`, async () => {
-    const sem = new Semaphore(2);
-    const inside = new Value("i", 0);
-    const most = new Value("i", 0);
-    const ps = spawn(enter, [0, 1, 2, 3].map(() => [sem, inside, most, 5]), method, module);
-    assert.deepEqual(await joinAll(ps), [0, 0, 0, 0]);
-    assert.equal(inside.value, 0);
-    assert.ok(most.value >= 1 && most.value <= 2, `peak ${most.value}`);
-    assert.equal(sem.getValue(), 2);
+  Deno.test(`Semaphore with recoverDead: true gets back the slots of a holder that was killed (${method})`, async () => {
+    const sem = new Semaphore(3, { recoverDead: true });
+    const held = new Event();
+    const p = spawn(holdForever, [[sem, held, 2]], method, module)[0];
+    assert.equal(await held.wait({ timeout: 10_000 }), true);
+    assert.equal(await sem.acquire({ timeout: 0 }), true); // the third slot
+    const waiting = [sem.acquire({ timeout: 10_000 }), sem.acquire({ timeout: 10_000 })];
+    p.kill();
+    assert.deepEqual(await Promise.all(waiting), [true, true]);
+    await p.join();
+    assert.equal(sem.getValue(), 0);
+    sem.release(3);
+    assert.equal(sem.getValue(), 3);
   });
+
+  Deno.test(`Semaphore without recoverDead keeps a killed holder's slot, as Python does (${method})`, async () => {
+    const sem = new Semaphore(1);
+    const held = new Event();
+    const p = spawn(holdForever, [[sem, held, 1]], method, module)[0];
+    assert.equal(await held.wait({ timeout: 10_000 }), true);
+    p.kill();
+    await p.join();
+    assert.equal(await sem.acquire({ timeout: 250 }), false); // longer than a wait slice
+  });
+
+  Deno.test(`Semaphore with recoverDead: true refuses a release from a child that holds no slot (${method})`, async () => {
+    const sem = new Semaphore(1, { recoverDead: true });
+    await sem.acquire();
+    assert.deepEqual(await joinAll(spawn(releaseUnheld, [[sem]], method, module)), [0]);
+    assert.equal(sem.getValue(), 0);
+    sem.release();
+  });
+
+  for (const recoverDead of [false, true]) {
+    Deno.test(`Semaphore lets at most N children in at once (${method}${recoverDead ? ", recoverDead" : ""})`, async () => {
+      const sem = new Semaphore(2, { recoverDead });
+      const inside = new Value("i", 0);
+      const most = new Value("i", 0);
+      const ps = spawn(enter, [0, 1, 2, 3].map(() => [sem, inside, most, 5]), method, module);
+      assert.deepEqual(await joinAll(ps), [0, 0, 0, 0]);
+      assert.equal(inside.value, 0);
+      assert.ok(most.value >= 1 && most.value <= 2, `peak ${most.value}`);
+      assert.equal(sem.getValue(), 2);
+    });
+  }
 
   Deno.test(`Semaphore released by \`using\` as a child returns is free once it is joined (${method})`, async () => {
     const sem = new Semaphore(3);

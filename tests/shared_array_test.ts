@@ -47,10 +47,17 @@ Deno.test("SharedArray holds typed elements and checks them", async () => {
   assert.deepEqual([...new SharedArray("d", 2).array], [0, 0]);
   assert.deepEqual([...new SharedArray("Q", [1n, 2n]).array], [1n, 2n]);
   assert.throws(() => new SharedArray("i", -1), RangeError);
+  assert.throws(() => new SharedArray("i", 1.5), TypeError);
+  assert.throws(() => new SharedArray("i", NaN), TypeError);
+  assert.throws(
+    () => new SharedArray("d", 2 ** 40),
+    /Cannot create SharedArray: 1099511627776 f64 elements/,
+  );
   assert.throws(() => new SharedArray("z" as "i", 2), TypeError);
   assert.throws(() => new SharedArray("B", [256]), RangeError);
   assert.throws(() => new SharedArray("i", {} as never), TypeError);
   await assert.rejects(() => a.get(3), RangeError);
+  await assert.rejects(() => a.get(0.5), TypeError);
   await assert.rejects(() => a.set(0, 2 ** 40), RangeError);
   assert.throws(() => new SharedArray("i", 1, { lock: false }).getLock(), TypeError);
 });
