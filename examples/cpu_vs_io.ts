@@ -31,7 +31,15 @@ export async function ioJob(n: number): Promise<number> {
 
 const encoder = new TextEncoder();
 
+/**
+ * Draws a progress bar on stderr when it is a terminal; otherwise (a pipe, a log file) writes
+ * one plain line when the work is done.
+ */
 function bar(label: string, done: number, total: number): void {
+  if (!Deno.stderr.isTerminal()) {
+    if (done === total) console.error(`${label}: ${done}/${total} done`);
+    return;
+  }
   const width = 30;
   const full = Math.round((done / total) * width);
   const line = `\r${label.padEnd(12)} [${"#".repeat(full)}${

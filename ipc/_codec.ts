@@ -2,7 +2,7 @@
 // bytes: a number, string or boolean as such, raw bytes, plain data as a tree (../process/_tree.ts),
 // and `node:v8` serialization for everything else structured-cloneable.
 
-import { deserialize, serialize } from "node:v8";
+import { cloneFromBytes, cloneToBytes } from "../process/_clone.ts";
 import { encode, type ReduceContext } from "../process/_reduce.ts";
 import { readTree, TreeWriter } from "../process/_tree.ts";
 
@@ -60,6 +60,7 @@ export function encodeItem(value: unknown, what: string): Encoded {
       numOut64[0] = value;
       return NUM_ENCODED;
     case "string":
+      if (!value.isWellFormed()) break; // a lone surrogate: UTF-8 cannot carry it
       if (value.length < 256) {
         scratch.at = 0;
         scratch.room(value.length * 3);
@@ -75,8 +76,8 @@ export function encodeItem(value: unknown, what: string): Encoded {
   if (value === null) return { kind: Kind.NULL, bytes: EMPTY };
   if (
     value instanceof Uint8Array && value.constructor === Uint8Array &&
-    value.buffer instanceof ArrayBuffer
-  ) {
+    value.buffer instanceof ArrayBuffer && value.byteLength === value.buffer.byteLength
+  ) { // a whole buffer's view: a part of a larger one keeps its buffer through structured clone
     return { kind: Kind.U8, bytes: value };
   }
   if (typeof value === "object") {
@@ -90,7 +91,7 @@ export function encodeItem(value: unknown, what: string): Encoded {
     throw e instanceof TypeError ? e : new TypeError(`${what} cannot be sent: ${e}`);
   }
   try {
-    return { kind: Kind.V8, bytes: serialize(walked) };
+    return { kind: Kind.V8, bytes: cloneToBytes(walked) };
   } catch (e) {
     throw new TypeError(
       `${what} cannot be sent through a queue or pipe: ${(e as Error).message}; ` +
@@ -128,7 +129,7 @@ export function decodeItem(kind: number, bytes: Uint8Array, own: boolean): unkno
     case Kind.TREE:
       return readTree(bytes);
     case Kind.V8:
-      return deserialize(bytes);
+      return cloneFromBytes(bytes);
     default:
       throw new Error(`Corrupt item in a shared queue: unknown kind ${kind}`);
   }

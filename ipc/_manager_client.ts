@@ -93,7 +93,7 @@ class ManagerLink {
     } else if (r.x && p.signal?.aborted) {
       p.reject(p.signal.reason);
     } else {
-      p.reject(dataToError(r.v as { name: string; message: string }));
+      p.reject(dataToError(r.v));
     }
   }
 

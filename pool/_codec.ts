@@ -2,7 +2,7 @@
 // plain data (one tree, ../process/_tree.ts, for many tasks or results), or one message in
 // `node:v8` serialization, for the values that are not plain data.
 
-import { deserialize, serialize } from "node:v8";
+import { cloneFromBytes, cloneToBytes } from "../process/_clone.ts";
 import { readTree, TreeWriter } from "../process/_tree.ts";
 
 const TREE_BATCH = 0;
@@ -84,7 +84,7 @@ function holdsShared(value: unknown, seen: Set<object>): boolean {
 export function singleFrame(msg: unknown): Uint8Array | undefined {
   if (holdsShared(msg, new Set())) return undefined;
   try {
-    const body = serialize(msg);
+    const body = cloneToBytes(msg);
     const bytes = new Uint8Array(body.length + 1);
     bytes[0] = V8_ONE;
     bytes.set(body, 1);
@@ -97,6 +97,6 @@ export function singleFrame(msg: unknown): Uint8Array | undefined {
 /** The messages of a frame made by {@link Batch} or {@link singleFrame}. */
 export function readFrame(frame: Uint8Array): unknown[] {
   return frame[0] === V8_ONE
-    ? [deserialize(frame.subarray(1))]
+    ? [cloneFromBytes(frame.subarray(1))]
     : readTree(frame.subarray(1)) as unknown[];
 }

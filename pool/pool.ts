@@ -813,7 +813,7 @@ export class Pool {
     slot.ran = true;
     this.#startFailures = 0;
     if (i === 0) this.#headStarted(slot);
-    task.done(ok, ok ? value : dataToError(value as { name: string; message: string }));
+    task.done(ok, ok ? value : dataToError(value));
     if (slot.retiring && slot.held.length === 0 && !slot.gone) {
       this.#retire(slot, this.#state !== "terminate" && !this.#stopping);
     }

@@ -1,8 +1,8 @@
 // The message transports between a parent and a child: MessagePort-like objects for workers,
 // and length-prefixed frames over a Unix socket for subprocesses: plain data as a tree
-// (./_tree.ts, a small fraction of the cost), anything else in `node:v8` serialization.
+// (./_tree.ts, a small fraction of the cost), anything else in structured clone's bytes (./_clone.ts).
 
-import { deserialize, serialize } from "node:v8";
+import { cloneFromBytes, cloneToBytes } from "./_clone.ts";
 import { readTree, TreeWriter } from "./_tree.ts";
 
 const TREE = 0;
@@ -101,7 +101,7 @@ export class SocketLink implements Link {
       w.bytes[4] = TREE;
       frame = w.written.slice();
     } else {
-      const body = serialize(msg);
+      const body = cloneToBytes(msg);
       frame = new Uint8Array(5 + body.length);
       frame[4] = V8;
       frame.set(body, 5);
@@ -172,7 +172,9 @@ export class SocketLink implements Link {
             break;
           }
           const body = buf.subarray(at + 5, at + 4 + size);
-          const msg = buf[at + 4] === TREE ? readTree(body) : deserialize(body);
+          const msg = (buf[at + 4] === TREE ? readTree(body) : cloneFromBytes(body)) as {
+            t?: unknown;
+          };
           at += 4 + size;
           this.onmessage?.(msg);
         }

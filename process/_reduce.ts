@@ -127,10 +127,12 @@ function walkOut(
       return obj;
     }
     const out: unknown[] = obj.slice(0, i);
+    out.length = obj.length; // a hole stays a hole
     seen.set(obj, out);
     for (; i < obj.length; i++) {
+      if (!(i in obj)) continue;
       const v = obj[i];
-      out.push(isPlain(v) ? v : walkOut(v, ctx, `${path}[${i}]`, seen)); // no path string per number
+      out[i] = isPlain(v) ? v : walkOut(v, ctx, `${path}[${i}]`, seen); // no path string per number
     }
     return out;
   }
@@ -191,7 +193,7 @@ function walkIn(value: unknown, ctx: ReviveContext, seen: Map<object, unknown>):
   if (seen.has(obj)) return seen.get(obj);
   if (Array.isArray(obj)) {
     seen.set(obj, obj);
-    for (let i = 0; i < obj.length; i++) obj[i] = walkIn(obj[i], ctx, seen);
+    for (let i = 0; i < obj.length; i++) if (i in obj) obj[i] = walkIn(obj[i], ctx, seen);
     return obj;
   }
   if (obj instanceof Map) {

@@ -45,19 +45,51 @@ export function registerError(cls: new (message: string) => Error, name: string 
   errorClasses.set(name, cls);
 }
 
-/** Turns an error into plain data that any transport carries with its name and stack. */
-export function errorToData(e: unknown): { name: string; message: string; stack?: string } {
-  if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack };
-  return { name: "Error", message: String(e) };
+/**
+ * What travels for a thrown value: an `Error` as its name, message and stack (so that the
+ * receiver rebuilds its registered class), with its `cause` and own fields when structured clone
+ * carries them; anything else thrown (`throw { code: 42 }`) as `thrown`, itself, as Python
+ * pickles a raised object.
+ */
+export type ErrorData =
+  | { name: string; message: string; stack?: string; cause?: unknown; fields?: object }
+  | { thrown: unknown };
+
+/** Whether structured clone carries `value` (shared memory aside, which links refuse). */
+function cloneable(value: unknown): boolean {
+  try {
+    structuredClone(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-/** Rebuilds an error sent by {@link errorToData}, as its registered class where there is one. */
-export function dataToError(d: { name: string; message: string; stack?: string }): Error {
+/** Turns a thrown value into data that any transport carries (see {@link ErrorData}). */
+export function errorToData(e: unknown): ErrorData {
+  if (!(e instanceof Error)) return { thrown: cloneable(e) ? e : String(e) };
+  const d: ErrorData = { name: e.name, message: e.message, stack: e.stack };
+  if ("cause" in e && cloneable(e.cause)) d.cause = e.cause;
+  const fields = Object.fromEntries(
+    Object.entries(e).filter(([k, v]) => k !== "name" && k !== "message" && cloneable(v)),
+  );
+  if (Object.keys(fields).length > 0) d.fields = fields;
+  return d;
+}
+
+/** Rebuilds what was thrown from {@link errorToData}: an error as its registered class. */
+export function dataToError(data: unknown): unknown {
+  const d = data as ErrorData;
+  if ("thrown" in d) return d.thrown;
   const Cls = errorClasses.get(d.name) ??
     (globalThis as unknown as Record<string, new (m: string) => Error>)[d.name];
   const err = typeof Cls === "function" ? new Cls(d.message) : new Error(d.message);
   if (err.name !== d.name) err.name = d.name;
   if (d.stack !== undefined) err.stack = d.stack;
+  if ("cause" in d) {
+    Object.defineProperty(err, "cause", { value: d.cause, writable: true, configurable: true });
+  }
+  if (d.fields) Object.assign(err, d.fields);
   return err;
 }
 
@@ -158,7 +190,7 @@ export class RpcEndpoint {
       if (p) {
         this.#pending.delete(r.c);
         if (r.ok) p.resolve(decode(r.v, { rpc: this }));
-        else p.reject(dataToError(r.v as { name: string; message: string }));
+        else p.reject(dataToError(r.v));
       }
       return true;
     }

@@ -2,7 +2,8 @@
 // arrays and plain objects of them), shared by every byte ring of the package: far cheaper than
 // `node:v8` (~14 us a call in Deno) or JSON text, and exact (-0, NaN, Infinity and undefined
 // survive). Anything else is not a tree, nor is a value that holds one array or object twice
-// (or in a cycle): callers fall back to `node:v8`, which keeps the sharing.
+// (or in a cycle), nor a string with a lone surrogate (UTF-8 has none): callers fall back to
+// structured clone (./_clone.ts), which keeps them.
 
 const T_NUM = 1, T_INT = 2, T_STR = 3, T_UNDEF = 4, T_NULL = 5, T_TRUE = 6, T_FALSE = 7;
 const T_ARR = 8, T_OBJ = 9;
@@ -73,6 +74,7 @@ export class TreeWriter {
   }
 
   #str(s: string): void {
+    if (!s.isWellFormed()) throw NOT_TREE; // UTF-8 cannot carry a lone surrogate
     this.room(5 + s.length * 3);
     const { written } = textEncoder.encodeInto(s, this.bytes.subarray(this.at + 5));
     this.bytes[this.at] = T_STR;

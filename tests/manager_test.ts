@@ -84,7 +84,38 @@ export async function setBy(d: DictProxy<string, string>, who: string): Promise<
   await d.set("by", who);
 }
 
+/** Sets `d[key]` to `size` bytes of `n`, for each `[key, n, size]`. */
+export async function setBytes(
+  d: DictProxy<string, Uint8Array>,
+  entries: [string, number, number][],
+): Promise<void> {
+  for (const [key, n, size] of entries) await d.set(key, new Uint8Array(size).fill(n));
+}
+
 // ---- tests -------------------------------------------------------------------------------
+
+for (const method of METHODS) {
+  Deno.test(`Manager: bytes a child sets keep their values through later calls (${method})`, async () => {
+    await using manager = await Manager.start();
+    const d = await manager.dict<string, Uint8Array>();
+    const entries = [10, 1000, 70_000, 200_000].map((size, i): [string, number, number] => [
+      `k${i}`,
+      i + 1,
+      size,
+    ]);
+    const p = new Process({ target: setBytes, args: [d, entries], module, startMethod: method });
+    p.start();
+    await p.join();
+    assert.equal(p.exitCode, 0);
+    const got = await Promise.all(entries.map(([key]) => d.get(key)));
+    await setBytes(d, entries.map(([key, , size]) => [`${key}-later`, 255, size]));
+    await Promise.all(entries.map(([key]) => d.get(`${key}-later`)));
+    entries.forEach(([key, n, size], i) => {
+      assert.equal(got[i]?.length, size, key);
+      assert.ok(got[i]!.every((b) => b === n), `${key} changed after later calls`);
+    });
+  });
+}
 
 Deno.test("Manager: dict, list and namespace proxies", async () => {
   await using manager = await Manager.start();

@@ -80,6 +80,24 @@ export function echo<T>(value: T): T {
   return value;
 }
 
+/** `size` bytes of `n`, in the typed array kind `kind` names. */
+export function filled(n: number, size: number, kind = "Uint8Array"): ArrayBufferView {
+  const Ctor = (globalThis as unknown as Record<string, new (b: ArrayBuffer) => ArrayBufferView>)[
+    kind
+  ];
+  const buf = new ArrayBuffer(size);
+  new Uint8Array(buf).fill(n);
+  return new Ctor(buf);
+}
+
+export function throwValue(value: unknown): never {
+  throw value;
+}
+
+export function failWithCause(): never {
+  throw Object.assign(new Error("outer", { cause: { code: 7 } }), { errno: 3 });
+}
+
 export function makeFunction(): () => void {
   return () => {};
 }
@@ -213,6 +231,41 @@ for (const method of METHODS) {
     assert.equal(r.successful(), false);
     await assert.rejects(r.get(), RangeError);
     assert.equal(await p.apply(square, [3]), 9, "the pool still works");
+  });
+
+  Deno.test(`Pool results keep their bytes after later results arrive (${method})`, async () => {
+    await using p = pool(method);
+    const one = await p.apply(filled, [7, 100]) as Uint8Array;
+    await p.apply(filled, [9, 100]);
+    assert.equal(one[0], 7, "a result is not a view into a reused buffer");
+    const sizes = [0, 8, 96, 4088, 4104, 65_528, 65_544, 300_000]; // around the side paths
+    const kinds = ["Uint8Array", "Float64Array", "Int16Array", "BigInt64Array"];
+    const args = Array.from({ length: 64 }, (_, i) => [i, sizes[i % 8], kinds[i % 4]]);
+    const got = await p.starmap(filled, args as [number, number, string][]);
+    const nested = await p.map(echo, got.map((v) => ({ v, more: [v] })));
+    await p.starmap(filled, args.map(([, size, kind]) => [255, size, kind]) as never);
+    args.forEach(([n, size, kind], i) => {
+      for (const view of [got[i], nested[i].v, nested[i].more[0]]) {
+        assert.equal(view.constructor.name, kind);
+        assert.equal(view.byteLength, size);
+        const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+        assert.ok(bytes.every((b) => b === n), `result ${i} (${size} bytes) changed`);
+      }
+    });
+  });
+
+  Deno.test(`Pool rejects with a thrown non-Error value itself, and keeps an error's cause (${method})`, async () => {
+    await using p = pool(method);
+    assert.deepEqual(await p.apply(throwValue, [{ code: 42 }]).catch((e) => e), { code: 42 });
+    assert.equal(await p.apply(throwValue, ["text"]).catch((e) => e), "text");
+    assert.equal(await p.apply(throwValue, [undefined]).catch((e) => e), undefined);
+    const e = await p.apply(failWithCause).catch((e) => e);
+    assert.ok(e instanceof Error);
+    assert.deepEqual(e.cause, { code: 7 });
+    assert.equal((e as Error & { errno?: number }).errno, 3);
+    const seen = Promise.withResolvers<unknown>();
+    p.applyAsync(throwValue, [[1, 2]], { errorCallback: seen.resolve });
+    assert.deepEqual(await seen.promise, [1, 2]);
   });
 
   Deno.test(`Pool callbacks run in the parent; a throwing one fails only its result (${method})`, async () => {
