@@ -139,11 +139,12 @@ function walkOut(
   if (obj instanceof Map) {
     const out = new Map();
     seen.set(obj, out);
+    let n = 0;
     for (const [k, v] of obj) {
-      out.set(
-        walkOut(k, ctx, `${path} key`, seen),
-        walkOut(v, ctx, `${path}.get(${String(k)})`, seen),
-      );
+      // An object key is named by its place: String() throws for one without a prototype.
+      const key = typeof k === "object" && k !== null ? `key #${n}` : String(k);
+      out.set(walkOut(k, ctx, `${path} key`, seen), walkOut(v, ctx, `${path}.get(${key})`, seen));
+      n++;
     }
     return out;
   }
