@@ -46,6 +46,8 @@ export interface ValueOptions {
   shared?: boolean;
   /** The largest binary payload, in bytes. @default {4 MiB} */
   maxBytes?: number;
+  /** Whether an array may have a named property besides its elements. @default {true} */
+  arrayProperties?: boolean;
 }
 
 /** The seed of value `index` of the stream `seed`. */
@@ -126,6 +128,7 @@ class Gen {
   #r: Rng;
   #shared: boolean;
   #maxBytes: number;
+  #arrayProperties: boolean;
   #made: object[] = [];
   #nodes = 0;
   #budget: number;
@@ -135,6 +138,7 @@ class Gen {
     this.#r = rng;
     this.#shared = options.shared ?? false;
     this.#maxBytes = options.maxBytes ?? 4 * MiB;
+    this.#arrayProperties = options.arrayProperties ?? true;
     this.#large = rng.chance(LARGE_SHARE);
     this.#budget = VALUE_BUDGET;
   }
@@ -395,7 +399,9 @@ class Gen {
     const out: unknown[] = [];
     this.#made.push(out);
     for (let i = r.int(0, 8); i > 0; i--) out.push(this.any(depth + 1));
-    if (r.chance(0.05)) (out as unknown as Record<string, unknown>).extra = this.primitive();
+    if (r.chance(0.05) && this.#arrayProperties) {
+      (out as unknown as Record<string, unknown>).extra = this.primitive();
+    }
     return out;
   }
 
