@@ -235,6 +235,9 @@ class Walk {
       );
     }
     this.same(a.buffer, e.buffer, `${path}.buffer`);
+    if (tracksLength(a) !== tracksLength(e)) {
+      this.#fail(path, `expected a view that ${tracksLength(e) ? "tracks" : "keeps"} its length`);
+    }
   }
 
   #error(a: Error, e: Error, path: string): void {
@@ -250,6 +253,22 @@ class Walk {
     }
     if (Object.hasOwn(e, "cause")) this.same(a.cause, e.cause, `${path}.cause`);
   }
+}
+
+/**
+ * Whether `v` is a view that tracks the length of its resizable buffer: found by growing the
+ * buffer for a moment, when it has room to grow (undefined when it cannot tell).
+ */
+function tracksLength(v: ArrayBufferView): boolean | undefined {
+  const b = v.buffer as ArrayBuffer;
+  if (!(b instanceof ArrayBuffer) || !b.resizable || b.maxByteLength - b.byteLength < 8) {
+    return undefined;
+  }
+  const before = v.byteLength, size = b.byteLength;
+  b.resize(size + 8);
+  const tracks = v.byteLength !== before;
+  b.resize(size);
+  return tracks;
 }
 
 /** The first index where two byte arrays differ (-1 when equal), word by word while it can. */

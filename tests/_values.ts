@@ -148,7 +148,23 @@ class Gen {
     const r = this.#r;
     if (r.chance(0.25)) return this.primitive();
     if (r.chance(0.01)) return this.deep();
+    if (r.chance(0.06)) return this.rawBytes();
+    if (r.chance(0.1)) return this.leafObject();
     return this.any(0);
+  }
+
+  /**
+   * A Uint8Array over a whole buffer (the codecs' raw-bytes path): fixed, resizable, or one that
+   * tracks the length of its resizable buffer.
+   */
+  rawBytes(): Uint8Array {
+    const r = this.#r;
+    const n = this.size();
+    const kind = r.int(0, 2);
+    if (kind === 0) return new Uint8Array(this.buffer(n));
+    const b = new ArrayBuffer(n, { maxByteLength: n + r.int(8, 64) });
+    new Uint8Array(b).set(new Uint8Array(this.buffer(n)));
+    return kind === 1 ? new Uint8Array(b, 0, n) : new Uint8Array(b);
   }
 
   /** Any value at `depth`. */
@@ -352,7 +368,7 @@ class Gen {
     const r = this.#r;
     let b: ArrayBufferLike;
     if (this.#shared && r.chance(0.15)) b = new SharedArrayBuffer(n);
-    else if (r.chance(0.05)) b = new ArrayBuffer(n, { maxByteLength: n + r.int(0, 64) });
+    else if (r.chance(0.08)) b = new ArrayBuffer(n, { maxByteLength: n + r.int(8, 64) });
     else b = new ArrayBuffer(n);
     const words = new Uint32Array(b, 0, n >>> 2);
     for (let i = 0; i < words.length; i++) words[i] = r.u32();
@@ -367,9 +383,11 @@ class Gen {
     const Ctor = typedCtor(r.pick(TYPED));
     const bpe = Ctor.BYTES_PER_ELEMENT;
     const length = Math.floor(this.size() / bpe);
-    if (r.chance(0.7)) return new Ctor(this.buffer(length * bpe), 0, length);
-    const before = r.int(1, 8) * bpe, after = r.int(0, 3) * bpe;
-    return new Ctor(this.buffer(before + length * bpe + after), before, length);
+    const whole = r.chance(0.7);
+    const before = whole ? 0 : r.int(1, 8) * bpe, after = whole ? 0 : r.int(0, 3) * bpe;
+    const buffer = this.buffer(before + length * bpe + after);
+    if (buffer.resizable && r.chance(0.5)) return new Ctor(buffer, before); // tracks its length
+    return new Ctor(buffer, before, length);
   }
 
   /** Two or three views of one buffer, now and then with the buffer itself. */

@@ -104,6 +104,12 @@ Deno.test("Values: the comparator refuses each kind of change and names where it
   refuses(/x/i, /x/g, /expected flags "g", got "i"/);
   refuses(new Number(0), new Number(-0), /valueOf\(\): expected -0/);
   refuses(new ArrayBuffer(4), new ArrayBuffer(4, { maxByteLength: 8 }), /expected resizable true/);
+  const growable = () => new ArrayBuffer(8, { maxByteLength: 32 });
+  refuses(
+    new Uint8Array(growable(), 0, 8),
+    new Uint8Array(growable()),
+    /a view that tracks its length/,
+  );
   refuses(new ArrayBuffer(4), new SharedArrayBuffer(4), /expected \[object SharedArrayBuffer\]/);
   refuses({ __proto__: null, a: 1 }, { a: 1 }, /expected a plain object with Object\.prototype/);
 });
