@@ -206,6 +206,11 @@ export function echo<T>(v: T): T {
   return v;
 }
 
+/** Throws its argument. */
+export function raise(v: unknown): never {
+  throw v;
+}
+
 /** Value `i` of `spec`, generated in the worker. */
 export function make(spec: Spec, i: number): unknown {
   return specValue(spec, i);
@@ -291,9 +296,12 @@ function queueChannel(Q: typeof Queue): Channel {
   };
 }
 
-/** The indices of `spec` whose remainder by 5 is `k`: the pool's five ways share them. */
-const fifth = (spec: Spec, k: number): number[] =>
-  Array.from({ length: total(spec) }, (_, i) => i).filter((i) => i % 5 === k);
+/** The indices of `spec` dealt round-robin to `n` ways of sending them. */
+function ways(spec: Spec, n: number): number[][] {
+  const out = Array.from({ length: n }, () => [] as number[]);
+  for (let i = 0; i < total(spec); i++) out[i % n].push(i);
+  return out;
+}
 
 const CHANNELS: Channel[] = [
   {
@@ -312,27 +320,36 @@ const CHANNELS: Channel[] = [
     options: sharedInWorkers,
     run: async (method, keep) => {
       const { spec } = keep;
+      const value = (i: number) => specValue(spec, i);
       await using pool = new Pool({ processes: 2, startMethod: method, module });
-      const mapped = fifth(spec, 0);
-      const results = await pool.map(echo, mapped.map((i) => specValue(spec, i)), { chunksize: 3 });
+      const [mapped, imapped, applied, called, thrown, made, checked] = ways(spec, 7);
+      const results = await pool.map(echo, mapped.map(value), { chunksize: 3 });
       mapped.forEach((i, j) => keep.take("Pool.map result", i, results[j]));
-      for (const i of fifth(spec, 1)) {
-        keep.take("Pool.apply result", i, await pool.apply(echo, [specValue(spec, i)]));
+      let j = 0;
+      for await (const v of pool.imap(echo, imapped.map(value))) {
+        keep.take("Pool.imap result", imapped[j++], v);
       }
+      for (const i of applied) {
+        keep.take("Pool.apply result", i, await pool.apply(echo, [value(i)]));
+      }
+      await Promise.all(called.map((i) =>
+        pool.applyAsync(echo, [value(i)], {
+          callback: (v) => keep.take("Pool.applyAsync callback", i, v),
+        }).wait()
+      ));
+      // An Error thrown arrives as the error it was (its class by name, its fields), more than
+      // structured clone makes of it: only other values are thrown here.
       await Promise.all(
-        fifth(spec, 2).map((i) =>
-          pool.applyAsync(echo, [specValue(spec, i)], {
-            callback: (v) => keep.take("Pool.applyAsync callback", i, v),
+        thrown.filter((i) => !(value(i) instanceof Error)).map((i) =>
+          pool.applyAsync(raise, [value(i)], {
+            errorCallback: (e) => keep.take("Pool.applyAsync errorCallback (thrown)", i, e),
           }).wait()
         ),
       );
-      const made = fifth(spec, 3);
-      const madeThere = await pool.starmap(make, made.map((i) => [spec, i] as [Spec, number]));
-      made.forEach((i, j) => keep.take("Pool result made in the worker", i, madeThere[j]));
-      const checked = fifth(spec, 4).map((i) =>
-        [spec, i, specValue(spec, i)] as [Spec, number, unknown]
-      );
-      const found = await pool.starmap(check, checked);
+      const there = await pool.starmap(make, made.map((i) => [spec, i] as [Spec, number]));
+      made.forEach((i, j) => keep.take("Pool result made in the worker", i, there[j]));
+      const args = checked.map((i) => [spec, i, value(i)] as [Spec, number, unknown]);
+      const found = await pool.starmap(check, args);
       assert.deepEqual(found.filter((s) => s !== ""), []);
     },
   },
