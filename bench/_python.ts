@@ -1,9 +1,12 @@
-// Shared by the benchmarks: runs a Python 3 snippet that prints one number, and prints ratios.
+// Shared by the benchmarks: runs a Python 3 snippet in a fresh interpreter, and the Python half
+// of bench/_measure.ts (the same cold and warm, in the same units).
+
+import { MAX_RUNS, RUNS, type Sample, WARM_MS } from "./_measure.ts";
 
 /**
  * Runs `code` as a Python 3 script (a file, so that `spawn` children can import its main
- * module) and returns the number it prints last, or `undefined` when Python 3 is not installed
- * or the script fails. The last line is read as JSON: a number, or an object of numbers.
+ * module) and returns what it prints last, read as JSON, or `undefined` when Python 3 is not
+ * installed or the script fails (its last lines of stderr are printed).
  */
 export async function python<T = number>(code: string): Promise<T | undefined> {
   const file = await Deno.makeTempFile({ suffix: ".py" });
@@ -23,35 +26,38 @@ export async function python<T = number>(code: string): Promise<T | undefined> {
   }
 }
 
-/** One row of a comparison: what, ours, Python's, and which way is better. */
-export interface Row {
-  what: string;
-  ours: number;
-  python: number | undefined;
-  unit: string;
-  /** `"lower"` for latencies, `"higher"` for rates. */
-  better: "lower" | "higher";
-}
+/**
+ * Python's `sample(run, per, warm_up=None, cold=None, cold_per=None)`, as
+ * {@linkcode coldWarm} in bench/_measure.ts: returns `{"cold": us, "runs": [us, ...]}` per
+ * item; `cold_warm(...)` prints it; `emit(cold, runs)` prints a sample measured otherwise;
+ * `RUNS` (the fewest warm runs) follows `--runs` (and `--quick`).
+ */
+const PRELUDE = `
+import json, time
+RUNS, WARM_S, MAX_RUNS = ${RUNS}, ${WARM_MS / 1000}, ${MAX_RUNS}
+def emit(cold, runs):
+    print(json.dumps({"cold": cold, "runs": list(runs)}))
+def _timed(call, per):
+    t0 = time.perf_counter()
+    call()
+    return (time.perf_counter() - t0) * 1e6 / per
+def sample(run, per, warm_up=None, cold=None, cold_per=None):
+    if warm_up is not None:
+        warm_up()
+    first = _timed(cold or run, cold_per or per)
+    runs, t0 = [], time.perf_counter()
+    while len(runs) < RUNS or (time.perf_counter() - t0 < WARM_S and len(runs) < MAX_RUNS):
+        runs.append(_timed(run, per))
+    return {"cold": first, "runs": runs}
+def cold_warm(run, per, warm_up=None, cold=None, cold_per=None):
+    s = sample(run, per, warm_up, cold, cold_per)
+    emit(s["cold"], s["runs"])
+`;
 
-/** Prints rows as a table with a `speed-up` column: how many times better ours is. */
-export function report(title: string, rows: Row[]): void {
-  console.log(`\n${title}`);
-  console.log(
-    `${"what".padEnd(44)} ${"ours".padStart(12)} ${"python".padStart(12)}  speed-up`,
-  );
-  for (const r of rows) {
-    const ratio = r.python === undefined
-      ? "n/a"
-      : (r.better === "lower" ? r.python / r.ours : r.ours / r.python).toFixed(2) + "x";
-    const fmt = (v: number | undefined) => v === undefined ? "n/a" : `${v.toFixed(2)} ${r.unit}`;
-    console.log(
-      `${r.what.padEnd(44)} ${fmt(r.ours).padStart(12)} ${fmt(r.python).padStart(12)}  ${ratio}`,
-    );
-  }
-}
-
-/** Median of the samples. */
-export function median(samples: number[]): number {
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+/**
+ * Runs `code` after the prelude (`sample`, `cold_warm`, `emit`, `RUNS`) in a fresh Python and
+ * returns the sample it emits, or `undefined` when Python is missing or fails.
+ */
+export function pythonSample(code: string): Promise<Sample | undefined> {
+  return python<Sample>(PRELUDE + code);
 }

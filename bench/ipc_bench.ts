@@ -1,42 +1,80 @@
-// Queues and pipes, beside Python's `multiprocessing.Queue` and `Pipe` measured in the same run:
-// queue items per second between two children (workers, then subprocesses), pipe messages per
-// second one way, and pipe round trips in microseconds between the parent and a child. Rates
-// are timed by the receiver from its first item to its last, so process start-up is left out.
+// Queues and pipes, beside Python's `multiprocessing.Queue` and `Pipe` measured in the same run
+// with the same number of items: queue items per second between two children (workers, then
+// subprocesses), pipe messages per second one way, and pipe round trips in microseconds between
+// the parent and a child.
 //
-//   deno run -A bench/ipc_bench.ts
+// Each figure on each side runs in a fresh process with a fresh queue (or pipe) and children
+// that live through every round: one untimed round of four items, the cold round, then the warm
+// rounds (the median is the warm figure). A rate is timed by the receiver from its first item to
+// its last, so the go signal is left out; a round trip's cold figure is one round trip.
+//
+//   deno run -A bench/ipc_bench.ts [--quick] [--runs=5]
 
 import { type Connection, Pipe, Process, Queue, type StartMethod } from "../mod.ts";
-import { median, python, report, type Row } from "./_python.ts";
+import {
+  coldWarm,
+  fresh,
+  type Params,
+  perSecond,
+  RUNS,
+  type Sample,
+  serveCase,
+  size,
+} from "./_measure.ts";
+import { pythonSample } from "./_python.ts";
+import { report, type Row } from "./_results.ts";
 
-const ROUNDS = 3;
-
-/** Waits for the go, then puts `0..n-1`. */
-export async function producer(q: Queue<number>, go: Queue<number>, n: number): Promise<void> {
-  await go.get();
-  for (let i = 0; i < n; i++) await q.put(i);
+/** For each size, waits for the go, then puts `0..n-1`. */
+export async function producer(
+  q: Queue<number>,
+  go: Queue<number>,
+  sizes: number[],
+): Promise<void> {
+  for (const n of sizes) {
+    await go.get();
+    for (let i = 0; i < n; i++) await q.put(i);
+  }
 }
 
-/** Takes `n` items and reports items per second, first to last. */
-export async function consumer(q: Queue<number>, out: Queue<number>, n: number): Promise<void> {
-  await q.get();
-  const t0 = performance.now();
-  for (let i = 1; i < n; i++) await q.get();
-  await out.put((n - 1) / (performance.now() - t0) * 1000);
+/** For each size, takes `n` items and reports microseconds per item, first to last. */
+export async function consumer(
+  q: Queue<number>,
+  out: Queue<number>,
+  sizes: number[],
+): Promise<void> {
+  for (const n of sizes) {
+    await q.get();
+    const t0 = performance.now();
+    for (let i = 1; i < n; i++) await q.get();
+    await out.put((performance.now() - t0) * 1000 / (n - 1));
+  }
 }
 
-/** Waits for the go, then sends `0..n-1`. */
-export async function sender(w: Connection<number>, go: Queue<number>, n: number): Promise<void> {
-  await go.get();
-  for (let i = 0; i < n; i++) await w.send(i);
+/** For each size, waits for the go, then sends `0..n-1`; closes its end at last. */
+export async function sender(
+  w: Connection<number>,
+  go: Queue<number>,
+  sizes: number[],
+): Promise<void> {
+  for (const n of sizes) {
+    await go.get();
+    for (let i = 0; i < n; i++) await w.send(i);
+  }
   w.close();
 }
 
-/** Receives `n` messages and reports messages per second, first to last. */
-export async function receiver(r: Connection<number>, out: Queue<number>, n: number) {
-  await r.recv();
-  const t0 = performance.now();
-  for (let i = 1; i < n; i++) await r.recv();
-  await out.put((n - 1) / (performance.now() - t0) * 1000);
+/** For each size, receives `n` messages and reports microseconds per message, first to last. */
+export async function receiver(
+  r: Connection<number>,
+  out: Queue<number>,
+  sizes: number[],
+): Promise<void> {
+  for (const n of sizes) {
+    await r.recv();
+    const t0 = performance.now();
+    for (let i = 1; i < n; i++) await r.recv();
+    await out.put((performance.now() - t0) * 1000 / (n - 1));
+  }
   r.close();
 }
 
@@ -46,168 +84,166 @@ export async function echo(conn: Connection<number>): Promise<void> {
   conn.close();
 }
 
+/** Starts `target(...args)` as a child. */
 function start(target: (...a: never[]) => unknown, args: unknown[], method: StartMethod): Process {
   const p = new Process({ target: target as (...a: unknown[]) => void, args, startMethod: method });
   p.start();
   return p;
 }
 
-async function queueRate(method: StartMethod, n: number): Promise<number> {
-  const samples: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const q = new Queue<number>(), go = new Queue<number>(), out = new Queue<number>();
-    const c = start(consumer, [q, out, n], method);
-    const p = start(producer, [q, go, n], method);
-    await new Promise((resolve) => setTimeout(resolve, method === "worker" ? 300 : 1000));
-    await go.put(1);
-    samples.push(await out.get());
-    await Promise.all([c.join(), p.join()]);
+/** One-way items between two children, a round per size; microseconds per item. */
+async function stream(transport: string, method: StartMethod, n: number): Promise<Sample> {
+  const sizes = [4, n, ...Array(RUNS).fill(n)];
+  const go = new Queue<number>(), out = new Queue<number>();
+  let children: Process[];
+  if (transport === "queue") {
+    const q = new Queue<number>();
+    children = [start(consumer, [q, out, sizes], method), start(producer, [q, go, sizes], method)];
+  } else {
+    const [r, w] = Pipe<number>({ duplex: false });
+    children = [start(receiver, [r, out, sizes], method), start(sender, [w, go, sizes], method)];
+    r.close();
+    w.close();
   }
-  return median(samples);
+  const us: number[] = [];
+  for (const _ of sizes) {
+    await go.put(1);
+    us.push(await out.get());
+  }
+  await Promise.all(children.map((p) => p.join()));
+  return { cold: us[1], runs: us.slice(2) };
 }
 
-async function pipeRate(method: StartMethod, n: number): Promise<number> {
-  const samples: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const [reader, writer] = Pipe<number>({ duplex: false });
-    const go = new Queue<number>(), out = new Queue<number>();
-    const c = start(receiver, [reader, out, n], method);
-    const p = start(sender, [writer, go, n], method);
-    reader.close();
-    writer.close();
-    await new Promise((resolve) => setTimeout(resolve, method === "worker" ? 300 : 1000));
-    await go.put(1);
-    samples.push(await out.get());
-    await Promise.all([c.join(), p.join()]);
-  }
-  return median(samples);
-}
-
-async function pipeRoundTrip(method: StartMethod, n: number): Promise<number> {
+/** Round trips between this process and an echoing child; microseconds per round trip. */
+async function roundTrip(method: StartMethod, n: number): Promise<Sample> {
   const [a, b] = Pipe<number>();
   const p = start(echo, [b], method);
   b.close();
-  const samples: number[] = [];
-  for (let r = 0; r < ROUNDS + 1; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) {
+  const trips = async (k: number): Promise<void> => {
+    for (let i = 0; i < k; i++) {
       await a.send(i);
       await a.recv();
     }
-    if (r > 0) samples.push((performance.now() - t0) * 1000 / n); // round 0 warms up
-  }
+  };
+  const sample = await coldWarm({
+    warmUp: () => trips(4),
+    cold: () => trips(1),
+    coldPer: 1,
+    run: () => trips(n),
+    per: n,
+  });
   a.close();
   await p.join();
-  return median(samples);
+  return sample;
 }
 
-const PY_QUEUE = (n: number) => `
-import multiprocessing as mp, time, statistics
-def producer(q, go, n):
-    go.get()
-    for i in range(n): q.put(i)
-def consumer(q, out, n):
-    q.get(); t0 = time.perf_counter()
-    for i in range(1, n): q.get()
-    out.put((n - 1) / (time.perf_counter() - t0))
-if __name__ == "__main__":
-    samples = []
-    for r in range(${ROUNDS}):
-        q, go, out = mp.Queue(), mp.Queue(), mp.Queue()
-        c = mp.Process(target=consumer, args=(q, out, ${n})); p = mp.Process(target=producer, args=(q, go, ${n}))
-        c.start(); p.start(); time.sleep(0.3); go.put(1)
-        samples.append(out.get()); c.join(); p.join()
-    print(statistics.median(samples))
-`;
+/** Our side of one figure, in a fresh process: `{ kind, method, n }`. */
+function ours(params: Params): Promise<Sample> {
+  const method = params.method as StartMethod, n = params.n as number;
+  return params.kind === "rtt" ? roundTrip(method, n) : stream(params.kind as string, method, n);
+}
 
-const PY_PIPE = (n: number) => `
-import multiprocessing as mp, time, statistics
-def sender(w, go, n):
-    go.get()
-    for i in range(n): w.send(i)
+/** Python's side of one figure (fork): `kind` is "queue", "pipe" or "rtt". */
+function theirs(kind: string, n: number): Promise<Sample | undefined> {
+  return pythonSample(`
+import multiprocessing as mp
+def producer(q, go, sizes):
+    for n in sizes:
+        go.get()
+        for i in range(n): q.put(i)
+def consumer(q, out, sizes):
+    for n in sizes:
+        q.get(); t0 = time.perf_counter()
+        for i in range(1, n): q.get()
+        out.put((time.perf_counter() - t0) * 1e6 / (n - 1))
+def sender(w, go, sizes):
+    for n in sizes:
+        go.get()
+        for i in range(n): w.send(i)
     w.close()
-def receiver(r, out, n):
-    r.recv(); t0 = time.perf_counter()
-    for i in range(1, n): r.recv()
-    out.put((n - 1) / (time.perf_counter() - t0))
-if __name__ == "__main__":
-    samples = []
-    for _ in range(${ROUNDS}):
-        r, w = mp.Pipe(duplex=False); go, out = mp.Queue(), mp.Queue()
-        c = mp.Process(target=receiver, args=(r, out, ${n})); p = mp.Process(target=sender, args=(w, go, ${n}))
-        c.start(); p.start(); r.close(); w.close(); time.sleep(0.3); go.put(1)
-        samples.append(out.get()); c.join(); p.join()
-    print(statistics.median(samples))
-`;
-
-const PY_ROUND_TRIP = (n: number) => `
-import multiprocessing as mp, time, statistics
+def receiver(r, out, sizes):
+    for n in sizes:
+        r.recv(); t0 = time.perf_counter()
+        for i in range(1, n): r.recv()
+        out.put((time.perf_counter() - t0) * 1e6 / (n - 1))
 def echo(conn):
-    while True:
-        v = conn.recv()
-        if v is None: break
+    while (v := conn.recv()) is not None:
         conn.send(v)
+def trips(a, k):
+    for i in range(k):
+        a.send(i); a.recv()
 if __name__ == "__main__":
-    a, b = mp.Pipe()
-    p = mp.Process(target=echo, args=(b,)); p.start(); b.close()
-    samples = []
-    for r in range(${ROUNDS + 1}):
-        t0 = time.perf_counter()
-        for i in range(${n}):
-            a.send(i); a.recv()
-        if r > 0: samples.append((time.perf_counter() - t0) * 1e6 / ${n})
-    a.send(None); a.close(); p.join()
-    print(statistics.median(samples))
-`;
+    mp.set_start_method("fork")
+    kind, n = "${kind}", ${n}
+    sizes = [4, n] + [n] * RUNS
+    if kind == "rtt":
+        a, b = mp.Pipe()
+        p = mp.Process(target=echo, args=(b,)); p.start(); b.close()
+        cold_warm(lambda: trips(a, n), n, warm_up=lambda: trips(a, 4),
+                  cold=lambda: trips(a, 1), cold_per=1)
+        a.send(None); a.close(); p.join()
+    else:
+        go, out = mp.Queue(), mp.Queue()
+        if kind == "queue":
+            q = mp.Queue()
+            ps = [mp.Process(target=consumer, args=(q, out, sizes)),
+                  mp.Process(target=producer, args=(q, go, sizes))]
+        else:
+            r, w = mp.Pipe(duplex=False)
+            ps = [mp.Process(target=receiver, args=(r, out, sizes)),
+                  mp.Process(target=sender, args=(w, go, sizes))]
+        for p in ps: p.start()
+        if kind == "pipe": r.close(); w.close()
+        us = []
+        for _ in sizes:
+            go.put(1); us.append(out.get())
+        for p in ps: p.join()
+        emit(us[1], us[2:])
+`);
+}
 
-if (import.meta.main) {
+/** The figures: what, the case's kind, and items per round for each start method. */
+const FIGURES: { what: string; kind: string; n: Record<StartMethod, number> }[] = [
+  {
+    what: "Queue items/s, child to child",
+    kind: "queue",
+    n: { worker: 200_000, subprocess: 20_000 },
+  },
+  {
+    what: "Pipe one-way messages/s, child to child",
+    kind: "pipe",
+    n: { worker: 200_000, subprocess: 20_000 },
+  },
+  {
+    what: "Pipe round trip, parent and child",
+    kind: "rtt",
+    n: { worker: 10_000, subprocess: 2_000 },
+  },
+];
+
+if (import.meta.main && !await serveCase({ ours })) {
   const rows: Row[] = [];
-  const perSec = "k/s";
-  const k = (v: number | undefined) => v === undefined ? undefined : v / 1000;
-  const pyQueue = k(await python(PY_QUEUE(200_000)));
-  rows.push({
-    what: "Queue items/s, worker -> worker",
-    ours: k(await queueRate("worker", 1_000_000))!,
-    python: pyQueue,
-    unit: perSec,
-    better: "higher",
-  });
-  rows.push({
-    what: "Queue items/s, subprocess -> subprocess",
-    ours: k(await queueRate("subprocess", 20_000))!,
-    python: pyQueue,
-    unit: perSec,
-    better: "higher",
-  });
-  const pyPipe = k(await python(PY_PIPE(200_000)));
-  rows.push({
-    what: "Pipe one-way messages/s, worker -> worker",
-    ours: k(await pipeRate("worker", 1_000_000))!,
-    python: pyPipe,
-    unit: perSec,
-    better: "higher",
-  });
-  rows.push({
-    what: "Pipe one-way messages/s, subprocess -> subprocess",
-    ours: k(await pipeRate("subprocess", 20_000))!,
-    python: pyPipe,
-    unit: perSec,
-    better: "higher",
-  });
-  const pyRtt = await python(PY_ROUND_TRIP(10_000));
-  rows.push({
-    what: "Pipe round trip, parent <-> worker",
-    ours: await pipeRoundTrip("worker", 10_000),
-    python: pyRtt,
-    unit: "us",
-    better: "lower",
-  });
-  rows.push({
-    what: "Pipe round trip, parent <-> subprocess",
-    ours: await pipeRoundTrip("subprocess", 2_000),
-    python: pyRtt,
-    unit: "us",
-    better: "lower",
-  });
-  report("Queue and Pipe (Python's multiprocessing in the same run)", rows);
+  for (const f of FIGURES) {
+    for (const method of ["worker", "subprocess"] as const) {
+      const n = size(f.n[method]);
+      const what = `${f.what} (${n.toLocaleString("en-US")} ${
+        f.kind === "rtt" ? "trips" : "items"
+      })`;
+      const [mine, python] = [
+        await fresh(import.meta.url, "ours", { kind: f.kind, method, n }),
+        await theirs(f.kind, n),
+      ];
+      const rate = f.kind !== "rtt";
+      rows.push({
+        what,
+        method,
+        pythonAs: f.kind === "queue" ? "Queue, fork" : "Pipe, fork",
+        unit: rate ? "/s" : "us",
+        ours: rate ? perSecond(mine) : mine,
+        python: python && rate ? perSecond(python) : python,
+      });
+      console.log(`  done: ${what}, ${method}`);
+    }
+  }
+  await report(import.meta.url, "Queue and Pipe (Python's multiprocessing, same items)", rows);
 }

@@ -1,130 +1,121 @@
-// Pool throughput beside Python's, measured in the same run (best of five each, after a warm-up
-// of each path): `apply` round trip, `map` with chunksize 1 and with the default chunks, and
-// `imapUnordered`, per item, for this package's Pool (both start methods) and Python's
-// `multiprocessing.Pool` and `ProcessPoolExecutor`.
+// Pool figures beside Python's, measured in the same run: `apply` round trip, `map` with
+// chunksize 1 and with the default chunks (20,000, 200,000 and 2,000,000 items), and
+// `imapUnordered`, per item, for this package's Pool (both start methods) against Python's
+// `multiprocessing.Pool` and, for some, `concurrent.futures.ProcessPoolExecutor` (fork).
 //
-//   deno run -A bench/pool_bench.ts [--items=50000] [--processes=2]
+// Each figure on each side runs in a fresh process: a fresh pool, one untimed call of four
+// items (four `apply` calls), then the timed cold call (one `apply`; one `map` of all items),
+// then the warm runs (the median is the warm figure). Microseconds per call or item.
 //
-// Acceptance (worker start method): apply and map(chunksize=1) >= 5x Python's Pool per item,
-// default-chunk map >= Python's.
+//   deno run -A bench/pool_bench.ts [--processes=2] [--quick] [--runs=5]
 
 import { Pool, type StartMethod } from "../mod.ts";
-import { python } from "./_python.ts";
+import {
+  coldWarm,
+  flag,
+  fresh,
+  type Params,
+  range,
+  type Sample,
+  serveCase,
+  size,
+} from "./_measure.ts";
+import { pythonSample } from "./_python.ts";
+import { report, type Row } from "./_results.ts";
 
+/** The task of every figure. */
 export function square(x: number): number {
   return x * x;
 }
 
-type Row = Record<string, number>; // microseconds per item, by measurement
+type Op = "apply" | "map1" | "map" | "imap";
 
-const PYTHON = String.raw`
-import json, sys, time
+/** What one call of each measured operation does with its items. */
+const OPS: Record<Op, (pool: Pool, xs: number[]) => Promise<unknown>> = {
+  apply: async (pool, xs) => {
+    for (const x of xs) await pool.apply(square, [x]);
+  },
+  map1: (pool, xs) => pool.map(square, xs, { chunksize: 1 }),
+  map: (pool, xs) => pool.map(square, xs),
+  imap: async (pool, xs) => {
+    for await (const _ of pool.imapUnordered(square, xs)) { /* drain */ }
+  },
+};
+
+/** Our side of one figure, in a fresh process: `{ op, n, procs, method }`. */
+async function ours(params: Params): Promise<Sample> {
+  const op = params.op as Op, n = params.n as number;
+  await using pool = new Pool({
+    processes: params.procs as number,
+    startMethod: params.method as StartMethod,
+  });
+  const xs = range(n), four = range(4);
+  return await coldWarm({
+    warmUp: () => OPS[op](pool, four),
+    cold: op === "apply" ? () => OPS[op](pool, [0]) : undefined,
+    coldPer: op === "apply" ? 1 : undefined,
+    run: () => OPS[op](pool, xs),
+    per: n,
+  });
+}
+
+/** Python's side of one figure: `Pool(procs)` or, with `ppe`, `ProcessPoolExecutor(procs)`. */
+function theirs(op: Op, n: number, procs: number, ppe: boolean): Promise<Sample | undefined> {
+  return pythonSample(`
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
-
 def square(x):
     return x * x
-
-def per(t, n):
-    return (time.perf_counter() - t) * 1e6 / n
-
-def best(run):
-    return min(run() for _ in range(5))
-
+OPS = {
+    "apply": lambda p, xs: [p.apply(square, (x,)) for x in xs],
+    "map1": lambda p, xs: p.map(square, xs, chunksize=1),
+    "map": lambda p, xs: p.map(square, xs),
+    "imap": lambda p, xs: list(p.imap_unordered(square, xs)),
+}
+PPE_OPS = {
+    "apply": lambda ex, xs: [ex.submit(square, x).result() for x in xs],
+    "map1": lambda ex, xs: list(ex.map(square, xs, chunksize=1)),
+    "map": lambda ex, xs: list(ex.map(square, xs, chunksize=max(1, -(-len(xs) // (4 * ${procs}))))),
+}
 if __name__ == "__main__":
-    items, procs = int(ITEMS), int(PROCS)
-    xs = list(range(items))
-    n_apply = max(500, items // 25)
-    out = {}
-    with mp.Pool(procs) as p:
-        p.map(square, range(1000))
-        def apply():
-            t = time.perf_counter()
-            for i in range(n_apply):
-                p.apply(square, (i,))
-            return per(t, n_apply)
-        def cs1():
-            t = time.perf_counter(); p.map(square, xs, chunksize=1); return per(t, items)
-        def dflt():
-            t = time.perf_counter(); p.map(square, xs); return per(t, items)
-        def imu():
-            t = time.perf_counter(); list(p.imap_unordered(square, xs)); return per(t, items)
-        apply_us, cs1, dflt, imu = best(apply), best(cs1), best(dflt), best(imu)
-        out["Python Pool"] = {"apply": apply_us, "map cs1": cs1, "map default": dflt, "imapUnordered": imu}
-    with ProcessPoolExecutor(procs) as ex:
-        list(ex.map(square, range(1000)))
-        t = time.perf_counter()
-        for i in range(n_apply):
-            ex.submit(square, i).result()
-        apply_us = per(t, n_apply)
-        t = time.perf_counter(); list(ex.map(square, xs, chunksize=1)); cs1 = per(t, items)
-        t = time.perf_counter(); list(ex.map(square, xs, chunksize=max(1, -(-items // (4 * procs))))); dflt = per(t, items)
-        out["Python ProcessPoolExecutor"] = {"apply": apply_us, "map cs1": cs1, "map default": dflt}
-    print(json.dumps(out))
-`;
-
-async function pythonRows(items: number, procs: number): Promise<Record<string, Row>> {
-  const code = PYTHON.replace("int(ITEMS)", String(items)).replace("int(PROCS)", String(procs));
-  const rows = await python<Record<string, Row>>(code);
-  if (!rows) throw new Error("python3 failed or is not installed");
-  return rows;
+    ctx = mp.get_context("fork")
+    op, n, xs, four = "${op}", ${n}, list(range(${n})), list(range(4))
+    ppe = ${ppe ? "True" : "False"}
+    run = (PPE_OPS if ppe else OPS)[op]
+    with (ProcessPoolExecutor(${procs}, mp_context=ctx) if ppe else ctx.Pool(${procs})) as p:
+        cold_warm(lambda: run(p, xs), n, warm_up=lambda: run(p, four),
+                  cold=(lambda: run(p, [0])) if op == "apply" else None,
+                  cold_per=1 if op == "apply" else None)
+`);
 }
 
-async function deno(method: StartMethod, items: number, procs: number): Promise<Row> {
-  await using pool = new Pool({ processes: procs, startMethod: method });
-  const xs = Array.from({ length: items }, (_, i) => i);
-  const nApply = method === "worker" ? Math.max(500, items / 10) : Math.max(500, items / 25);
-  const per = (t: number, n: number) => (performance.now() - t) * 1000 / n;
-  // warm up the JIT on both sides, for each path measured
-  await pool.map(square, xs.slice(0, 20000), { chunksize: 1 });
-  for (let i = 0; i < 500; i++) await pool.apply(square, [i]);
-  for (let i = 0; i < 5; i++) await pool.map(square, xs);
-  const best = async (run: () => Promise<unknown>, n: number) => {
-    let min = Infinity;
-    for (let k = 0; k < 5; k++) {
-      const t = performance.now();
-      await run();
-      min = Math.min(min, per(t, n));
+/** The figures: what, the operation, items per run, and whether to compare the executor too. */
+const FIGURES: { what: string; op: Op; n: number; executor: boolean }[] = [
+  { what: "Pool.apply round trip", op: "apply", n: 1_000, executor: true },
+  { what: "Pool.map, chunksize 1, per item", op: "map1", n: 20_000, executor: true },
+  { what: "Pool.map, default chunks, per item", op: "map", n: 20_000, executor: false },
+  { what: "Pool.map, default chunks, per item", op: "map", n: 200_000, executor: true },
+  { what: "Pool.map, default chunks, per item", op: "map", n: 2_000_000, executor: false },
+  { what: "Pool.imapUnordered, per item", op: "imap", n: 20_000, executor: false },
+];
+
+if (import.meta.main && !await serveCase({ ours })) {
+  const procs = flag("processes", 2);
+  const rows: Row[] = [];
+  for (const f of FIGURES) {
+    const n = size(f.n);
+    const what = `${f.what} (${n.toLocaleString("en-US")} ${f.op === "apply" ? "calls" : "items"})`;
+    const pool = await theirs(f.op, n, procs, false);
+    for (const method of ["worker", "subprocess"] as const) {
+      const sample = await fresh(import.meta.url, "ours", { op: f.op, n, procs, method });
+      const row = { what, method, unit: "us", ours: sample } as const;
+      rows.push({ ...row, pythonAs: `Pool(${procs}), fork`, python: pool });
+      if (f.executor && method === "worker") {
+        const python = await theirs(f.op, n, procs, true);
+        rows.push({ ...row, pythonAs: `ProcessPoolExecutor(${procs}), fork`, python });
+      }
     }
-    return min;
-  };
-  return {
-    "apply": await best(async () => {
-      for (let i = 0; i < nApply; i++) await pool.apply(square, [i]);
-    }, nApply),
-    "map cs1": await best(() => pool.map(square, xs, { chunksize: 1 }), items),
-    "map default": await best(() => pool.map(square, xs), items),
-    "imapUnordered": await best(async () => {
-      for await (const _ of pool.imapUnordered(square, xs)) { /* drain */ }
-    }, items),
-  };
-}
-
-if (import.meta.main) {
-  const arg = (name: string, dflt: number) =>
-    Number(Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt);
-  const items = arg("items", 50_000);
-  const procs = arg("processes", 2);
-  console.log(`${items} items, ${procs} processes; microseconds per item (lower is better)\n`);
-  const rows: Record<string, Row> = {
-    "Deno Pool (worker)": await deno("worker", items, procs),
-    "Deno Pool (subprocess)": await deno("subprocess", items, procs),
-    ...await pythonRows(items, procs),
-  };
-  const cols = ["apply", "map cs1", "map default", "imapUnordered"];
-  const fmt = (v: number | undefined) => (v === undefined ? "-" : v.toFixed(2)).padStart(13);
-  console.log(`| ${"".padEnd(26)} |${cols.map((c) => ` ${c.padStart(13)} `).join("|")}|`);
-  console.log(`| ${"-".repeat(26)} |${cols.map(() => ` ${"-".repeat(13)} `).join("|")}|`);
-  for (const [name, row] of Object.entries(rows)) {
-    console.log(`| ${name.padEnd(26)} |${cols.map((c) => ` ${fmt(row[c])} `).join("|")}|`);
+    console.log(`  done: ${what}`);
   }
-  const py = rows["Python Pool"];
-  console.log(
-    "\nPython Pool time / Deno time (higher is better; target: >= 5 for apply and map cs1,",
-  );
-  console.log(">= 1 for map default, worker start method):");
-  for (const name of ["Deno Pool (worker)", "Deno Pool (subprocess)"]) {
-    const ratios = cols.map((c) => `${c} ${(py[c] / rows[name][c]).toFixed(1)}x`);
-    console.log(`  ${name}: ${ratios.join(", ")}`);
-  }
+  await report(import.meta.url, `Pool, ${procs} processes, microseconds per call or item`, rows);
 }

@@ -1,72 +1,69 @@
 // Start-to-join latency of an empty target, per start method, beside Python's fork and spawn
 // measured in the same run.
 //
-//   deno run -A bench/process_bench.ts
+// Each side runs in a fresh process. Cold: the program's first process, started and joined (no
+// warm-up: the first start is what is measured). Warm: the median of the next starts.
+//
+//   deno run -A bench/process_bench.ts [--quick] [--runs=5]
 
 import { Process, type StartMethod } from "../mod.ts";
-import { median, python, report, type Row } from "./_python.ts";
+import { coldWarm, flag, fresh, type Params, QUICK, type Sample, serveCase } from "./_measure.ts";
+import { pythonSample } from "./_python.ts";
+import { report, type Row } from "./_results.ts";
 
 /** The empty target. */
 export function nothing(): void {}
 
-const ROUNDS = 30;
+/** Starts per warm figure: more than other benches' runs, as one start is short. */
+const STARTS = flag("runs", QUICK ? 5 : 30);
 
-async function ours(startMethod: StartMethod): Promise<number> {
-  const samples: number[] = [];
-  for (let i = 0; i < ROUNDS + 3; i++) {
-    const t0 = performance.now();
-    const p = new Process({ target: nothing, startMethod });
-    p.start();
-    await p.join();
-    if (i >= 3) samples.push(performance.now() - t0); // the first rounds load modules
-  }
-  return median(samples);
+/** Our side, in a fresh process: `{ method }`; microseconds per start and join. */
+async function ours(params: Params): Promise<Sample> {
+  const startMethod = params.method as StartMethod;
+  return await coldWarm({
+    run: async () => {
+      const p = new Process({ target: nothing, startMethod });
+      p.start();
+      await p.join();
+    },
+    per: 1,
+    runs: STARTS,
+  });
 }
 
-function pythonStart(method: "fork" | "spawn"): Promise<number | undefined> {
-  return python(`
-import multiprocessing as mp, time, statistics
-def nothing(): pass
+/** Python's side, in a fresh interpreter: start method `method`. */
+function theirs(method: "fork" | "spawn"): Promise<Sample | undefined> {
+  return pythonSample(`
+import multiprocessing as mp
+def nothing():
+    pass
+def start():
+    p = ctx.Process(target=nothing); p.start(); p.join()
 if __name__ == "__main__":
     ctx = mp.get_context("${method}")
-    samples = []
-    for i in range(${ROUNDS} + 3):
-        t0 = time.perf_counter()
-        p = ctx.Process(target=nothing); p.start(); p.join()
-        if i >= 3: samples.append((time.perf_counter() - t0) * 1000)
-    print(statistics.median(samples))
+    RUNS = ${STARTS}
+    cold_warm(start, 1)
 `);
 }
 
-if (import.meta.main) {
-  const [worker, subprocess, fork, spawn] = [
-    await ours("worker"),
-    await ours("subprocess"),
-    await pythonStart("fork"),
-    await pythonStart("spawn"),
+if (import.meta.main && !await serveCase({ ours })) {
+  const [worker, subprocess] = [
+    await fresh(import.meta.url, "ours", { method: "worker" }),
+    await fresh(import.meta.url, "ours", { method: "subprocess" }),
   ];
+  const [fork, spawn] = [await theirs("fork"), await theirs("spawn")];
+  const what = "Process start + join, empty target";
   const rows: Row[] = [
+    { what, method: "worker", pythonAs: "Process, fork", unit: "us", ours: worker, python: fork },
+    { what, method: "worker", pythonAs: "Process, spawn", unit: "us", ours: worker, python: spawn },
     {
-      what: "start+join, worker vs Python fork",
-      ours: worker,
-      python: fork,
-      unit: "ms",
-      better: "lower",
-    },
-    {
-      what: "start+join, worker vs Python spawn",
-      ours: worker,
-      python: spawn,
-      unit: "ms",
-      better: "lower",
-    },
-    {
-      what: "start+join, subprocess vs Python spawn",
+      what,
+      method: "subprocess",
+      pythonAs: "Process, spawn",
+      unit: "us",
       ours: subprocess,
       python: spawn,
-      unit: "ms",
-      better: "lower",
     },
   ];
-  report(`Process start-to-join latency, median of ${ROUNDS}`, rows);
+  await report(import.meta.url, `Process start-to-join latency (warm: median of ${STARTS})`, rows);
 }

@@ -1,135 +1,216 @@
-// Locks and shared values against Python's multiprocessing, measured in the same run:
+// Locks and shared values beside Python's multiprocessing, measured in the same run:
 // uncontended Lock acquire/release in one process, contended acquire/release between two
-// children, and Value increments under its lock from two children. Prints ops/s and ratios.
+// children, and `v.value += 1` under the Value's lock from two children (the total is checked
+// to be exact). Operations per second, higher is better.
 //
-//   deno run -A bench/sync_bench.ts [--quick]
+// Each figure on each side runs in a fresh process with a fresh lock (or Value): one untimed
+// round of four operations (per child), then the cold round, then the warm rounds (the median
+// is the warm figure). Two children run each round together, between two barriers; the parent
+// times from the first barrier to the second.
+//
+//   deno run -A bench/sync_bench.ts [--quick] [--runs=5]
 
 import { Barrier, Lock, Process, Value } from "../mod.ts";
-import { python, report, type Row } from "./_python.ts";
+import {
+  coldWarm,
+  fresh,
+  type Params,
+  perSecond,
+  RUNS,
+  type Sample,
+  serveCase,
+  size,
+} from "./_measure.ts";
+import { pythonSample } from "./_python.ts";
+import { report, type Row } from "./_results.ts";
 
-const QUICK = Deno.args.includes("--quick");
-const N_LOCAL = QUICK ? 200_000 : 2_000_000;
-const N_PAIR = QUICK ? 50_000 : 500_000;
-const N_VALUE = QUICK ? 50_000 : 200_000;
-
-/** A child of the contended benchmark: `n` acquire/release pairs, once all have started. */
-export async function hammer(start: Barrier, lock: Lock, n: number): Promise<void> {
-  await start.wait();
-  for (let i = 0; i < n; i++) {
-    await lock.acquire();
-    lock.release();
+/** `n` acquire/release pairs; with `fast`, `tryAcquire() || await acquire()`. */
+async function lockLoop(lock: Lock, n: number, fast: boolean): Promise<void> {
+  if (fast) {
+    for (let i = 0; i < n; i++) {
+      if (!lock.tryAcquire()) await lock.acquire();
+      lock.release();
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      await lock.acquire();
+      lock.release();
+    }
   }
 }
 
-/** A child of the Value benchmark: `n` increments under the value's lock. */
-export async function increment(start: Barrier, v: Value<"i">, n: number): Promise<void> {
-  await start.wait();
+/** A child of the contended benchmark: a round of `n` pairs between the barriers, per size. */
+export async function hammer(
+  go: Barrier,
+  done: Barrier,
+  sizes: number[],
+  lock: Lock,
+  fast: boolean,
+): Promise<void> {
+  for (const n of sizes) {
+    await go.wait();
+    await lockLoop(lock, n, fast);
+    await done.wait();
+  }
+}
+
+/** A child of the Value benchmark: a round of `n` increments under the value's lock, per size. */
+export async function increment(
+  go: Barrier,
+  done: Barrier,
+  sizes: number[],
+  v: Value<"i">,
+): Promise<void> {
   const lock = v.getLock();
-  for (let i = 0; i < n; i++) {
-    await lock.acquire();
-    v.value += 1;
-    lock.release();
+  for (const n of sizes) {
+    await go.wait();
+    for (let i = 0; i < n; i++) {
+      await lock.acquire();
+      v.value += 1;
+      lock.release();
+    }
+    await done.wait();
   }
 }
 
-// Seconds from the moment both children have started (a barrier) to their end.
-async function timeChildren(target: (...a: never[]) => unknown, args: unknown[]): Promise<number> {
-  const start = new Barrier(3);
+/** Runs `target` in two worker children, a round per size; microseconds per operation. */
+async function twoChildren(
+  target: typeof hammer | typeof increment,
+  args: unknown[],
+  sizes: number[],
+): Promise<number[]> {
+  const go = new Barrier(3), done = new Barrier(3);
   const ps = [0, 1].map(() =>
-    new Process({
-      target: target as never,
-      args: [start, ...args],
-      startMethod: "worker",
-      module: import.meta.url,
-    })
+    new Process({ target: target as never, args: [go, done, sizes, ...args] })
   );
   ps.forEach((p) => p.start());
-  await start.wait();
-  const t = performance.now();
+  const us: number[] = [];
+  for (const n of sizes) {
+    await go.wait();
+    const t0 = performance.now();
+    await done.wait();
+    us.push((performance.now() - t0) * 1000 / (2 * n));
+  }
   await Promise.all(ps.map((p) => p.join()));
-  return (performance.now() - t) / 1000;
+  return us;
 }
 
-/** `hammer` with the synchronous fast path: `tryAcquire() || await acquire()`. */
-export async function hammerFast(start: Barrier, lock: Lock, n: number): Promise<void> {
-  await start.wait();
-  for (let i = 0; i < n; i++) {
-    if (!lock.tryAcquire()) await lock.acquire();
-    lock.release();
+/** Our side of one figure, in a fresh process: `{ kind, n, fast }`; microseconds per op. */
+async function ours(params: Params): Promise<Sample> {
+  const n = params.n as number, fast = params.fast as boolean;
+  if (params.kind === "local") {
+    const lock = new Lock();
+    return await coldWarm({
+      warmUp: () => lockLoop(lock, 4, fast),
+      run: () => lockLoop(lock, n, fast),
+      per: n,
+    });
   }
-}
-
-async function denoRates(): Promise<Record<string, number>> {
-  const lock = new Lock();
-  let t = performance.now();
-  for (let i = 0; i < N_LOCAL; i++) {
-    await lock.acquire();
-    lock.release();
-  }
-  const local = N_LOCAL / ((performance.now() - t) / 1000);
-  t = performance.now();
-  for (let i = 0; i < N_LOCAL; i++) {
-    if (!lock.tryAcquire()) await lock.acquire();
-    lock.release();
-  }
-  const localFast = N_LOCAL / ((performance.now() - t) / 1000);
-  const pair = (2 * N_PAIR) / await timeChildren(hammer, [new Lock(), N_PAIR]);
-  const pairFast = (2 * N_PAIR) / await timeChildren(hammerFast, [new Lock(), N_PAIR]);
+  const sizes = [4, n, ...Array(RUNS).fill(n)];
+  const total = 2 * sizes.reduce((a, b) => a + b, 0);
   const v = new Value("i", 0);
-  const value = (2 * N_VALUE) / await timeChildren(increment, [v, N_VALUE]);
-  if (v.value !== 2 * N_VALUE) throw new Error(`Value ended at ${v.value}, not ${2 * N_VALUE}`);
-  return { local, localFast, pair, pairFast, value };
+  const us = params.kind === "pair"
+    ? await twoChildren(hammer, [new Lock(), fast], sizes)
+    : await twoChildren(increment, [v], sizes);
+  if (params.kind === "value" && v.value !== total) {
+    throw new Error(`Value ended at ${v.value}, not ${total}`);
+  }
+  return { cold: us[1], runs: us.slice(2) };
 }
 
-const PYTHON = `
-import multiprocessing as mp, time, json, sys
-N_LOCAL, N_PAIR, N_VALUE = ${N_LOCAL}, ${N_PAIR}, ${N_VALUE}
-def hammer(start, lock, n):
-    start.wait()
+/** Python's side of one figure: `kind` is "local", "pair" or "value"; microseconds per op. */
+function theirs(kind: string, n: number): Promise<Sample | undefined> {
+  return pythonSample(`
+import multiprocessing as mp
+def loop(lock, n):
     for _ in range(n):
         lock.acquire(); lock.release()
-def increment(start, v, n):
-    start.wait()
-    for _ in range(n):
-        with v.get_lock():
-            v.value += 1
-def two(target, args):
-    start = mp.Barrier(3)
-    ps = [mp.Process(target=target, args=(start,) + args) for _ in range(2)]
+def hammer(go, done, sizes, lock):
+    for n in sizes:
+        go.wait(); loop(lock, n); done.wait()
+def increment(go, done, sizes, v):
+    for n in sizes:
+        go.wait()
+        for _ in range(n):
+            with v.get_lock():
+                v.value += 1
+        done.wait()
+def two(target, arg, sizes):
+    go, done = mp.Barrier(3), mp.Barrier(3)
+    ps = [mp.Process(target=target, args=(go, done, sizes, arg)) for _ in range(2)]
     for p in ps: p.start()
-    start.wait()
-    t = time.perf_counter()
+    us = []
+    for n in sizes:
+        go.wait(); t0 = time.perf_counter(); done.wait()
+        us.append((time.perf_counter() - t0) * 1e6 / (2 * n))
     for p in ps: p.join()
-    return time.perf_counter() - t
+    return us
 if __name__ == "__main__":
-    lock = mp.Lock()
-    t = time.perf_counter()
-    for _ in range(N_LOCAL):
-        lock.acquire(); lock.release()
-    local = N_LOCAL / (time.perf_counter() - t)
-    pair = 2 * N_PAIR / two(hammer, (mp.Lock(), N_PAIR))
-    v = mp.Value("i", 0)
-    value = 2 * N_VALUE / two(increment, (v, N_VALUE))
-    assert v.value == 2 * N_VALUE
-    print(json.dumps({"local": local, "pair": pair, "value": value}))
-`;
+    mp.set_start_method("fork")
+    kind, n = "${kind}", ${n}
+    if kind == "local":
+        lock = mp.Lock()
+        cold_warm(lambda: loop(lock, n), n, warm_up=lambda: loop(lock, 4))
+    else:
+        sizes = [4, n] + [n] * RUNS
+        v = mp.Value("i", 0)
+        us = two(hammer, mp.Lock(), sizes) if kind == "pair" else two(increment, v, sizes)
+        assert kind == "pair" or v.value == 2 * sum(sizes), v.value
+        emit(us[1], us[2:])
+`);
+}
 
-if (import.meta.main) {
-  const deno = await denoRates();
-  const py = await python<Record<string, number>>(PYTHON);
-  const M = (n: number | undefined) => n === undefined ? undefined : n / 1e6;
-  const row = (what: string, ours: number, theirs: number | undefined): Row => ({
-    what,
-    ours: M(ours)!,
-    python: M(theirs),
-    unit: "M/s",
-    better: "higher",
-  });
-  report("Locks and shared values, two worker children (ops per second)", [
-    row("uncontended await acquire(), one process", deno.local, py?.local),
-    row("uncontended tryAcquire() || acquire()", deno.localFast, py?.local),
-    row("contended await acquire(), two children", deno.pair, py?.pair),
-    row("contended tryAcquire() || acquire()", deno.pairFast, py?.pair),
-    row("Value += 1 under its lock, two children", deno.value, py?.value),
-  ]);
+/** The figures: what, our method, Python's counterpart, and the case's parameters. */
+const FIGURES: { what: string; method: "worker" | null; pythonAs: string; params: Params }[] = [
+  {
+    what: "Lock, uncontended: await acquire(); release()",
+    method: null,
+    pythonAs: "Lock, one process",
+    params: { kind: "local", n: 2_000_000, fast: false },
+  },
+  {
+    what: "Lock, uncontended: tryAcquire() || await acquire()",
+    method: null,
+    pythonAs: "Lock, one process",
+    params: { kind: "local", n: 2_000_000, fast: true },
+  },
+  {
+    what: "Lock, contended by two children: await acquire()",
+    method: "worker",
+    pythonAs: "Lock, two processes, fork",
+    params: { kind: "pair", n: 500_000, fast: false },
+  },
+  {
+    what: "Lock, contended by two children: tryAcquire() || acquire()",
+    method: "worker",
+    pythonAs: "Lock, two processes, fork",
+    params: { kind: "pair", n: 500_000, fast: true },
+  },
+  {
+    what: "Value += 1 under its lock, two children (exact total)",
+    method: "worker",
+    pythonAs: "Value, two processes, fork",
+    params: { kind: "value", n: 200_000, fast: false },
+  },
+];
+
+if (import.meta.main && !await serveCase({ ours })) {
+  const rows: Row[] = [];
+  const pythons = new Map<string, Sample | undefined>();
+  for (const f of FIGURES) {
+    const params: Params = { ...f.params, n: size(f.params.n as number) };
+    const key = `${params.kind} ${params.n}`;
+    if (!pythons.has(key)) pythons.set(key, await theirs(`${params.kind}`, params.n as number));
+    const python = pythons.get(key);
+    rows.push({
+      what: f.what,
+      method: f.method,
+      pythonAs: f.pythonAs,
+      unit: "/s",
+      ours: perSecond(await fresh(import.meta.url, "ours", params)),
+      python: python && perSecond(python),
+    });
+    console.log(`  done: ${f.what}`);
+  }
+  await report(import.meta.url, "Locks and shared values, operations per second", rows);
 }
