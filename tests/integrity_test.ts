@@ -57,7 +57,7 @@ interface Arrival {
 
 /**
  * The problems among `arrivals` (at most a few), each naming the way, the index and the path;
- * `skip` holds arrivals already found wrong.
+ * `skip` holds arrivals already found wrong. Each expected value is generated once.
  */
 function problems(
   spec: Spec,
@@ -65,12 +65,14 @@ function problems(
   when: string,
   skip: Set<Arrival> = new Set(),
 ): string[] {
+  const byIndex = Map.groupBy([...arrivals].filter((a) => !skip.has(a)), (a) => a.index);
   const found: string[] = [];
-  for (const arrival of arrivals) {
-    if (skip.has(arrival)) continue;
-    const { via, index, value } = arrival;
-    const p = cloneMismatch(value, specValue(spec, index), `value #${index}`);
-    if (p !== undefined) found.push(`${via}, ${when}: ${p}`);
+  for (const [index, same] of byIndex) {
+    const expected = specValue(spec, index);
+    for (const { via, value } of same) {
+      const p = cloneMismatch(value, expected, `value #${index}`);
+      if (p !== undefined) found.push(`${via}, ${when}: ${p}`);
+    }
     if (found.length >= 5) break;
   }
   return found;
