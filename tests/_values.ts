@@ -1,6 +1,10 @@
 // Seeded random structured-cloneable values for the property tests: every kind that structured
 // clone carries, binary sizes around the thresholds of the package's rings and side channels,
 // shared references and cycles. The same seed and index give the same value in any process.
+//
+// Not generated: class instances (structured clone makes plain objects of them; the package
+// refuses them by design), and Deno's platform objects (Blob, DOMException), which only a worker's
+// postMessage carries: node:v8 makes {} of a Blob and a plain Error of a DOMException.
 
 /** A small fast PRNG (mulberry32); deterministic from its seed. */
 export class Rng {
@@ -286,7 +290,8 @@ class Gen {
           units.push(r.pick([0xD800, 0xDBFF, 0xDC00, 0xDFFF, 0x41, 0xE9, 0xFFFD, 0]));
           if (r.chance(0.3)) units.push(0xD83D, 0xDE00); // 😀
         }
-        return String.fromCharCode(...units);
+        const s = String.fromCharCode(...units);
+        return r.chance(0.2) ? s.repeat(Math.ceil(300 / s.length)) : s; // past 256: another path
       }
       case 3:
         if (r.chance(0.08) && this.#spend(300 * KiB)) return this.long();
