@@ -76,8 +76,9 @@ export function encodeItem(value: unknown, what: string): Encoded {
   if (value === null) return { kind: Kind.NULL, bytes: EMPTY };
   if (
     value instanceof Uint8Array && value.constructor === Uint8Array &&
-    value.buffer instanceof ArrayBuffer && value.byteLength === value.buffer.byteLength
-  ) { // a whole buffer's view: a part of a larger one keeps its buffer through structured clone
+    value.buffer instanceof ArrayBuffer && value.byteLength === value.buffer.byteLength &&
+    !value.buffer.resizable
+  ) { // a whole fixed buffer's view: structured clone keeps a larger or resizable one as it is
     return { kind: Kind.U8, bytes: value };
   }
   if (typeof value === "object") {

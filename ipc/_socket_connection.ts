@@ -97,7 +97,9 @@ export class SocketConnection<T = unknown> implements Connection<T> {
       );
     }
     this.#link.post(msg);
-    return Promise.resolve();
+    // Resolves once written to the socket, as Python's send() returns: a process may then close
+    // the connection or exit without losing what it sent last.
+    return this.#link.written() ?? Promise.resolve();
   }
 
   send(value: T): Promise<void> {

@@ -227,7 +227,8 @@ class SharedParentEnd extends SharedSide implements ParentEnd {
   #state: SharedState;
   #ids = new FnIds();
   #closed = false;
-  #reading = false;
+  /** Set while a result announced by an empty frame is awaited from the port. */
+  #fromPort: Promise<void> | undefined;
   #define = (msg: ToWorker) => this.queue(msg, 0, "args");
 
   constructor() {
@@ -266,14 +267,21 @@ class SharedParentEnd extends SharedSide implements ParentEnd {
       for (;;) {
         this.drain();
         if (this.#closed) return;
-        if (this.#reading) {
-          const msgs = await this.unpack(OOB_MARK, 2);
-          this.#reading = false;
-          if (!this.#closed) this.#deliver(msgs as WireResult[]);
-          continue;
-        }
-        await this.in.waitReadable();
+        if (this.#fromPort) await this.#fromPort; // the frames after it wait for it
+        else await this.in.waitReadable();
       }
+    } catch {
+      // closed
+    }
+  }
+
+  /** Takes the result that an empty frame announced from the port, then the frames after it. */
+  async #resultFromPort(): Promise<void> {
+    try {
+      const msgs = await this.unpack(OOB_MARK, 2);
+      this.#fromPort = undefined;
+      if (!this.#closed) this.#deliver(msgs as WireResult[]);
+      this.drain();
     } catch {
       // closed
     }
@@ -287,11 +295,13 @@ class SharedParentEnd extends SharedSide implements ParentEnd {
   }
 
   drain(): void {
-    while (!this.#reading && !this.#closed) {
+    while (!this.#fromPort && !this.#closed) {
       const f = this.in.tryRead();
       if (!f) return;
       if (f.length === 0) {
-        this.#reading = true; // the port carries it; the loop waits for it
+        // The port carries it. Taken here, not left to #read: a spinning pool drains too, while
+        // #read waits for the ring, which would not wake it again for a frame already read.
+        this.#fromPort = this.#resultFromPort();
         return;
       }
       const results = readFrame(f) as WireResult[];

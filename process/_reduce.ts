@@ -139,11 +139,12 @@ function walkOut(
   if (obj instanceof Map) {
     const out = new Map();
     seen.set(obj, out);
+    let n = 0;
     for (const [k, v] of obj) {
-      out.set(
-        walkOut(k, ctx, `${path} key`, seen),
-        walkOut(v, ctx, `${path}.get(${String(k)})`, seen),
-      );
+      // An object key is named by its place: String() throws for one without a prototype.
+      const key = typeof k === "object" && k !== null ? `key #${n}` : String(k);
+      out.set(walkOut(k, ctx, `${path} key`, seen), walkOut(v, ctx, `${path}.get(${key})`, seen));
+      n++;
     }
     return out;
   }
@@ -153,6 +154,7 @@ function walkOut(
     for (const v of obj) out.add(walkOut(v, ctx, `${path} item`, seen));
     return out;
   }
+  if (obj instanceof Error && Object.hasOwn(obj, "cause")) return copyError(obj, ctx, path, seen);
   if (ArrayBuffer.isView(obj) || CLONEABLE.some((c) => obj instanceof (c as typeof Object))) {
     return obj;
   }
@@ -182,6 +184,27 @@ function walkOut(
   throw new TypeError(`${path} is ${describe(obj)}, which cannot be sent to another process`);
 }
 
+/**
+ * A copy of an error with a cause, whose cause is walked: it may hold objects that the walk
+ * copies (or the error's own container, in a cycle), which must stay one object. It keeps what
+ * structured clone carries of an error: its prototype (and so its name), message, stack, cause.
+ */
+function copyError(e: Error, ctx: ReduceContext, path: string, seen: Map<object, unknown>): Error {
+  const out = Object.hasOwn(e, "message") ? new Error(e.message) : new Error();
+  Object.setPrototypeOf(out, Object.getPrototypeOf(e));
+  seen.set(e, out);
+  for (const key of ["name", "stack"] as const) {
+    if (Object.hasOwn(e, key)) own(out, key, e[key]);
+  }
+  own(out, "cause", walkOut(e.cause, ctx, `${path}.cause`, seen));
+  return out;
+}
+
+/** Defines `key` as a writable, non-enumerable own property, as an error's own fields are. */
+function own(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, writable: true, configurable: true });
+}
+
 /** Rebuilds what {@link encode} produced, turning markers back into handles. */
 export function decode(value: unknown, ctx: ReviveContext): unknown {
   return walkIn(value, ctx, new Map());
@@ -196,17 +219,26 @@ function walkIn(value: unknown, ctx: ReviveContext, seen: Map<object, unknown>):
     for (let i = 0; i < obj.length; i++) if (i in obj) obj[i] = walkIn(obj[i], ctx, seen);
     return obj;
   }
+  // Maps, Sets and errors are rebuilt in place, as arrays and objects are: another part of the
+  // value may refer to them (an error's cause, say), and must still refer to what is returned.
   if (obj instanceof Map) {
-    const out = new Map();
-    seen.set(obj, out);
-    for (const [k, v] of obj) out.set(walkIn(k, ctx, seen), walkIn(v, ctx, seen));
-    return out;
+    seen.set(obj, obj);
+    const entries = [...obj].map(([k, v]) => [walkIn(k, ctx, seen), walkIn(v, ctx, seen)]);
+    obj.clear();
+    for (const [k, v] of entries) obj.set(k, v);
+    return obj;
   }
   if (obj instanceof Set) {
-    const out = new Set();
-    seen.set(obj, out);
-    for (const v of obj) out.add(walkIn(v, ctx, seen));
-    return out;
+    seen.set(obj, obj);
+    const items = [...obj].map((v) => walkIn(v, ctx, seen));
+    obj.clear();
+    for (const v of items) obj.add(v);
+    return obj;
+  }
+  if (obj instanceof Error) {
+    seen.set(obj, obj);
+    if (Object.hasOwn(obj, "cause")) obj.cause = walkIn(obj.cause, ctx, seen);
+    return obj;
   }
   const proto = Object.getPrototypeOf(obj);
   if (proto !== Object.prototype && proto !== null) return obj;
