@@ -226,7 +226,7 @@ export class Pool {
       ? state().startMethod
       : checkStartMethod(options.startMethod);
     this.#processes = processes;
-    this.#module = options.module === undefined ? Deno.mainModule : String(options.module);
+    this.#module = options.module === undefined ? state().mainModule : String(options.module);
     this.#maxTasks = maxTasksPerChild;
     this.#taskTimeout = taskTimeout;
     this.#config = {

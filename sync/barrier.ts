@@ -8,6 +8,7 @@
 import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
 import { type Caller, registerError, remoteCall } from "../process/_rpc.ts";
 import { findExport } from "../process/_target.ts";
+import { state } from "../process/_state.ts";
 import { checkInteger } from "./_check.ts";
 import { fromParent, Link, localWho, revive, revived, unknownMethod, type Who } from "./_handle.ts";
 import { IdentCounts } from "./_ident_counts.ts";
@@ -366,7 +367,7 @@ export class Barrier {
 
   #ref(): ActionRef | undefined {
     if (this.#actionRef || !this.#action) return this.#actionRef;
-    const module = this.#module ?? Deno.mainModule;
+    const module = this.#module ?? state().mainModule; // in a child: its target's module
     const name = this.#action.name;
     const found = name ? findExport(module, name) : null;
     if (found === null) {

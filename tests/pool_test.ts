@@ -4,6 +4,7 @@ import {
   currentProcess,
   Pool,
   type PoolOptions,
+  Process,
   type StartMethod,
   TaskTimeoutError,
   TimeoutError,
@@ -120,6 +121,12 @@ export function badInit(): void {
   throw new TypeError("initializer broke");
 }
 
+/** Exits 3 unless a pool made here without `module` finds `square` in this child's module. */
+export async function poolInChild(method: StartMethod): Promise<void> {
+  await using p = new Pool({ processes: 1, startMethod: method });
+  if (await p.apply(square, [4]) !== 16) Deno.exit(3);
+}
+
 function pool(method: StartMethod, options: PoolOptions = {}): Pool {
   return new Pool({ processes: 2, startMethod: method, module: import.meta.url, ...options });
 }
@@ -231,6 +238,18 @@ for (const method of METHODS) {
     assert.equal(r.successful(), false);
     await assert.rejects(r.get(), RangeError);
     assert.equal(await p.apply(square, [3]), 9, "the pool still works");
+  });
+
+  Deno.test(`Pool made in a child finds its functions in the child's target module (${method})`, async () => {
+    const child = new Process({
+      target: poolInChild,
+      args: [method],
+      module: import.meta.url,
+      startMethod: method,
+    });
+    child.start();
+    await child.join();
+    assert.equal(child.exitCode, 0);
   });
 
   Deno.test(`Pool results keep their bytes after later results arrive (${method})`, async () => {
