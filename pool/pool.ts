@@ -8,7 +8,7 @@
 import { checkStartMethod, Process, type StartMethod } from "../process/process.ts";
 import { cpuCount } from "../process/current.ts";
 import { dataToError } from "../process/_rpc.ts";
-import { EXITED, onMainThread, state } from "../process/_state.ts";
+import { ENDED, EXITED, onMainThread, state } from "../process/_state.ts";
 import { addExitHook } from "../process/_exit.ts";
 import { findExport, moduleLabel } from "../process/_target.ts";
 import { type ChildEnd, type FnRef, Kind, openChannel, type ParentEnd } from "./_channel.ts";
@@ -48,7 +48,10 @@ export interface PoolOptions {
   module?: string | URL;
   /**
    * The most milliseconds a task (a chunk, for `map`) may run; past it, its worker is killed
-   * and replaced, and the task fails with `TaskTimeoutError`.
+   * and replaced, and the task fails with `TaskTimeoutError`. A `"worker"` worker stuck in
+   * synchronous code cannot be stopped (Deno cannot interrupt it): it runs on, using a core and
+   * holding its locks, until that code returns, and says so on stderr; tasks that may hang
+   * belong to the `"subprocess"` start method, whose workers are killed.
    * @default {Infinity}
    */
   taskTimeout?: number;
@@ -452,7 +455,7 @@ export class Pool {
     hold();
     try {
       for (const slot of slots) this.#lose(slot, error, true);
-      await Promise.all(slots.map((s) => s.exited));
+      await Promise.all(slots.map((s) => Promise.race([s.exited, s.process[ENDED]])));
     } finally {
       release();
     }
@@ -465,7 +468,7 @@ export class Pool {
     this.#stopping = true;
     const slots = [...this.#slots];
     for (const slot of slots) this.#lose(slot, () => undefined, true);
-    await Promise.all(slots.map((s) => s.exited));
+    await Promise.all(slots.map((s) => Promise.race([s.exited, s.process[ENDED]])));
   }
 
   /** Closes the pool and waits for its work and workers: `await using pool = new Pool()`. */

@@ -9,7 +9,8 @@
 // while it has children: Deno would exit at once, killing them. `Deno.exit()` cannot wait: at
 // `unload` every child still alive is terminated.
 
-import { onMainThread, state } from "./_state.ts";
+import { ENDED, onMainThread, state } from "./_state.ts";
+import { until } from "./_until.ts";
 
 /**
  * Runs `hook` once when this process's work ends, before its daemons are terminated.
@@ -22,15 +23,22 @@ export function addExitHook(hook: () => void): () => void {
   return () => hooks.delete(hook);
 }
 
-/** Runs the exit hooks, terminates the daemon children, then waits for every child to exit. */
-export async function finishChildren(): Promise<void> {
+/**
+ * Runs the exit hooks, terminates the daemon children, then waits for every child to exit.
+ *
+ * @returns whether a child was left running because it cannot be stopped (a worker thread stuck
+ * in synchronous code): Deno would wait for that thread at exit, so the caller exits explicitly.
+ */
+export async function finishChildren(): Promise<boolean> {
   const s = state();
   const hooks = [...s.exitHooks];
   s.exitHooks.clear();
   for (const hook of hooks) hook();
   const children = [...s.children];
   for (const c of children) if (c.daemon) c.terminate();
-  await Promise.all(children.map((c) => c.join()));
+  // A child that cannot be stopped (a worker stuck in synchronous code) goes with the process.
+  await until(Promise.all(children.map((c) => c[ENDED])), undefined, undefined, "exit");
+  return children.some((c) => c.isAlive());
 }
 
 /** Whether the end of this process's work has anything to do. */
@@ -47,7 +55,10 @@ function onLoopEnd(e: Event): void {
   if (finishing || !pending()) return;
   e.preventDefault();
   finishing = true;
-  finishChildren().finally(() => finishing = false); // the joins hold the loop meanwhile
+  finishChildren().then((stuck) => { // the joins hold the loop meanwhile
+    finishing = false;
+    if (stuck) Deno.exit(); // with Deno.exitCode
+  });
 }
 
 /** Prints an uncaught error as Deno does (without the source line), then applies the rules. */

@@ -46,6 +46,11 @@ export interface ChildHandle {
   terminate(): void;
   /** Stops the child at once (SIGKILL for a subprocess); the exit code becomes -9. */
   kill(): void;
+  /**
+   * Resolves when the child was told to stop and has not within a grace period because it
+   * cannot be stopped (a worker thread in synchronous code); never for a child that can be.
+   */
+  readonly unstoppable?: Promise<void>;
 }
 
 /** A way of starting children. */

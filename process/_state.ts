@@ -31,6 +31,8 @@ export interface ChildEntry {
   isAlive(): boolean;
   join(): Promise<void>;
   terminate(): void;
+  /** Resolves once the child exited, or was told to stop and cannot be; holds no event loop. */
+  readonly [ENDED]: Promise<void>;
 }
 
 /** Size of the liveness table: idents are recycled modulo this size. */
@@ -68,6 +70,13 @@ export const ADOPT: unique symbol = Symbol.for("@mp/multiprocessing.adopt") as n
  * for watching a child without keeping the program alive for it.
  */
 export const EXITED: unique symbol = Symbol.for("@mp/multiprocessing.exited") as never;
+
+/**
+ * Key of a started child's end: its exit or, for a child told to stop that cannot be (a worker
+ * thread stuck in synchronous code), the moment that became known. What waits for children to
+ * go (the exit rules, a pool's terminate()) waits for this; `join()` waits for the exit.
+ */
+export const ENDED: unique symbol = Symbol.for("@mp/multiprocessing.ended") as never;
 
 const KEY = Symbol.for("@mp/multiprocessing.state");
 

@@ -26,8 +26,57 @@ export interface ThreadSpec {
 /** A started thread, as its host sees it. */
 export interface Thread {
   post(msg: unknown, transfer: Transferable[]): void;
-  /** Ends the thread at once. */
+  /**
+   * Asks the thread to end. Deno ends a thread that waits for events at once, but not one that
+   * runs synchronous code (measured: a loop goes on after `terminate()`, for web and node Workers
+   * alike): that one ends when its code returns to the event loop.
+   */
   terminate(): void;
+  /**
+   * Whether the OS thread is gone, so that none of its code can run any more; `undefined` when
+   * this cannot be known (no read access to `/proc`, or not Linux).
+   */
+  stopped(): boolean | undefined;
+}
+
+/** The ids of this process's OS threads, or undefined where `/proc` cannot be read. */
+function threadIds(): Set<string> | undefined {
+  try {
+    const ids = new Set<string>();
+    for (const e of Deno.readDirSync("/proc/self/task")) ids.add(e.name);
+    return ids;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The OS thread that `create` made, found by its name: Deno names a worker's thread `worker-<n>`
+ * and creates it before the Worker's constructor returns.
+ */
+function withThreadId<T>(create: () => T): { made: T; tid: string | undefined } {
+  const before = threadIds();
+  const made = create();
+  let tid: string | undefined;
+  for (const id of before ? threadIds() ?? [] : []) {
+    if (before!.has(id)) continue;
+    try {
+      if (Deno.readTextFileSync(`/proc/self/task/${id}/comm`).startsWith("worker-")) tid = id;
+    } catch {
+      // gone already
+    }
+  }
+  return { made, tid };
+}
+
+function threadGone(tid: string | undefined): boolean | undefined {
+  if (tid === undefined) return undefined;
+  try {
+    Deno.statSync(`/proc/self/task/${tid}`);
+    return false;
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound ? true : undefined;
+  }
 }
 
 type RefHook = (this: Worker, ref: boolean) => void;
@@ -50,29 +99,36 @@ const refHook: RefHook | undefined = findRefHook();
 export const webWorkersUnref: boolean = refHook !== undefined;
 
 function startNode(spec: ThreadSpec): Thread {
-  const w = new NodeWorker(ENTRY);
+  const { made: w, tid } = withThreadId(() => new NodeWorker(ENTRY));
   w.on("error", () => spec.onExit(1));
   w.on("exit", (code: number) => spec.onExit(code));
   w.unref();
   return {
     post: (msg, transfer) => w.postMessage(msg, transfer as never),
     terminate: () => void w.terminate(),
+    stopped: () => threadGone(tid),
   };
 }
 
 function startWeb(spec: ThreadSpec): Thread {
-  const w = new Worker(ENTRY, {
-    type: "module",
-    name: spec.name,
-    ...(spec.permissions ? { deno: { permissions: spec.permissions } } : {}),
-  } as WorkerOptions);
+  const { made: w, tid } = withThreadId(() =>
+    new Worker(ENTRY, {
+      type: "module",
+      name: spec.name,
+      ...(spec.permissions ? { deno: { permissions: spec.permissions } } : {}),
+    } as WorkerOptions)
+  );
   w.onerror = (e) => {
     e.preventDefault();
     console.error(`Process ${spec.name}: ${e.message}`);
     spec.onExit(1);
   };
   refHook?.call(w, false);
-  return { post: (msg, transfer) => w.postMessage(msg, transfer), terminate: () => w.terminate() };
+  return {
+    post: (msg, transfer) => w.postMessage(msg, transfer),
+    terminate: () => w.terminate(),
+    stopped: () => threadGone(tid),
+  };
 }
 
 /** Starts a worker child's thread, of the kind the header describes. */

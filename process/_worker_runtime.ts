@@ -11,7 +11,7 @@ import {
   workerPermissions,
 } from "./_permissions.ts";
 import type { ChildHandle, ExitMessage, Runtime, SpawnSpec, StartMessage } from "./_runtime.ts";
-import { ENTRY, startThread } from "./_thread.ts";
+import { ENTRY, startThread, type Thread } from "./_thread.ts";
 
 /** What the host needs to create a worker. */
 interface WorkerRequest {
@@ -45,28 +45,40 @@ function unref(port: MessagePort): void {
 /** Creates a worker and reports its end; returns a function that stops it. */
 type Spawner = (req: WorkerRequest, onExit: (code: number) => void) => () => void;
 
+/** How long a thread told to stop may take before it is said to be stuck. */
+const STOP_GRACE_MS = 1000;
+
+/** Resolves once none of `thread`'s code can run any more (or that cannot be known). */
+async function whenStopped(thread: Thread): Promise<void> {
+  for (let ms = 1; thread.stopped() === false; ms = Math.min(ms * 2, 100)) {
+    await new Promise((resolve) => Deno.unrefTimer(setTimeout(resolve, ms)));
+  }
+}
+
 /** On the host: create the worker, and serve its own requests. */
 function createWorker(req: WorkerRequest, onExit: (code: number) => void): () => void {
   const host = new MessageChannel();
   let done = false;
-  const finish = (code: number) => {
+  /** `stopped`: the thread was told to stop from outside; its end is awaited before it counts. */
+  const finish = (code: number, stopped: boolean) => {
     if (done) return;
     done = true;
     thread.terminate();
     host.port1.close();
-    onExit(code);
+    if (stopped) whenStopped(thread).then(() => onExit(code));
+    else onExit(code);
   };
   const thread = startThread({
     name: req.name,
     daemon: req.daemon,
     permissions: req.permissions,
-    onExit: finish,
+    onExit: (code) => finish(code, false),
   });
   const adopt = { t: "adopt", link: req.link, host: host.port2 } satisfies AdoptMessage;
   thread.post(adopt, [req.link, host.port2]);
-  serve(host.port1, finish);
+  serve(host.port1, (code) => finish(code, false));
   unref(host.port1);
-  return () => finish(-15);
+  return () => finish(-15, true);
 }
 
 /** On the host: serve the requests a worker sends over its host port. */
@@ -128,6 +140,15 @@ class WorkerChild implements ChildHandle {
   #link: PortLink;
   #settle!: (code: number) => void;
   #done = false;
+  #name: string;
+  /** The exit code that `terminate()` or `kill()` asked for, once asked. */
+  #asked: number | undefined;
+  #unstoppable = Promise.withResolvers<void>();
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+
+  get unstoppable(): Promise<void> {
+    return this.#unstoppable.promise;
+  }
 
   constructor(spec: SpawnSpec) {
     if (spec.daemon && spec.permissions) {
@@ -139,6 +160,7 @@ class WorkerChild implements ChildHandle {
       `Cannot start process '${spec.payload.self.name}' with the 'worker' start method`,
       [ENTRY.href, spec.payload.module],
     );
+    this.#name = spec.payload.self.name;
     this.exited = new Promise((resolve) => this.#settle = resolve);
     const { port1, port2 } = new MessageChannel();
     this.#link = new PortLink({
@@ -149,7 +171,7 @@ class WorkerChild implements ChildHandle {
     });
     this.#link.unref(); // the exit rules, not the link, keep the program alive for the child
     this.#link.onmessage = (msg) => {
-      if (msg.t === "exit") this.#finish((msg as ExitMessage).code);
+      if (msg.t === "exit") this.#finish(this.#asked ?? (msg as ExitMessage).code);
       else spec.rpc.handle(msg);
     };
     this.#stop = spawner()({
@@ -157,7 +179,7 @@ class WorkerChild implements ChildHandle {
       name: spec.payload.self.name,
       permissions: spec.permissions && workerPermissions(spec.permissions as ProcessPermissions),
       link: port2,
-    }, (code) => this.#finish(code));
+    }, (code) => this.#finish(this.#asked ?? code));
     spec.rpc.attach(this.#link);
     this.#link.post({ t: "start", payload: spec.payload } satisfies StartMessage, spec.transfer);
   }
@@ -165,17 +187,35 @@ class WorkerChild implements ChildHandle {
   #finish(code: number): void {
     if (this.#done) return;
     this.#done = true;
+    clearTimeout(this.#graceTimer);
     this.#stop();
     this.#link.close();
     this.#settle(code);
   }
 
+  /** Asks the host to stop the thread; the child has exited once the thread is gone. */
+  #ask(code: number): void {
+    if (this.#done || this.#asked !== undefined) return;
+    this.#asked = code;
+    const timer = this.#graceTimer = setTimeout(() => {
+      console.error(
+        `Process '${this.#name}' did not stop within ${STOP_GRACE_MS} ms of terminate() or ` +
+          "kill(): its worker thread runs synchronous code, which Deno cannot interrupt. It stays " +
+          "alive, keeping the locks it holds, until that code returns; give work that may have " +
+          "to be stopped the 'subprocess' start method",
+      );
+      this.#unstoppable.resolve();
+    }, STOP_GRACE_MS);
+    Deno.unrefTimer(timer);
+    this.#stop();
+  }
+
   terminate(): void {
-    this.#finish(-15);
+    this.#ask(-15);
   }
 
   kill(): void {
-    this.#finish(-9);
+    this.#ask(-9);
   }
 }
 

@@ -17,6 +17,7 @@ import { watchExit } from "./_exit.ts";
 import {
   ADOPT,
   allocateIdent,
+  ENDED,
   EXITED,
   releaseIdent,
   type SelfInfo,
@@ -380,6 +381,18 @@ export class Process<A extends any[] = any[]> {
     return this.#exited;
   }
 
+  /**
+   * The child's exit, or the moment it was found unstoppable after `terminate()` or `kill()`;
+   * keeps no event loop alive.
+   *
+   * @ignore
+   */
+  get [ENDED](): Promise<void> {
+    const exited = this[EXITED];
+    const unstoppable = this.#handle?.unstoppable;
+    return unstoppable ? Promise.race([exited, unstoppable]) : exited;
+  }
+
   /** Whether the child has started and not yet exited (always true for the current process). */
   isAlive(): boolean {
     if (this.#self) return true;
@@ -394,7 +407,15 @@ export class Process<A extends any[] = any[]> {
     if (this.#exitCode === null) this.#handle?.terminate();
   }
 
-  /** Stops the child at once: SIGKILL for a subprocess. `exitCode` becomes -9. */
+  /**
+   * Stops the child at once: SIGKILL for a subprocess. `exitCode` becomes -9.
+   *
+   * A worker child running synchronous code cannot be stopped (Deno cannot interrupt a thread's
+   * code, measured for web and node Workers alike): it stays alive, with what it holds, until
+   * that code returns to its event loop, and after a second a line on stderr says so. A program
+   * whose work is done does not wait for it. Work that may have to be stopped belongs to the
+   * `"subprocess"` start method.
+   */
   kill(): void {
     if (this.#exitCode === null) this.#handle?.kill();
   }

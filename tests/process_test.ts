@@ -355,3 +355,23 @@ Deno.test("Process: worker children let a program end, by Deno's Worker unref ho
       "program alive until it exits",
   );
 });
+
+Deno.test("Process: a killed worker stuck in synchronous code stays alive, holding its lock, until its code returns (worker)", async () => {
+  const { code, output } = await runDeno(["run", "-A", "tests/fixtures/stuck_worker.ts", "2500"]);
+  assert.equal(code, 0, output);
+  assert.match(output, /after kill: alive true, exitCode null, lock taken false/);
+  assert.match(output, /did not stop within 1000 ms of terminate\(\) or kill\(\)/);
+  assert.match(output, /after join: exitCode -9, lock taken true, recovered true/);
+});
+
+Deno.test("Process: a program ends although a killed worker is stuck in synchronous code forever (worker)", async () => {
+  const { code, output } = await runDeno([
+    "run",
+    "-A",
+    "tests/fixtures/stuck_worker.ts",
+    "Infinity",
+  ]);
+  assert.equal(code, 0, output);
+  assert.match(output, /after kill: alive true, exitCode null, lock taken false/);
+  assert.match(output, /'subprocess' start method/);
+});
