@@ -5,6 +5,9 @@ import { SocketLink } from "./_link.ts";
 import { RpcEndpoint } from "./_rpc.ts";
 import type { StartMessage, StartPayload } from "./_runtime.ts";
 import { becomeChild, reportError, runChild } from "./_child.ts";
+import { dieWithParent } from "./_parent_death.ts";
+
+dieWithParent(); // before the target's module runs: its top level may loop too
 
 const [socket, early, ...args] = Deno.args;
 const { name, daemon, identity, module } = JSON.parse(early) as {

@@ -305,6 +305,20 @@ Deno.test("Process subprocess child exits when its parent is killed with SIGKILL
   assert.deepEqual(left, []);
 });
 
+for (const signal of ["SIGKILL", "SIGINT", "SIGTERM"] as const) {
+  Deno.test(`Process subprocess child busy in synchronous code ends when its parent dies of ${signal}`, async () => {
+    const parent = spawnDeno(["run", "-A", "tests/fixtures/orphan_parent.ts", "busy"]);
+    const childPid = Number((await readUntil(parent, (t) => t.includes("\n"))).trim());
+    assert.ok(childPid > 0);
+    parent.kill(signal); // the parent's pid alone, not its process group
+    await parent.status; // not its output: the child holds the same pipes open while it lives
+    const left = await stillRunning([childPid], 3000);
+    if (left.length > 0) Deno.kill(childPid, "SIGKILL");
+    await Promise.all([parent.stdout.cancel(), parent.stderr.cancel()]);
+    assert.deepEqual(left, [], "the busy child outlived its parent");
+  });
+}
+
 /** The pids a fixture's children printed as `(pid N)`, other than this test's own. */
 function childPids(output: string): number[] {
   return [...output.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1])).filter((pid) =>
