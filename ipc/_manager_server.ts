@@ -11,6 +11,7 @@
 import { SocketLink } from "../process/_link.ts";
 import type { ProxyKind } from "./manager.ts";
 import { errorToData } from "../process/_rpc.ts";
+import { hold, unhold } from "../process/_wait.ts";
 import { AuthServer } from "./_auth_server.ts";
 import { type Address, addressLabel } from "./_socket.ts";
 import { EOFError } from "./connection.ts";
@@ -442,6 +443,10 @@ export class ManagerServer {
         : undefined;
       const result = method(structuredClone(args), { caller: this.#local, signal: s });
       if (!(result instanceof Promise)) return Promise.resolve(structuredClone(result));
+      // A call that waits (a queue's get) holds this process's event loop, as Queue.get() does:
+      // what would end the wait may come from a child, which holds no event loop.
+      hold();
+      result.then(unhold, unhold);
       return result.then(structuredClone, (e) => {
         if (e instanceof Error && e.name === CANCELLED) {
           throw signal?.aborted ? signal.reason : this.#gone();

@@ -84,6 +84,12 @@ export async function setBy(d: DictProxy<string, string>, who: string): Promise<
   await d.set("by", who);
 }
 
+/** Puts `n` after `ms`. */
+export async function putLater(q: QueueProxy<number>, n: number, ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  await q.put(n);
+}
+
 /** Sets `d[key]` to `size` bytes of `n`, for each `[key, n, size]`. */
 export async function setBytes(
   d: DictProxy<string, Uint8Array>,
@@ -228,6 +234,15 @@ Deno.test("Manager: a proxy stored in another manager object comes back working"
 });
 
 for (const method of METHODS) {
+  Deno.test(`Manager: get() in the manager's process waits for a ${method} child that puts later`, async () => {
+    await using manager = await Manager.start();
+    const q = await manager.queue<number>();
+    const p = new Process({ target: putLater, args: [q, 7, 200], module, startMethod: method });
+    p.start();
+    assert.equal(await q.get(), 7); // nothing but this wait holds the event loop meanwhile
+    await p.join();
+  });
+
   Deno.test(`Manager: ${method} children decrement a shared count to exactly zero`, async () => {
     await using manager = await Manager.start();
     const d = await manager.dict({ count: 40 });
