@@ -146,7 +146,69 @@ export function permissionFlags(perms: ProcessPermissions | undefined, socket: s
     if (all) flags.push(`--allow-${name}`);
     else if (list.length > 0) flags.push(`--allow-${name}=${list.join(",")}`);
   }
-  return flags;
+  return [...flags, ...ownDenyFlags()];
+}
+
+/**
+ * `/proc/self/cmdline`: Deno lets only a process with every permission read it, so one with a
+ * deny reads it through libc where it may use FFI.
+ */
+function ownCommandLine(): string | undefined {
+  const path = "/proc/self/cmdline";
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    // denied, or no such file
+  }
+  if (Deno.build.os !== "linux" || !granted("ffi")) return undefined;
+  try {
+    const libc = Deno.dlopen("libc.so.6", {
+      open: { parameters: ["buffer", "i32"], result: "i32" },
+      read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+      close: { parameters: ["i32"], result: "i32" },
+    });
+    try {
+      const fd = libc.symbols.open(new TextEncoder().encode(path + "\0"), 0);
+      if (fd < 0) return undefined;
+      const chunks: Uint8Array[] = [];
+      for (;;) {
+        const chunk = new Uint8Array(4096);
+        const n = Number(libc.symbols.read(fd, chunk, 4096n));
+        if (n <= 0) break;
+        chunks.push(chunk.subarray(0, n));
+      }
+      libc.symbols.close(fd);
+      return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+    } finally {
+      libc.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+const DENY = /^--deny-(read|write|net|env|run|ffi|sys|import)(=.*)?$/;
+
+/** Whether command-line `token` names the main module (relative or absolute, or its URL). */
+function isMainModule(token: string): boolean {
+  if (token === Deno.mainModule) return true;
+  try {
+    return new URL(token, `file://${Deno.cwd()}/`).href === Deno.mainModule;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * This process's own `--deny-*` flags, read from its command line (Linux). Deno answers a query
+ * of a kind that is granted with some parts denied (`-A --deny-write=X`) with "granted", so a
+ * child given `--allow-write` alone would lose the deny: it is given these flags as well.
+ */
+export function ownDenyFlags(): string[] {
+  const argv = ownCommandLine()?.split("\0").slice(1);
+  if (!argv) return []; // not Linux, or neither -A nor FFI: no way to see them
+  const end = argv.findIndex(isMainModule);
+  return (end < 0 ? argv : argv.slice(0, end)).filter((a) => DENY.test(a));
 }
 
 /** The `deno.permissions` option of a Worker: every kind not named is inherited. */

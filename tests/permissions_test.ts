@@ -2,7 +2,7 @@
 // name a missing flag, why it is needed and what to do.
 
 import assert from "node:assert/strict";
-import { leftInTmp, runDeno } from "./_helpers.ts";
+import { leftInTmp, METHODS, runDeno } from "./_helpers.ts";
 
 const FIXTURE = "tests/fixtures/permissions.ts";
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
@@ -127,5 +127,26 @@ for (const [what, api] of [["listener", "create listener"], ["manager", "start m
     const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
     const least = await run([`--allow-read=${tmp}`, `--allow-write=${tmp}`, "--allow-net"], what);
     assert.equal(least.code, 0, least.output);
+  });
+}
+
+for (const method of METHODS) {
+  Deno.test(`Process: a child keeps every --deny-* flag of its parent (${method})`, async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const denies = [
+        `--deny-write=${dir}/w`,
+        `--deny-read=${dir}/r`,
+        "--deny-env=MP_DENIED",
+        "--deny-net=denied.example",
+        "--deny-run=denied-cmd",
+      ];
+      const args = ["run", "-A", ...denies, "tests/fixtures/permissions.ts", "denied", method, dir];
+      const { code, output } = await runDeno(args);
+      assert.equal(code, 0, output);
+      assert.match(output, /^denied denied denied denied denied granted$/m, output);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   });
 }
