@@ -65,7 +65,6 @@ const CLONEABLE: unknown[] = [
   String,
   Number,
   BigInt,
-  Blob,
   Error,
   EvalError,
   RangeError,
@@ -153,6 +152,12 @@ function walkOut(
     seen.set(obj, out);
     for (const v of obj) out.add(walkOut(v, ctx, `${path} item`, seen));
     return out;
+  }
+  if (obj instanceof Blob || obj instanceof DOMException) { // the byte codecs would lose them
+    const instead = obj instanceof Blob ? "its bytes (await blob.bytes())" : "an Error";
+    throw new TypeError(
+      `${path} is ${describe(obj)}, which cannot be sent to another process; send ${instead}`,
+    );
   }
   if (obj instanceof Error && Object.hasOwn(obj, "cause")) return copyError(obj, ctx, path, seen);
   if (ArrayBuffer.isView(obj) || CLONEABLE.some((c) => obj instanceof (c as typeof Object))) {

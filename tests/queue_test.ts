@@ -351,3 +351,11 @@ for (const method of METHODS) {
     ]);
   });
 }
+
+Deno.test("Queue: a Blob or a DOMException is refused with a TypeError, not sent as {}", async () => {
+  const q = new Queue();
+  await assert.rejects(q.put({ file: new Blob(["x"]) }), /item\.file is a Blob.*await blob\.bytes/);
+  assert.throws(() => q.putNowait([new DOMException("no", "AbortError")]), TypeError);
+  assert.equal(q.qsize(), 0);
+  q.close();
+});
