@@ -33,7 +33,7 @@ export interface AdoptMessage {
 
 type HostMessage =
   | (WorkerRequest & { op: "spawn"; id: number })
-  | { op: "stop"; id: number }
+  | { op: "stop"; id: number; wait: boolean }
   | { op: "exit"; code: number }
   | { op: "exited"; id: number; code: number };
 
@@ -42,8 +42,15 @@ function unref(port: MessagePort): void {
   (port as MessagePort & { unref(): void }).unref();
 }
 
-/** Creates a worker and reports its end; returns a function that stops it. */
-type Spawner = (req: WorkerRequest, onExit: (code: number) => void) => () => void;
+/**
+ * Creates a worker and reports its end; returns a function that stops it: `wait` when the stop
+ * comes from outside (terminate(), kill()), so that the end is reported once the thread is gone,
+ * not when it exits by itself.
+ */
+type Spawner = (
+  req: WorkerRequest,
+  onExit: (code: number) => void,
+) => (wait: boolean) => void;
 
 /** How long a thread told to stop may take before it is said to be stuck. */
 const STOP_GRACE_MS = 1000;
@@ -56,7 +63,10 @@ async function whenStopped(thread: Thread): Promise<void> {
 }
 
 /** On the host: create the worker, and serve its own requests. */
-function createWorker(req: WorkerRequest, onExit: (code: number) => void): () => void {
+function createWorker(
+  req: WorkerRequest,
+  onExit: (code: number) => void,
+): (wait: boolean) => void {
   const host = new MessageChannel();
   let done = false;
   /** `stopped`: the thread was told to stop from outside; its end is awaited before it counts. */
@@ -78,16 +88,16 @@ function createWorker(req: WorkerRequest, onExit: (code: number) => void): () =>
   thread.post(adopt, [req.link, host.port2]);
   serve(host.port1, (code) => finish(code, false));
   unref(host.port1);
-  return () => finish(-15, true);
+  return (wait) => finish(-15, wait);
 }
 
 /** On the host: serve the requests a worker sends over its host port. */
 function serve(port: MessagePort, finishSelf: (code: number) => void): void {
-  const stops = new Map<number, () => void>();
+  const stops = new Map<number, (wait: boolean) => void>();
   port.onmessage = (e: MessageEvent<HostMessage>) => {
     const m = e.data;
     if (m.op === "exit") finishSelf(m.code);
-    else if (m.op === "stop") stops.get(m.id)?.();
+    else if (m.op === "stop") stops.get(m.id)?.(m.wait);
     else if (m.op === "spawn") {
       stops.set(
         m.id,
@@ -126,7 +136,7 @@ const remoteSpawner: Spawner = (req, onExit) => {
     onExit(code);
   });
   hostPort!.postMessage({ op: "spawn", id, ...req } satisfies HostMessage, [req.link]);
-  return () => hostPort!.postMessage({ op: "stop", id } satisfies HostMessage);
+  return (wait) => hostPort!.postMessage({ op: "stop", id, wait } satisfies HostMessage);
 };
 
 function spawner(): Spawner {
@@ -136,7 +146,7 @@ function spawner(): Spawner {
 class WorkerChild implements ChildHandle {
   readonly pid: number = Deno.pid;
   readonly exited: Promise<number>;
-  #stop: () => void;
+  #stop: (wait: boolean) => void;
   #link: PortLink;
   #settle!: (code: number) => void;
   #done = false;
@@ -188,7 +198,7 @@ class WorkerChild implements ChildHandle {
     if (this.#done) return;
     this.#done = true;
     clearTimeout(this.#graceTimer);
-    this.#stop();
+    this.#stop(false); // it exited by itself, or its thread is gone: nothing to wait for
     this.#link.close();
     this.#settle(code);
   }
@@ -207,7 +217,7 @@ class WorkerChild implements ChildHandle {
       this.#unstoppable.resolve();
     }, STOP_GRACE_MS);
     Deno.unrefTimer(timer);
-    this.#stop();
+    this.#stop(true);
   }
 
   terminate(): void {
