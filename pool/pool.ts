@@ -173,6 +173,8 @@ export class Pool {
   /** Run time of one call of each function in microseconds (a moving average), for the depth. */
   #callUs = new WeakMap<FnRef, number>();
   #slots = new Set<Slot>();
+  /** Every slot whose process has not exited yet, the ones taken out included. */
+  #unexited = new Set<Slot>();
   #queue = new Deque<Task>();
   #seq = 0;
   #busy = 0;
@@ -428,9 +430,8 @@ export class Pool {
       if (this.#busy > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
       this.#stopping = true;
       this.#endStreak();
-      const slots = [...this.#slots];
-      for (const slot of slots) this.#retire(slot, false);
-      await Promise.all(slots.map((s) => s.exited));
+      for (const slot of [...this.#slots]) this.#retire(slot, false);
+      await this.#allEnded();
       watchSigint(this, false);
       this.#unhook();
     } finally {
@@ -455,7 +456,7 @@ export class Pool {
     hold();
     try {
       for (const slot of slots) this.#lose(slot, error, true);
-      await Promise.all(slots.map((s) => Promise.race([s.exited, s.process[ENDED]])));
+      await this.#allEnded();
     } finally {
       release();
     }
@@ -468,7 +469,15 @@ export class Pool {
     this.#stopping = true;
     const slots = [...this.#slots];
     for (const slot of slots) this.#lose(slot, () => undefined, true);
-    await Promise.all(slots.map((s) => Promise.race([s.exited, s.process[ENDED]])));
+    await this.#allEnded();
+  }
+
+  /**
+   * Resolves once every worker the pool started has exited, those it took out (a task's timeout,
+   * a recycle) included, or was found unstoppable (a worker thread stuck in synchronous code).
+   */
+  #allEnded(): Promise<unknown> {
+    return Promise.all([...this.#unexited].map((s) => Promise.race([s.exited, s.process[ENDED]])));
   }
 
   /** Closes the pool and waits for its work and workers: `await using pool = new Pool()`. */
@@ -716,7 +725,11 @@ export class Pool {
     };
     end.onresult = (seq, ok, value, us) => this.#onResult(slot, seq, ok, value, us);
     process.start();
-    slot.exited = process[EXITED].then(() => this.#onExit(slot)); // keeps no program alive
+    this.#unexited.add(slot);
+    slot.exited = process[EXITED].then(() => { // keeps no program alive
+      this.#unexited.delete(slot);
+      this.#onExit(slot);
+    });
     this.#slots.add(slot);
   }
 

@@ -7,8 +7,6 @@ import type { StartMessage, StartPayload } from "./_runtime.ts";
 import { becomeChild, reportError, runChild } from "./_child.ts";
 import { dieWithParent } from "./_parent_death.ts";
 
-dieWithParent(); // before the target's module runs: its top level may loop too
-
 const [socket, early, ...args] = Deno.args;
 const { name, daemon, identity, module } = JSON.parse(early) as {
   name: string;
@@ -49,6 +47,10 @@ export async function runSubprocessChild(ns: Record<string, unknown>): Promise<v
   removeDir(socket);
   // No parent to connect to: it is gone already, and so is this child.
   if (!conn) Deno.exit(1);
+  // From now on the kernel ends this child with its parent, even while the target runs
+  // synchronous code (not before: a child whose parent died while it started removes the
+  // directory above first).
+  dieWithParent();
   const link = new SocketLink(conn);
   // The parent is gone (even killed with SIGKILL): a child never outlives it.
   link.onclose = () => Deno.exit(1);
