@@ -83,13 +83,23 @@ export function checkTimeout(value: unknown, what: string): number | undefined {
   return value;
 }
 
-/** Checks that `value` is iterable (an array, a Set, a generator...); returns it as an array. */
-export function checkIterable<T>(value: unknown, what: string, name: string): T[] {
-  if (
-    value === null || value === undefined ||
-    typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function"
-  ) {
-    wrongType(what, name, "iterable (an array, a Set, a generator...)", value);
+/**
+ * Checks that `value` is iterable (an array, a Set, a generator...), or also async iterable
+ * when `orAsync`.
+ */
+export function checkIterable(value: unknown, what: string, name: string, orAsync = false): void {
+  const has = (key: symbol) =>
+    value !== null && value !== undefined &&
+    typeof (value as Record<symbol, unknown>)[key] === "function";
+  if (!has(Symbol.iterator) && !(orAsync && has(Symbol.asyncIterator))) {
+    const kinds = orAsync ? "iterable or async iterable" : "iterable";
+    wrongType(what, name, `${kinds} (an array, a Set, a generator...)`, value);
   }
-  return Array.from(value as Iterable<T>);
+}
+
+/** The href of a `module` option: a URL, or a string that parses as an absolute one. */
+export function checkModuleUrl(module: unknown, what: string): string {
+  if (module instanceof URL) return module.href;
+  if (typeof module === "string" && URL.canParse(module)) return module;
+  return wrongType(what, "module", "a URL such as `import.meta.url`", module);
 }

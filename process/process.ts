@@ -14,7 +14,7 @@ import { findExport, moduleLabel } from "./_target.ts";
 import { until } from "./_until.ts";
 import { checkPermissions, checkPermissionShape, type ProcessPermissions } from "./_permissions.ts";
 import { watchExit } from "./_exit.ts";
-import { checkBoolean, checkString, wrongType } from "./_check.ts";
+import { checkBoolean, checkModuleUrl, checkString, wrongType } from "./_check.ts";
 import {
   ADOPT,
   allocateIdent,
@@ -67,13 +67,6 @@ export interface ProcessOptions<A extends any[] = any[]> {
    * @default {every kind "inherit"}
    */
   permissions?: ProcessPermissions;
-}
-
-/** The href of `module`, a URL or a string that parses as an absolute one. */
-function moduleUrl(module: unknown, what: string): string {
-  if (module instanceof URL) return module.href;
-  if (typeof module === "string" && URL.canParse(module)) return module;
-  return wrongType(what, "module", "a URL such as `import.meta.url`", module);
 }
 
 const RUNTIMES: Record<StartMethod, Runtime> = {
@@ -196,7 +189,7 @@ export class Process<A extends any[] = any[]> {
     this.#args = (args ?? []) as A;
     const s = state();
     this.#daemon = daemon ?? s.self.daemon;
-    this.#module = module === undefined ? undefined : moduleUrl(module, what);
+    this.#module = module === undefined ? undefined : checkModuleUrl(module, what);
     this.#startMethod = startMethod === undefined ? undefined : checkStartMethod(startMethod);
     this.#permissions = checkPermissionShape(permissions, what);
     if (name !== undefined) {
