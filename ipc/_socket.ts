@@ -2,6 +2,7 @@
 // host and port. A socket the package names itself lives in a fresh 0700 directory that is
 // removed with it (and at exit, should its owner forget); so is a socket path given.
 
+import { wrongType } from "../process/_check.ts";
 import { removeAtExit } from "../process/_exit_cleanup.ts";
 import { listenPrivately } from "../process/_private_socket.ts";
 
@@ -40,9 +41,16 @@ export function addressLabel(address: Address): string {
 /** Turns an authkey given as text or bytes into bytes; `undefined` stays `undefined`. */
 export function checkAuthkey(authkey: unknown, what: string): Uint8Array | undefined {
   if (authkey === undefined) return undefined;
-  if (typeof authkey === "string") return new TextEncoder().encode(authkey);
-  if (authkey instanceof Uint8Array) return authkey.slice();
-  throw new TypeError(`${what}: authkey must be a string or a Uint8Array, got ${typeof authkey}`);
+  let key: Uint8Array;
+  if (typeof authkey === "string") key = new TextEncoder().encode(authkey);
+  else if (authkey instanceof Uint8Array) key = authkey.slice();
+  else return wrongType(what, "authkey", "a string or a Uint8Array", authkey);
+  if (key.length === 0) {
+    throw new RangeError(
+      `${what}: authkey must not be empty: an empty key proves nothing; leave it out for no authentication`,
+    );
+  }
+  return key;
 }
 
 /** A listening socket and how to release it. */

@@ -1,6 +1,7 @@
 // A `Connection` over an authenticated socket (what `Listener.accept()` and `Client()` return):
 // the subprocess SocketLink framing, one frame per value (`send`) or byte string (`sendBytes`).
 
+import { checkTimeout } from "../process/_check.ts";
 import { SocketLink } from "../process/_link.ts";
 import { decode, encode, type ReduceContext } from "../process/_reduce.ts";
 import { type Connection, EOFError, type RecvOptions } from "./connection.ts";
@@ -57,9 +58,10 @@ function waitWake(
 }
 
 function deadlineOf(timeout: number | undefined, what: string): number {
-  if (timeout === undefined || timeout === Infinity) return Infinity;
-  if (!(timeout >= 0)) throw new RangeError(`Cannot ${what}: timeout must be >= 0, got ${timeout}`);
-  return Date.now() + timeout;
+  if (checkTimeout(timeout, `Cannot ${what}`) === undefined || timeout === Infinity) {
+    return Infinity;
+  }
+  return Date.now() + timeout!;
 }
 
 /** One end of a socket channel. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkBoolean, checkInteger } from "../process/_check.ts";
 import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
 import { type Caller, registerError, remoteCall, type RpcEndpoint } from "../process/_rpc.ts";
 import { identAlive, state } from "../process/_state.ts";
@@ -424,6 +425,7 @@ registerReviver("mp.PipeConnection", (s, { rpc }) => {
  * @typeParam T the messages' type.
  * @param options `duplex` and `bufferSize`.
  * @returns the two ends: `[left, right]`, or `[reader, writer]` for a one-way pipe.
+ * @throws {TypeError} when `duplex` is not a boolean or `bufferSize` not an integer.
  * @throws {RangeError} when `bufferSize` is out of range.
  *
  * @example A reader that stops at EOF
@@ -449,8 +451,9 @@ registerReviver("mp.PipeConnection", (s, { rpc }) => {
  * ```
  */
 export function Pipe<T = unknown>(options: PipeOptions = {}): [Connection<T>, Connection<T>] {
-  const duplex = options.duplex ?? true;
-  const size = options.bufferSize ?? DEFAULT_BUFFER;
+  const what = "Cannot create pipe";
+  const duplex = checkBoolean(options.duplex, what, "duplex") ?? true;
+  const size = checkInteger(options.bufferSize, what, "bufferSize", 1, 2 ** 30) ?? DEFAULT_BUFFER;
   const rings = duplex ? [Ring.create(size), Ring.create(size)] : [Ring.create(size)];
   const shared: Shared = { side: 0, duplex, rings, holders: Holders.create() };
   return [

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkInteger } from "../process/_check.ts";
 import { reduce, type ReduceContext, type Reduced } from "../process/_reduce.ts";
 import { type Caller, registerError, remoteCall } from "../process/_rpc.ts";
 import {
@@ -154,17 +155,18 @@ export class Queue<T = unknown> {
    *
    * @param maxsize the most items the queue holds; 0 for no limit.
    * @param options the size of the shared buffer.
-   * @throws {RangeError} when `maxsize` is not an integer >= 0, or `bufferSize` is out of range.
+   * @throws {TypeError} when `maxsize` or `bufferSize` is not an integer.
+   * @throws {RangeError} when `maxsize` is negative, or `bufferSize` is out of range.
    */
   constructor(maxsize = 0, options: QueueOptions = {}) {
-    if (!Number.isInteger(maxsize) || maxsize < 0 || maxsize > 2 ** 31 - 1) {
-      throw new RangeError(`Cannot create queue: maxsize must be an integer >= 0, got ${maxsize}`);
-    }
+    const what = "Cannot create queue";
+    checkInteger(maxsize, what, "maxsize", 0, 2 ** 31 - 1);
+    const bufferSize = checkInteger(options.bufferSize, what, "bufferSize", 1, 2 ** 30);
     this.#maxsize = maxsize;
     const core = adopting.core;
     adopting.core = undefined;
     this.#core = core ?? new RingCore(
-      Ring.create(options.bufferSize ?? DEFAULT_BUFFER),
+      Ring.create(bufferSize ?? DEFAULT_BUFFER),
       maxsize,
       queueTypeOf(new.target) === "mp.JoinableQueue",
     );

@@ -14,6 +14,7 @@ import { findExport, moduleLabel } from "../process/_target.ts";
 import { type ChildEnd, type FnRef, Kind, openChannel, type ParentEnd } from "./_channel.ts";
 import { hold, unhold as release } from "../process/_wait.ts";
 import { Deque } from "./_deque.ts";
+import { checkInteger, checkIterable, checkModuleUrl, wrongType } from "../process/_check.ts";
 import { poolWorker, type WorkerConfig } from "./_worker.ts";
 import { AsyncResult, type CallbackOptions } from "./async_result.ts";
 import { TaskTimeoutError, WorkerLostError } from "./errors.ts";
@@ -213,25 +214,23 @@ export class Pool {
    * @throws {TypeError} for an unknown start method or an initializer that is not exported.
    */
   constructor(options: PoolOptions = {}) {
+    const what = "Cannot create pool";
     const { processes = cpuCount(), maxTasksPerChild = Infinity, taskTimeout = Infinity } = options;
-    if (!Number.isInteger(processes) || processes < 1) {
-      throw new RangeError(
-        `Cannot create pool: processes must be an integer >= 1, got ${processes}`,
-      );
-    }
-    if (!(maxTasksPerChild >= 1)) {
-      throw new RangeError(
-        `Cannot create pool: maxTasksPerChild must be >= 1, got ${maxTasksPerChild}`,
-      );
+    checkInteger(processes, what, "processes", 1);
+    if (maxTasksPerChild !== Infinity) checkInteger(maxTasksPerChild, what, "maxTasksPerChild", 1);
+    if (typeof taskTimeout !== "number") {
+      wrongType(what, "taskTimeout", "a number of ms", taskTimeout);
     }
     if (!(taskTimeout > 0)) {
-      throw new RangeError(`Cannot create pool: taskTimeout must be > 0, got ${taskTimeout}`);
+      throw new RangeError(`${what}: taskTimeout must be > 0, got ${taskTimeout}`);
     }
     this.#method = options.startMethod === undefined
       ? state().startMethod
       : checkStartMethod(options.startMethod);
     this.#processes = processes;
-    this.#module = options.module === undefined ? state().mainModule : String(options.module);
+    this.#module = options.module === undefined
+      ? state().mainModule
+      : checkModuleUrl(options.module, what);
     this.#maxTasks = maxTasksPerChild;
     this.#taskTimeout = taskTimeout;
     this.#config = {
@@ -567,9 +566,11 @@ export class Pool {
     iterable: Iterable<unknown> | AsyncIterable<unknown>,
     options: MapAsyncOptions<R>,
   ): AsyncResult<R[]> {
-    this.#checkOpen(kind === Kind.map ? "map" : "starmap");
+    const name = kind === Kind.map ? "map" : "starmap";
+    this.#checkOpen(name);
     const ref = this.#ref(fn, "task");
-    checkChunksize(options.chunksize);
+    checkIterable(iterable, `Cannot ${name}`, "the items", true);
+    checkChunksize(options.chunksize, name);
     return new AsyncResult(this.#mapJob(ref, kind, iterable, options) as Promise<R[]>, options);
   }
 
@@ -585,6 +586,10 @@ export class Pool {
       items = Array.isArray(iterable) ? iterable : await Array.fromAsync(iterable);
     } finally {
       this.#busyAdd(-1);
+    }
+    if (kind === Kind.star) {
+      const bad = items.findIndex((item) => !Array.isArray(item));
+      if (bad >= 0) wrongType("Cannot starmap", `item ${bad}`, "an array of arguments", items[bad]);
     }
     const n = items.length;
     const size = options.chunksize ?? Math.max(1, Math.ceil(n / (4 * this.#processes)));
@@ -622,11 +627,11 @@ export class Pool {
   ): AsyncGenerator<Awaited<R>, void, undefined> {
     this.#checkOpen(ordered ? "imap" : "imapUnordered");
     const ref = this.#ref(fn, "task");
+    const name = ordered ? "imap" : "imapUnordered";
+    checkIterable(iterable, `Cannot ${name}`, "the items", true);
     const { chunksize = 1, maxInFlight = 64 * this.#processes } = options;
-    checkChunksize(chunksize);
-    if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
-      throw new RangeError(`Cannot imap: maxInFlight must be an integer >= 1, got ${maxInFlight}`);
-    }
+    checkChunksize(chunksize, name);
+    checkInteger(maxInFlight, `Cannot ${name}`, "maxInFlight", 1);
     return this.#lazy(
       ref,
       iterable,
@@ -932,10 +937,8 @@ function checkArgs(args: unknown): unknown[] {
   return args;
 }
 
-function checkChunksize(chunksize: number | undefined): void {
-  if (chunksize !== undefined && (!Number.isInteger(chunksize) || chunksize < 1)) {
-    throw new RangeError(`Cannot map: chunksize must be an integer >= 1, got ${chunksize}`);
-  }
+function checkChunksize(chunksize: number | undefined, name: string): void {
+  checkInteger(chunksize, `Cannot ${name}`, "chunksize", 1);
 }
 
 // --- Ctrl-C ---

@@ -2,6 +2,8 @@
 // `permissions` option. And what this process itself needs for a step (starting a child,
 // listening): a missing flag fails that step with an error that names the flag and why.
 
+import { wrongType } from "./_check.ts";
+
 /** One permission: everything the parent has (`"inherit"`), all of it, none, or a list. */
 export type PermissionValue = "inherit" | boolean | string[];
 
@@ -30,6 +32,40 @@ export interface ProcessPermissions {
 
 const KINDS = ["read", "write", "net", "env", "run", "ffi", "sys", "import"] as const;
 type Kind = typeof KINDS[number];
+
+/**
+ * Checks the shape of a `permissions` option: an object whose keys are known kinds, each
+ * `"inherit"`, a boolean or an array of strings.
+ *
+ * @throws {TypeError} naming the first key or value that is wrong.
+ */
+export function checkPermissionShape(
+  perms: unknown,
+  what: string,
+): ProcessPermissions | undefined {
+  if (perms === undefined) return undefined;
+  if (perms === null || typeof perms !== "object" || Array.isArray(perms)) {
+    wrongType(what, "permissions", "an object such as { read: true, net: false }", perms);
+  }
+  for (const [kind, value] of Object.entries(perms)) {
+    if (!(KINDS as readonly string[]).includes(kind)) {
+      throw new TypeError(
+        `${what}: permissions has an unknown kind '${kind}'; the kinds are ${KINDS.join(", ")}`,
+      );
+    }
+    const ok = value === undefined || value === "inherit" || typeof value === "boolean" ||
+      (Array.isArray(value) && value.every((item) => typeof item === "string"));
+    if (!ok) {
+      wrongType(
+        what,
+        `permissions.${kind}`,
+        '"inherit", true, false or an array of strings',
+        value,
+      );
+    }
+  }
+  return perms as ProcessPermissions;
+}
 
 function descriptor(name: Kind, item?: string): Deno.PermissionDescriptor {
   if (item === undefined) return { name } as Deno.PermissionDescriptor;
@@ -190,10 +226,10 @@ function ownCommandLine(): string | undefined {
 const DENY = /^--deny-(read|write|net|env|run|ffi|sys|import)(=.*)?$/;
 
 /** Whether command-line `token` names the main module (relative or absolute, or its URL). */
-function isMainModule(token: string): boolean {
-  if (token === Deno.mainModule) return true;
+function isMainModule(token: string, main: string): boolean {
+  if (token === main) return true;
   try {
-    return new URL(token, `file://${Deno.cwd()}/`).href === Deno.mainModule;
+    return new URL(token, `file://${Deno.cwd()}/`).href === main;
   } catch {
     return false;
   }
@@ -205,10 +241,18 @@ function isMainModule(token: string): boolean {
  * child given `--allow-write` alone would lose the deny: it is given these flags as well.
  */
 export function ownDenyFlags(): string[] {
+  return (ownFlags() ?? []).filter((a) => DENY.test(a));
+}
+
+/**
+ * The flags of this process's command line, before its main module `main` (`run`, `-A`...);
+ * undefined when they cannot be seen (not Linux, or neither -A nor FFI).
+ */
+export function ownFlags(main: string = Deno.mainModule): string[] | undefined {
   const argv = ownCommandLine()?.split("\0").slice(1);
-  if (!argv) return []; // not Linux, or neither -A nor FFI: no way to see them
-  const end = argv.findIndex(isMainModule);
-  return (end < 0 ? argv : argv.slice(0, end)).filter((a) => DENY.test(a));
+  if (!argv) return undefined;
+  const end = argv.findIndex((token) => isMainModule(token, main));
+  return end < 0 ? argv : argv.slice(0, end);
 }
 
 /** The `deno.permissions` option of a Worker: every kind not named is inherited. */

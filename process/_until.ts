@@ -3,13 +3,15 @@
 // that joining an unref'd (daemon) child does not end the program first.
 
 import { hold, unhold } from "./_wait.ts";
+import { checkTimeout } from "./_check.ts";
 
 /**
  * Waits for `settled`, or until `timeout` ms pass, or until `signal` aborts.
  *
  * @param what names the call in the error for a bad timeout.
  * @returns `true` when `settled` resolved, `false` when the timeout passed first.
- * @throws {RangeError} for a negative or non-numeric timeout.
+ * @throws {TypeError} for a timeout that is not a number.
+ * @throws {RangeError} for a negative or NaN one.
  * @throws the signal's reason when it aborts.
  */
 export async function until(
@@ -18,9 +20,7 @@ export async function until(
   signal: AbortSignal | undefined,
   what: string,
 ): Promise<boolean> {
-  if (timeout !== undefined && !(timeout >= 0)) {
-    throw new RangeError(`${what}: timeout must be >= 0, got ${timeout}`);
-  }
+  checkTimeout(timeout, what);
   signal?.throwIfAborted();
   hold();
   try {

@@ -2,6 +2,8 @@
 // keep-alive interval for the whole realm (Atomics.waitAsync and unref'd children keep no event
 // loop alive), deadlines, and one slice of Atomics.waitAsync on a word of shared memory.
 
+import { checkTimeout } from "./_check.ts";
+
 let pending = 0;
 let keepAlive: ReturnType<typeof setInterval> | undefined;
 
@@ -21,14 +23,12 @@ export function unhold(): void {
 /**
  * The absolute deadline (`performance.now()` scale) of a wait of `timeout` ms.
  *
- * @throws {RangeError} when `timeout` is negative or not a number.
+ * @throws {TypeError} when `timeout` is not a number.
+ * @throws {RangeError} when it is negative or NaN.
  */
 export function deadlineOf(timeout: number | undefined, what: string): number {
-  if (timeout === undefined || timeout === Infinity) return Infinity;
-  if (typeof timeout !== "number" || !(timeout >= 0)) {
-    throw new RangeError(`${what}: timeout must be a number >= 0 (ms), got ${String(timeout)}`);
-  }
-  return performance.now() + timeout;
+  if (checkTimeout(timeout, what) === undefined || timeout === Infinity) return Infinity;
+  return performance.now() + timeout!;
 }
 
 /** Milliseconds left before `deadline`, never negative. */

@@ -12,6 +12,8 @@ import {
 } from "./_permissions.ts";
 import type { ChildHandle, ExitMessage, Runtime, SpawnSpec, StartMessage } from "./_runtime.ts";
 import { ENTRY, startThread, type Thread } from "./_thread.ts";
+import { state } from "./_state.ts";
+import { workerOptionsEnabled } from "./_unstable.ts";
 
 /** What the host needs to create a worker. */
 interface WorkerRequest {
@@ -164,6 +166,14 @@ class WorkerChild implements ChildHandle {
     if (spec.daemon && spec.permissions) {
       throw new TypeError(
         "Cannot start process: a daemon worker cannot have its own permissions; use the 'subprocess' start method",
+      );
+    }
+    if (spec.permissions && !workerOptionsEnabled(state().mainModule)) {
+      throw new TypeError(
+        `Cannot start process '${spec.payload.self.name}' with permissions under the 'worker' ` +
+          "start method: a Worker's own permissions need Deno's unstable worker-options feature, " +
+          "and without it Deno would end the whole program; run with --unstable-worker-options, " +
+          'or add "unstable": ["worker-options"] to deno.json, or use the \'subprocess\' start method',
       );
     }
     checkModulesReadable(

@@ -12,8 +12,9 @@ import { subprocessRuntime } from "./_subprocess_runtime.ts";
 import { workerRuntime } from "./_worker_runtime.ts";
 import { findExport, moduleLabel } from "./_target.ts";
 import { until } from "./_until.ts";
-import { checkPermissions, type ProcessPermissions } from "./_permissions.ts";
+import { checkPermissions, checkPermissionShape, type ProcessPermissions } from "./_permissions.ts";
 import { watchExit } from "./_exit.ts";
+import { checkBoolean, checkModuleUrl, checkString, wrongType } from "./_check.ts";
 import {
   ADOPT,
   allocateIdent,
@@ -167,25 +168,32 @@ export class Process<A extends any[] = any[]> {
    * Describes a process; nothing runs until `start()`.
    *
    * @param options what to run and how.
-   * @throws {TypeError} when `target` is not a function or `args` is not an array.
+   * @throws {TypeError} when an option has the wrong type: `target` not a function, `args` not
+   * an array, `name` not a string, `daemon` not a boolean, `module` not a URL, `startMethod`
+   * unknown, or `permissions` not an object of known kinds with `"inherit"`, a boolean or a list
+   * of strings.
    */
   constructor(options: ProcessOptions<A> = {}) {
+    const what = "Cannot create process";
+    if (options === null || typeof options !== "object") {
+      wrongType(what, "options", "an object", options);
+    }
     const { target, args, name, daemon, module, startMethod, permissions } = options;
     if (target !== undefined && typeof target !== "function") {
-      throw new TypeError(`Cannot create process: target must be a function, not ${typeof target}`);
+      wrongType(what, "target", "a function", target);
     }
-    if (args !== undefined && !Array.isArray(args)) {
-      throw new TypeError("Cannot create process: args must be an array");
-    }
+    if (args !== undefined && !Array.isArray(args)) wrongType(what, "args", "an array", args);
+    checkString(name, what, "name");
+    checkBoolean(daemon, what, "daemon");
     this.#target = target;
     this.#args = (args ?? []) as A;
     const s = state();
     this.#daemon = daemon ?? s.self.daemon;
-    this.#module = module === undefined ? undefined : String(module);
+    this.#module = module === undefined ? undefined : checkModuleUrl(module, what);
     this.#startMethod = startMethod === undefined ? undefined : checkStartMethod(startMethod);
-    this.#permissions = permissions;
+    this.#permissions = checkPermissionShape(permissions, what);
     if (name !== undefined) {
-      this.#name = String(name);
+      this.#name = name;
     } else {
       this.#identity = [...s.self.identity, ++s.childCounter];
       this.#name = `Process-${this.#identity.join(":")}`;
@@ -219,8 +227,14 @@ export class Process<A extends any[] = any[]> {
     return this.#name;
   }
 
+  /** @throws {TypeError} when `value` is not a string. */
   set name(value: string) {
-    this.#name = String(value);
+    this.#name = checkString(value, "Cannot set process name", "name") ?? wrongType(
+      "Cannot set process name",
+      "name",
+      "a string",
+      value,
+    );
   }
 
   /** Whether the child is terminated, not joined, when its parent's work is done. */
@@ -233,7 +247,9 @@ export class Process<A extends any[] = any[]> {
     if (this.#handle || this.#self) {
       throw new TypeError(`Cannot set daemon of process '${this.#name}': it has already started`);
     }
-    this.#daemon = Boolean(value);
+    const what = `Cannot set daemon of process '${this.#name}'`;
+    this.#daemon = checkBoolean(value, what, "daemon") ??
+      wrongType(what, "daemon", "true or false", value);
   }
 
   /** The child's OS pid (this OS process's for a worker); `undefined` before `start()`. */

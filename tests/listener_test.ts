@@ -207,3 +207,17 @@ for (const method of METHODS) {
     assert.equal(p.exitCode, 0);
   });
 }
+
+Deno.test("Listener: a bad authkey throws TypeError or RangeError", async () => {
+  assert.throws(() => new Listener({ authkey: "" }), {
+    name: "RangeError",
+    message: /authkey must not be empty/,
+  });
+  assert.throws(() => new Listener({ authkey: 5 as unknown as string }), {
+    name: "TypeError",
+    message: /authkey must be a string or a Uint8Array, got 5 \(a number\)/,
+  });
+  await assert.rejects(Client("/nonexistent/sock", { authkey: new Uint8Array() }), {
+    name: "RangeError",
+  });
+});

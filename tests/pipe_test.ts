@@ -207,3 +207,16 @@ for (const method of METHODS) {
     a.close();
   });
 }
+
+Deno.test("Pipe: bad options throw TypeError or RangeError naming the option", () => {
+  const bad = (options: unknown, name: string, message: RegExp) =>
+    assert.throws(() => Pipe(options as { duplex?: boolean }), { name, message });
+  bad(
+    { bufferSize: "64" },
+    "TypeError",
+    /^Cannot create pipe: bufferSize must be an integer, got "64"/,
+  );
+  bad({ bufferSize: 0 }, "RangeError", /bufferSize must be from 1 to 1073741824, got 0/);
+  bad({ bufferSize: 1.5 }, "TypeError", /bufferSize must be an integer/);
+  bad({ duplex: "no" }, "TypeError", /^Cannot create pipe: duplex must be true or false, got "no"/);
+});

@@ -495,3 +495,30 @@ Deno.test("AsyncResult wraps a promise and runs its callbacks", async () => {
   assert.equal(await r.wait(), true);
   assert.equal(r.successful(), false);
 });
+
+Deno.test("Pool: bad options and arguments throw TypeError or RangeError naming them", async () => {
+  const bad = (options: unknown, name: string, message: RegExp) =>
+    assert.throws(() => new Pool(options as PoolOptions), { name, message });
+  bad({ processes: 0 }, "RangeError", /^Cannot create pool: processes must be >= 1, got 0$/);
+  bad({ processes: 1.5 }, "TypeError", /processes must be an integer, got 1\.5 \(a number\)/);
+  bad({ processes: "2" }, "TypeError", /processes must be an integer, got "2" \(a string\)/);
+  bad({ maxTasksPerChild: 1.5 }, "TypeError", /maxTasksPerChild must be an integer/);
+  bad({ maxTasksPerChild: 0 }, "RangeError", /maxTasksPerChild must be >= 1/);
+  bad({ module: "not a url" }, "TypeError", /module must be a URL/);
+  await using pool = new Pool({ processes: 1 });
+  await assert.rejects(pool.map(square, 5 as unknown as number[]), {
+    name: "TypeError",
+    message: /^Cannot map: the items must be iterable or async iterable .*got 5 \(a number\)$/,
+  });
+  for (const chunksize of [0, 1.5, "2"]) {
+    await assert.rejects(pool.map(square, [1], { chunksize: chunksize as number }), {
+      message: /^Cannot map: chunksize must be/,
+    });
+  }
+  await assert.rejects(pool.starmap(add, [[1, 2], 3] as unknown as [number, number][]), {
+    name: "TypeError",
+    message: /^Cannot starmap: item 1 must be an array of arguments, got 3 \(a number\)$/,
+  });
+  assert.throws(() => pool.imap(square, 5 as unknown as number[]), { name: "TypeError" });
+  assert.deepEqual(await pool.map(square, [2, 3]), [4, 9]);
+});

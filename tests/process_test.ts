@@ -9,6 +9,7 @@ import {
   getStartMethod,
   parentProcess,
   Process,
+  type ProcessOptions,
   setStartMethod,
   type StartMethod,
 } from "../mod.ts";
@@ -388,4 +389,39 @@ Deno.test("Process: a program ends although a killed worker is stuck in synchron
   assert.equal(code, 0, output);
   assert.match(output, /after kill: alive true, exitCode null, lock taken false/);
   assert.match(output, /'subprocess' start method/);
+});
+
+Deno.test("Process: bad options throw TypeError or RangeError naming the option", async () => {
+  const bad = (options: unknown, message: RegExp) =>
+    assert.throws(() => new Process(options as ProcessOptions), { name: "TypeError", message });
+  bad({ name: 5 }, /^Cannot create process: name must be a string, got 5 \(a number\)$/);
+  bad({ daemon: "yes" }, /daemon must be true or false, got "yes" \(a string\)/);
+  bad({ permissions: { bogus: true } }, /permissions has an unknown kind 'bogus'/);
+  bad({ permissions: { read: "yes" } }, /permissions\.read must be "inherit", true, false/);
+  bad({ permissions: ["read"] }, /permissions must be an object/);
+  bad({ module: "not a url" }, /module must be a URL such as `import\.meta\.url`/);
+  bad({ target: 5 }, /target must be a function, got 5/);
+  bad({ args: "x" }, /args must be an array/);
+  bad({ startMethod: "fork" }, /start method 'fork'/);
+  const p = new Process();
+  assert.throws(() => p.name = 5 as unknown as string, { name: "TypeError", message: /name/ });
+  assert.throws(() => p.daemon = "yes" as unknown as boolean, { name: "TypeError" });
+  p.start();
+  for (const [timeout, name] of [[NaN, "RangeError"], [-1, "RangeError"], ["3", "TypeError"]]) {
+    await assert.rejects(p.join(timeout as number), { name, message: /timeout must be/ });
+  }
+  await p.join();
+});
+
+Deno.test("Process: permissions of a worker without the worker-options feature throw at start()", async () => {
+  const fixture = "tests/fixtures/worker_permissions.ts";
+  const off = await runDeno(["run", "-A", "--no-config", fixture]);
+  assert.equal(off.code, 0, off.output);
+  assert.match(off.output, /^TypeError: Cannot start process 'Process-1' with permissions/);
+  assert.match(
+    off.output,
+    /--unstable-worker-options.*"unstable": \["worker-options"\].*'subprocess'/,
+  );
+  const on = await runDeno(["run", "-A", "--no-config", "--unstable-worker-options", fixture]);
+  assert.match(on.output, /child: ran\nexit code 0/);
 });

@@ -359,3 +359,22 @@ Deno.test("Queue: a Blob or a DOMException is refused with a TypeError, not sent
   assert.equal(q.qsize(), 0);
   q.close();
 });
+
+Deno.test("Queue: bad arguments throw TypeError or RangeError naming them", async () => {
+  const bad = (maxsize: unknown, name: string, message: RegExp) =>
+    assert.throws(() => new Queue(maxsize as number), { name, message });
+  bad(-1, "RangeError", /^Cannot create queue: maxsize must be from 0 to 2147483647, got -1$/);
+  bad(1.5, "TypeError", /maxsize must be an integer, got 1\.5 \(a number\)/);
+  bad("3", "TypeError", /maxsize must be an integer, got "3" \(a string\)/);
+  assert.throws(() => new Queue(0, { bufferSize: "64" as unknown as number }), {
+    name: "TypeError",
+  });
+  const q = new Queue();
+  try {
+    for (const [timeout, name] of [[NaN, "RangeError"], [-1, "RangeError"], ["3", "TypeError"]]) {
+      await assert.rejects(q.get({ timeout: timeout as number }), { name, message: /timeout/ });
+    }
+  } finally {
+    q.close();
+  }
+});
