@@ -53,6 +53,26 @@ export function checkAuthkey(authkey: unknown, what: string): Uint8Array | undef
   return key;
 }
 
+/** The default `maxMessageSize` of a Listener or Client: 64 MiB. */
+export const DEFAULT_MAX_MESSAGE = 64 << 20;
+
+/**
+ * Checks a `maxMessageSize` given by a caller: a whole number of bytes >= 1, or `Infinity`.
+ *
+ * @throws {RangeError} otherwise.
+ */
+export function checkMaxMessageSize(value: unknown, what: string): number {
+  if (value === undefined) return DEFAULT_MAX_MESSAGE;
+  if (value === Infinity || (Number.isInteger(value) && (value as number) >= 1)) {
+    return value as number;
+  }
+  throw new RangeError(
+    `${what}: maxMessageSize must be a whole number of bytes >= 1, or Infinity, got ${
+      String(value)
+    }`,
+  );
+}
+
 /** A listening socket and how to release it. */
 export interface BoundSocket {
   listener: Deno.Listener;

@@ -2,7 +2,7 @@
 // the subprocess SocketLink framing, one frame per value (`send`) or byte string (`sendBytes`).
 
 import { checkTimeout } from "../process/_check.ts";
-import { SocketLink } from "../process/_link.ts";
+import { type RefusedFrame, SocketLink } from "../process/_link.ts";
 import { decode, encode, type ReduceContext } from "../process/_reduce.ts";
 import { type Connection, EOFError, type RecvOptions } from "./connection.ts";
 
@@ -64,6 +64,15 @@ function deadlineOf(timeout: number | undefined, what: string): number {
   return Date.now() + timeout!;
 }
 
+/** The error of every call on a connection that refused a message longer than its limit. */
+function tooLong(what: string, refused: RefusedFrame): RangeError {
+  return new RangeError(
+    `Cannot ${what}: the other side sent a message of ${refused.size - 1} bytes, more than ` +
+      `this side's maxMessageSize (${refused.limit - 1} bytes), so the connection was closed; ` +
+      "pass a larger maxMessageSize to the Listener or Client to accept such messages",
+  );
+}
+
 /** One end of a socket channel. */
 export class SocketConnection<T = unknown> implements Connection<T> {
   #link: SocketLink;
@@ -72,9 +81,13 @@ export class SocketConnection<T = unknown> implements Connection<T> {
   #eof = false;
   #closed = false;
 
-  /** @param conn an authenticated connection; reading starts at once. */
-  constructor(conn: Deno.Conn) {
-    this.#link = new SocketLink(conn);
+  /**
+   * @param conn an authenticated connection; reading starts at once.
+   * @param maxMessageSize the longest encoded message accepted from the other side, in bytes.
+   */
+  constructor(conn: Deno.Conn, maxMessageSize: number) {
+    // A frame is a tag byte and the encoded message.
+    this.#link = new SocketLink(conn, { maxFrame: maxMessageSize + 1 });
     this.#link.onmessage = (msg) => {
       this.#inbox.push(msg as Wire);
       this.#wake();
@@ -94,8 +107,11 @@ export class SocketConnection<T = unknown> implements Connection<T> {
       return Promise.reject(new TypeError(`Cannot ${what}: the connection is closed`));
     }
     if (this.#eof) {
+      const refused = this.#link.refused;
       return Promise.reject(
-        new EOFError(`Cannot ${what}: the other end of the connection is closed`),
+        refused
+          ? tooLong(what, refused)
+          : new EOFError(`Cannot ${what}: the other end of the connection is closed`),
       );
     }
     this.#link.post(msg);
@@ -127,7 +143,10 @@ export class SocketConnection<T = unknown> implements Connection<T> {
       if (this.#closed) throw new TypeError(`Cannot ${what}: the connection is closed`);
       const msg = this.#inbox.shift();
       if (msg) return msg;
-      if (this.#eof) throw new EOFError();
+      if (this.#eof) {
+        const refused = this.#link.refused;
+        throw refused ? tooLong(what, refused) : new EOFError();
+      }
       await waitWake(this.#wakers, deadline, options.signal);
     }
   }

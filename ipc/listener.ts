@@ -7,7 +7,7 @@
 
 import { AuthServer } from "./_auth_server.ts";
 import { connectAuthenticated } from "./_handshake.ts";
-import { type Address, checkAddress, checkAuthkey } from "./_socket.ts";
+import { type Address, checkAddress, checkAuthkey, checkMaxMessageSize } from "./_socket.ts";
 import { SocketConnection } from "./_socket_connection.ts";
 import type { Connection } from "./connection.ts";
 
@@ -28,6 +28,17 @@ export interface ListenerOptions {
    * @default {undefined} (no authentication)
    */
   authkey?: string | Uint8Array;
+  /**
+   * The longest message, in encoded bytes (a `sendBytes` payload plus a few bytes), that a
+   * connection accepts from its client. A longer one is refused as soon as its length arrives:
+   * that connection's `recv()` rejects with a `RangeError` and it is closed, while the listener
+   * goes on serving. Memory is only ever taken for bytes that arrive, never for a length a
+   * message merely claims. Python has no such limit; `Infinity` lifts it. The default bounds
+   * what a peer (one without an authkey, above all) can make this process hold per connection,
+   * far above ordinary messages.
+   * @default {67108864} (64 MiB)
+   */
+  maxMessageSize?: number;
 }
 
 /** Options of an `accept()` call. */
@@ -58,18 +69,21 @@ export interface AcceptOptions {
  */
 export class Listener implements AsyncDisposable {
   #server: AuthServer;
+  #maxMessageSize: number;
 
   /**
    * Starts listening at once.
    *
-   * @param options where to listen and the authkey.
+   * @param options where to listen, the authkey and the longest message.
    * @throws {TypeError} when the address or the authkey is malformed.
+   * @throws {RangeError} when `maxMessageSize` is not a whole number >= 1 or `Infinity`.
    * @throws {Deno.errors.AddrInUse} when the address is taken.
    * @throws {Deno.errors.NotCapable} without the permissions to listen, naming the missing flags
    * (the default address needs --allow-read, --allow-write and --allow-net).
    */
   constructor(options: ListenerOptions = {}) {
     const what = "Cannot create listener";
+    this.#maxMessageSize = checkMaxMessageSize(options.maxMessageSize, what);
     this.#server = new AuthServer({
       address: options.address === undefined ? undefined : checkAddress(options.address, what),
       authkey: checkAuthkey(options.authkey, what),
@@ -98,7 +112,7 @@ export class Listener implements AsyncDisposable {
    * @throws {DOMException} the signal's reason when it aborts.
    */
   async accept<T = unknown>(options: AcceptOptions = {}): Promise<Connection<T>> {
-    return new SocketConnection<T>(await this.#server.next(options.signal));
+    return new SocketConnection<T>(await this.#server.next(options.signal), this.#maxMessageSize);
   }
 
   /** Stops listening and removes the Unix socket; pending `accept()` calls reject. */
@@ -119,17 +133,25 @@ export interface ClientOptions {
   authkey?: string | Uint8Array;
   /** Stops connecting when aborted. @default {undefined} */
   signal?: AbortSignal;
+  /**
+   * The longest message, in encoded bytes, accepted from the listener; a longer one is refused
+   * as soon as its length arrives: `recv()` rejects with a `RangeError` and the connection is
+   * closed. `Infinity` lifts the limit, as in Python.
+   * @default {67108864} (64 MiB)
+   */
+  maxMessageSize?: number;
 }
 
 /**
  * Connects to a {@link Listener} and proves that this side knows its authkey.
  *
  * @param address the listener's address.
- * @param options the authkey and a signal.
+ * @param options the authkey, a signal and the longest message accepted.
  * @returns the client's end of the connection.
  * @throws {AuthenticationError} when the keys differ, or only one side has one.
  * @throws {Deno.errors.NotFound} or {Deno.errors.ConnectionRefused} when nobody listens there.
  * @throws {TypeError} when the address or the authkey is malformed.
+ * @throws {RangeError} when `maxMessageSize` is not a whole number >= 1 or `Infinity`.
  *
  * @example
  * ```ts
@@ -147,5 +169,6 @@ export async function Client<T = unknown>(
   address: Address,
   options: ClientOptions = {},
 ): Promise<Connection<T>> {
-  return new SocketConnection<T>(await connectAuthenticated(address, options));
+  const maxMessageSize = checkMaxMessageSize(options.maxMessageSize, "Cannot connect");
+  return new SocketConnection<T>(await connectAuthenticated(address, options), maxMessageSize);
 }

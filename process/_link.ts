@@ -66,7 +66,32 @@ export class PortLink implements Link {
   }
 }
 
-/** A link over a Unix socket: each message a 4-byte length, a tag byte and the message. */
+/** Options of a {@link SocketLink}. */
+export interface SocketLinkOptions {
+  /**
+   * The longest frame (tag byte and encoded message) accepted from the other side: a frame
+   * header that claims more ends the link at once, with {@link SocketLink.refused} set.
+   * @default {Infinity}
+   */
+  maxFrame?: number;
+}
+
+/** Why a {@link SocketLink} stopped reading: a frame longer than its `maxFrame`. */
+export interface RefusedFrame {
+  /** The length the frame's header claimed. */
+  size: number;
+  /** The link's `maxFrame`. */
+  limit: number;
+}
+
+/** Bytes a link's read buffer starts with, and grows by at least. */
+const READ_CHUNK = 64 * 1024;
+
+/**
+ * A link over a Unix socket: each message a 4-byte length, a tag byte and the message. The read
+ * buffer grows with the bytes that actually arrive (doubling, up to the frame being read), never
+ * to the length a header merely claims.
+ */
 export class SocketLink implements Link {
   onmessage: ((msg: { t?: unknown }) => void) | undefined;
   onclose: (() => void) | undefined;
@@ -79,15 +104,26 @@ export class SocketLink implements Link {
   #unwritable = false;
   #writer = new TreeWriter();
   #ended: PromiseWithResolvers<void> = Promise.withResolvers();
+  #maxFrame: number;
+  #refused: RefusedFrame | undefined;
 
   /** Resolves when the other side has closed and every message before that was delivered. */
   get ended(): Promise<void> {
     return this.#ended.promise;
   }
 
-  /** @param conn a connected socket; reading starts at once. */
-  constructor(conn: Deno.Conn) {
+  /** Set when the link ended because the other side sent a frame longer than `maxFrame`. */
+  get refused(): RefusedFrame | undefined {
+    return this.#refused;
+  }
+
+  /**
+   * @param conn a connected socket; reading starts at once.
+   * @param options the longest frame accepted.
+   */
+  constructor(conn: Deno.Conn, options: SocketLinkOptions = {}) {
     this.#conn = conn;
+    this.#maxFrame = options.maxFrame ?? Infinity;
     this.#read();
   }
 
@@ -146,12 +182,14 @@ export class SocketLink implements Link {
   }
 
   async #read(): Promise<void> {
-    let buf = new Uint8Array(64 * 1024);
+    let buf = new Uint8Array(READ_CHUNK);
     let len = 0;
+    // The whole length of the frame at the start of `buf`, once its header has arrived.
+    let want = 0;
     try {
       for (;;) {
         if (len === buf.length) {
-          const bigger = new Uint8Array(buf.length * 2);
+          const bigger = new Uint8Array(Math.max(Math.min(buf.length * 2, want), len + READ_CHUNK));
           bigger.set(buf);
           buf = bigger;
         }
@@ -159,16 +197,15 @@ export class SocketLink implements Link {
         if (n === null) break;
         len += n;
         let at = 0;
+        want = 0;
         while (len - at >= 4) {
           const size = new DataView(buf.buffer, buf.byteOffset + at, 4).getUint32(0, true);
+          if (size > this.#maxFrame) {
+            this.#refused = { size, limit: this.#maxFrame };
+            break;
+          }
           if (len - at - 4 < size) {
-            if (size + 4 > buf.length) {
-              const bigger = new Uint8Array(size + 4);
-              bigger.set(buf.subarray(at, len));
-              buf = bigger;
-              len -= at;
-              at = 0;
-            }
+            want = size + 4;
             break;
           }
           const body = buf.subarray(at + 5, at + 4 + size);
@@ -178,6 +215,7 @@ export class SocketLink implements Link {
           at += 4 + size;
           this.onmessage?.(msg);
         }
+        if (this.#refused) break;
         if (at > 0) {
           buf.copyWithin(0, at, len);
           len -= at;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { METHODS } from "./_helpers.ts";
+import { exitOnError, METHODS } from "./_helpers.ts";
 import {
   type Address,
   AuthenticationError,
@@ -22,6 +22,13 @@ export async function clientChild(address: Address, authkey: string): Promise<vo
   await conn.send(`hello from ${Deno.pid}`);
   const n = await conn.recv() as number;
   await conn.send(n * 2);
+}
+
+/** Connects with a small maxMessageSize; exits 0 once a longer message is refused. */
+export async function refuseLongMessage(address: Address): Promise<void> {
+  using conn = await Client(address, { maxMessageSize: 1024 });
+  await conn.send("ready");
+  await exitOnError(RangeError, () => conn.recv());
 }
 
 /** Tries a wrong key (exits 3 unless refused), then the right one. */
@@ -48,6 +55,23 @@ async function pair<T>(
     Client<T>(listener.address, { authkey }),
   ]);
   return [server, client];
+}
+
+/** Connects to a listener without an authkey as a raw socket, through the handshake. */
+async function rawNoAuth(path: string): Promise<Deno.UnixConn> {
+  const conn = await Deno.connect({ transport: "unix", path });
+  const noAuth = new Uint8Array(12); // the server's #NOAUTH# frame...
+  for (let at = 0; at < noAuth.length;) at += (await conn.read(noAuth.subarray(at)))!;
+  await conn.write(noAuth); // ...sent back: the client goes without a key too
+  return conn;
+}
+
+/** This OS process's virtual memory size, in bytes. */
+function virtualBytes(): number {
+  const line = Deno.readTextFileSync("/proc/self/status").split("\n").find((l) =>
+    l.startsWith("VmSize:")
+  );
+  return Number(line!.split(/\s+/)[1]) * 1024;
 }
 
 // ---- tests -------------------------------------------------------------------------------
@@ -97,6 +121,73 @@ Deno.test("Listener: a silent or garbled client holds up nobody", async () => {
   assert.equal(await server.recv(), "through");
   silent.close();
   garbled.close();
+});
+
+Deno.test("Listener: a frame header claiming 4 GiB is refused at once, only that connection closes, and nothing is reserved", async () => {
+  await using listener = new Listener();
+  const accepted = listener.accept();
+  const raw = await rawNoAuth(listener.address as string);
+  using server = await accepted;
+  const before = virtualBytes();
+  // A frame length of 2**32 - 1 (a tag byte and a message of 4294967294 bytes), the tag byte.
+  await raw.write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0]));
+  await assert.rejects(
+    server.recv({ timeout: 5000 }),
+    (e: Error) => e instanceof RangeError && /4294967294 bytes.*maxMessageSize/.test(e.message),
+  );
+  assert.ok(virtualBytes() - before < 256 << 20, "the claimed length was reserved");
+  assert.equal(await raw.read(new Uint8Array(1)), null, "the connection was not closed");
+  raw.close();
+  await assert.rejects(server.recv(), RangeError); // it stays refused
+  using client = await Client<string>(listener.address);
+  using next = await listener.accept<string>();
+  await client.send("still serving");
+  assert.equal(await next.recv(), "still serving");
+});
+
+Deno.test("Listener: a frame under maxMessageSize takes memory only as its bytes arrive", async () => {
+  await using listener = new Listener();
+  const raws: Deno.UnixConn[] = [];
+  const servers: Connection[] = [];
+  const before = virtualBytes();
+  for (let i = 0; i < 16; i++) {
+    const accepted = listener.accept();
+    raws.push(await rawNoAuth(listener.address as string));
+    servers.push(await accepted);
+    await raws[i].write(new Uint8Array([0, 0, 0xc0, 0x03, 0])); // 60 MiB claimed, none sent
+  }
+  assert.equal(await servers[15].poll(100), false);
+  assert.ok(virtualBytes() - before < 256 << 20, "16 x 60 MiB claimed were reserved");
+  for (const c of [...raws, ...servers]) c.close();
+});
+
+Deno.test("Listener and Client: maxMessageSize caps what each side accepts", async () => {
+  await using listener = new Listener({ authkey: "k", maxMessageSize: 4096 });
+  const accepted = listener.accept<Uint8Array>();
+  using client = await Client<Uint8Array>(listener.address, { authkey: "k" });
+  using server = await accepted;
+  await client.sendBytes(new Uint8Array(4000));
+  assert.equal((await server.recvBytes()).length, 4000);
+  await client.sendBytes(new Uint8Array(5000));
+  await assert.rejects(
+    server.recvBytes(),
+    (e: Error) => e instanceof RangeError && /4096/.test(e.message),
+  );
+
+  const accepted2 = listener.accept<Uint8Array>();
+  using small = await Client<Uint8Array>(listener.address, { authkey: "k", maxMessageSize: 2048 });
+  using server2 = await accepted2;
+  await server2.sendBytes(new Uint8Array(2000));
+  assert.equal((await small.recvBytes()).length, 2000);
+  await server2.sendBytes(new Uint8Array(4000));
+  await assert.rejects(
+    small.recvBytes(),
+    (e: Error) => e instanceof RangeError && /2048/.test(e.message),
+  );
+  await assert.rejects(small.sendBytes(new Uint8Array(1)), RangeError);
+
+  assert.throws(() => new Listener({ maxMessageSize: 0 }), RangeError);
+  await assert.rejects(Client(listener.address, { maxMessageSize: -1 }), RangeError);
 });
 
 Deno.test("Listener: a client with a key refuses a server without one", async () => {
@@ -187,6 +278,22 @@ for (const method of METHODS) {
     assert.match(await conn.recv() as string, /^hello from \d+$/);
     await conn.send(21);
     assert.equal(await conn.recv(), 42);
+    await p.join();
+    assert.equal(p.exitCode, 0);
+  });
+
+  Deno.test(`Listener: a ${method} child's Client refuses a message longer than its maxMessageSize`, async () => {
+    await using listener = new Listener();
+    const p = new Process({
+      target: refuseLongMessage,
+      args: [listener.address],
+      module,
+      startMethod: method,
+    });
+    p.start();
+    using conn = await listener.accept<string | Uint8Array>();
+    assert.equal(await conn.recv(), "ready");
+    await conn.sendBytes(new Uint8Array(2000));
     await p.join();
     assert.equal(p.exitCode, 0);
   });
