@@ -3,7 +3,7 @@
 // subprocess child, and whatever that child passes the queue on to).
 
 import { decodeItem, type Encoded, encodeItem } from "./_codec.ts";
-import { RETRY, Ring, Special } from "./_ring.ts";
+import { RETRY, Ring, StreamStart } from "./_ring.ts";
 import type { WaitLimits } from "./_wait.ts";
 import { callWaiting } from "./_remote.ts";
 import type { RpcEndpoint } from "../process/_rpc.ts";
@@ -58,7 +58,7 @@ export class RingCore implements QueueCore {
 
   async #putSlow(
     mine: Encoded,
-    r: true | typeof RETRY | "big",
+    r: true | typeof RETRY | number,
     limits: WaitLimits,
   ): Promise<boolean> {
     if (r === RETRY) {
@@ -69,16 +69,17 @@ export class RingCore implements QueueCore {
       );
       if (r === RETRY) return false;
     }
-    if (r === "big") await this.ring.streamOut(mine, this.#joinable);
+    // A stream that is cut sends no more: only a process taken for dead has its stream cut.
+    if (typeof r === "number") await this.ring.streamOut(r, mine.bytes);
     return true;
   }
 
   putNowait(item: unknown): boolean {
     const enc = encodeItem(item, "item");
     const r = this.ring.tryWrite(enc, this.#maxsize, this.#joinable);
-    if (r === "big") {
+    if (typeof r === "number") {
       // Too large to write without waiting for readers: hand it over in the background.
-      this.ring.streamOut(ownCopy(enc), this.#joinable).catch(() => {});
+      this.ring.streamOut(r, enc.bytes.slice()).catch(() => {});
       return true;
     }
     return r === true;
@@ -94,9 +95,9 @@ export class RingCore implements QueueCore {
     for (;;) {
       const r = await this.ring.until("r", () => this.ring.tryRead(true), limits);
       if (r === RETRY) return undefined;
-      if (r instanceof Special) {
-        const bytes = await this.ring.streamIn(r.left, r.kind >= 0);
-        if (!bytes) continue; // its producer died while sending it, or it was a dead reader's
+      if (r instanceof StreamStart) {
+        const bytes = await this.ring.streamIn(r);
+        if (!bytes) continue; // its producer died while sending it: it was given up
         return { value: decodeItem(r.kind, bytes, true) };
       }
       return { value: r };

@@ -1,59 +1,46 @@
-// The shared byte ring under Queue and Pipe in one OS process: records of (length, kind, writer)
-// and payload in a SharedArrayBuffer, one writer and one reader at a time (each under a lock word
-// that holds the holder's ident, so that a dead holder's lock is taken over), item and
-// unfinished-task counters, and one sequence word that every change bumps and every waiter
-// sleeps on. Records larger than the ring stream through it in pieces.
+// The shared byte ring under Queue and Pipe in one OS process: records of (length, kind, tag) and
+// payload in a SharedArrayBuffer (./_ring_memory.ts), one writer and one reader at a time, each
+// for one short synchronous step under a lock word that holds its ident (./_ring_lock.ts), item
+// and unfinished-task counters, and one sequence word per side that every change bumps and every
+// waiter sleeps on. Records larger than the ring stream through it in pieces (./_ring_stream.ts).
+//
+// A record is published by moving TAIL past it once its bytes are in, and consumed by moving
+// HEAD past it: a reader never sees half a record. A process marked dead (a worker told to stop,
+// whose thread may run on for a while) neither writes nor takes anything more: each step checks,
+// under its lock, that its own ident is still alive.
 
 import { identAlive, state } from "../process/_state.ts";
 import { decodeItem, type Encoded, Kind } from "./_codec.ts";
+import { RingLock } from "./_ring_lock.ts";
+import {
+  GETS,
+  HEAD,
+  markOneDone,
+  PUTS,
+  R_LOCK,
+  R_STREAM,
+  REC,
+  RETRY,
+  type Retry,
+  RingMemory,
+  type Side,
+  STREAM_START,
+  TAIL,
+  UNFINISHED,
+  UNFINISHED_SEQ,
+  W_LOCK,
+  W_STREAM,
+} from "./_ring_memory.ts";
+import { LOST, RingStreams, StreamStart } from "./_ring_stream.ts";
 import { sleep, type WaitLimits } from "./_wait.ts";
 
-// Int32 slots of the header; the writers' and the readers' words sit on their own cache lines.
-// Items in the ring are PUTS - GETS, each counter written by one side only.
-const W_LOCK = 0, TAIL = 1, W_STREAM = 2, W_GEN = 3, PUTS = 4;
-const R_LOCK = 16, HEAD = 17, R_LEFT = 18, R_WRITER = 19, R_GEN = 20, GETS = 21;
-// Readers sleep on R_SEQ (bumped when data arrives or the read lock frees), writers on W_SEQ
-// (bumped when room appears or the write lock frees).
-// Each SEQ word is followed by the count of its sleepers.
-const R_SEQ = 32, W_SEQ = 48;
-const UNFINISHED = 64, UNFINISHED_SEQ = 65;
+export { RETRY, StreamStart };
+export type { Side };
 
-/** Who waits: readers or writers. */
-export type Side = "r" | "w";
-const SEQ_OF = { r: R_SEQ, w: W_SEQ } as const;
-const HEADER_BYTES = 512;
-/** Bytes of a record header: payload length, kind, writer's ident. */
-const REC = 12;
-const SPIN = 64;
-/** Milliseconds a lock holder must have been seen dead before its lock is taken over. */
-const DEAD_GRACE_MS = 20;
-/** Milliseconds a waiter polls the ring before it sleeps. */
-const SPIN_MS = 0.03;
-
-/** Returned by an attempt that must wait and try again. */
-export const RETRY: unique symbol = Symbol("retry");
-type Retry = typeof RETRY;
-
-/**
- * What a read found that is not an item: the start of a record larger than the ring (`left`
- * bytes to stream in, `kind` -1 for a dead reader's record to skip), or raw bytes.
- */
-export class Special {
-  constructor(
-    readonly left: number,
-    readonly kind: number,
-    readonly bytes?: Uint8Array,
-  ) {}
-}
-
-/** Rounds a requested buffer size to the ring's capacity (a power of two, at least 4 KiB). */
-function capacityFor(bytes: number): number {
-  if (!(bytes >= 1) || bytes > 2 ** 30) {
-    throw new RangeError(`bufferSize must be between 1 and 2**30 bytes, got ${bytes}`);
-  }
-  let cap = 4096;
-  while (cap < bytes) cap *= 2;
-  return cap;
+/** Raw bytes read from a pipe (sent with `sendBytes`), handed over as they are. */
+export class RawBytes {
+  /** @param bytes the bytes, a fresh copy. */
+  constructor(readonly bytes: Uint8Array) {}
 }
 
 let readScratch = new Uint8Array(4096);
@@ -61,11 +48,11 @@ let readScratch = new Uint8Array(4096);
 /** A byte ring in shared memory; every process of the worker tree maps the same one. */
 export class Ring {
   readonly sab: SharedArrayBuffer;
+  readonly #mem: RingMemory;
   readonly #i32: Int32Array;
-  readonly #data: Uint8Array;
-  readonly #view: DataView;
-  readonly #cap: number;
-  readonly #mask: number;
+  readonly #w: RingLock;
+  readonly #r: RingLock;
+  readonly #streams: RingStreams;
   readonly #table: Int32Array;
   readonly #me: number;
   // What this process last saw of the other side's words; they only grow, so a stale value
@@ -77,26 +64,26 @@ export class Ring {
   /** @param sab the memory of a ring made by {@link Ring.create}. */
   constructor(sab: SharedArrayBuffer) {
     this.sab = sab;
-    this.#i32 = new Int32Array(sab, 0, HEADER_BYTES / 4);
-    this.#data = new Uint8Array(sab, HEADER_BYTES);
-    this.#view = new DataView(sab, HEADER_BYTES);
-    this.#cap = this.#data.length;
-    this.#mask = this.#cap - 1;
-    this.#table = state().table;
-    this.#me = state().self.ident;
-    this.#tail = Atomics.load(this.#i32, TAIL);
-    this.#head = Atomics.load(this.#i32, HEAD);
-    this.#gets = Atomics.load(this.#i32, GETS);
+    const mem = this.#mem = new RingMemory(sab);
+    const i32 = this.#i32 = mem.i32;
+    const table = this.#table = state().table;
+    const me = this.#me = state().self.ident;
+    this.#w = new RingLock(i32, W_LOCK, me, table, mem.cap);
+    this.#r = new RingLock(i32, R_LOCK, me, table, mem.cap);
+    this.#streams = new RingStreams(mem, this.#w, this.#r, table, me);
+    this.#tail = Atomics.load(i32, TAIL);
+    this.#head = Atomics.load(i32, HEAD);
+    this.#gets = Atomics.load(i32, GETS);
   }
 
   /** Makes a ring holding at least `bytes` bytes. */
   static create(bytes: number): Ring {
-    return new Ring(new SharedArrayBuffer(HEADER_BYTES + capacityFor(bytes)));
+    return new Ring(RingMemory.create(bytes).sab);
   }
 
   /** Bytes published and not yet read. */
   used(): number {
-    return (Atomics.load(this.#i32, TAIL) - Atomics.load(this.#i32, HEAD)) >>> 0;
+    return this.#mem.used();
   }
 
   /** Items in the ring (counting one being written or read in pieces). */
@@ -112,19 +99,13 @@ export class Ring {
 
   /** Wakes the readers (`"r"`) or the writers (`"w"`): something changed for them. */
   bump(side: Side): void {
-    // A waiter counts itself (in the word after its SEQ) before it reads SEQ and looks at the
-    // ring: if it is not counted yet, it will see this change when it looks.
-    const seq = SEQ_OF[side];
-    if (Atomics.load(this.#i32, seq + 1) > 0) {
-      Atomics.add(this.#i32, seq, 1);
-      Atomics.notify(this.#i32, seq);
-    }
+    this.#mem.bump(side);
   }
 
   /** Wakes everyone. */
   bumpAll(): void {
-    this.bump("r");
-    this.bump("w");
+    this.#mem.bump("r");
+    this.#mem.bump("w");
   }
 
   /**
@@ -133,254 +114,131 @@ export class Ring {
    *
    * @returns what `attempt` returned, or RETRY once the deadline has passed.
    */
-  async until<R>(side: Side, attempt: () => R | Retry, limits: WaitLimits): Promise<R | Retry> {
-    const SEQ = SEQ_OF[side], WAITERS = SEQ + 1;
-    // No spin for a call served for another process: what it waits for comes through this
-    // thread's event loop, which a spin would only hold up.
-    let spun = limits.alive !== undefined;
-    for (;;) {
-      let r = attempt();
-      if (r !== RETRY) return r;
-      if (!spun) {
-        // A short spin first: the other side usually answers within microseconds, far sooner
-        // than a wake-up from Atomics.waitAsync.
-        spun = true;
-        const end = performance.now() + SPIN_MS;
-        do {
-          r = attempt();
-          if (r !== RETRY) return r;
-        } while (performance.now() < end);
-        continue;
-      }
-      Atomics.add(this.#i32, WAITERS, 1);
-      try {
-        const seq = Atomics.load(this.#i32, SEQ);
-        r = attempt();
-        if (r !== RETRY) return r;
-        if (!await sleep(this.#i32, SEQ, seq, limits)) return RETRY;
-      } finally {
-        Atomics.sub(this.#i32, WAITERS, 1);
-      }
-    }
-  }
-
-  #lock(index: number, me: number): boolean {
-    const i32 = this.#i32;
-    for (let i = 0; i < SPIN; i++) {
-      const holder = Atomics.compareExchange(i32, index, 0, me);
-      if (holder === 0) return true;
-      if (!identAlive(this.#table, holder)) {
-        if (!this.#deadLongEnough(holder)) return false;
-        if (Atomics.compareExchange(i32, index, holder, me) === holder) return true;
-      } else if (holder === me) {
-        return false; // another task of this process, across an await: no use spinning
-      }
-    }
-    return false;
-  }
-
-  // A worker is marked dead as soon as it is told to stop, which may be a moment before its
-  // thread stops running: its lock is taken over only once it has been seen dead for a while.
-  #deadSeen = new Map<number, number>();
-
-  #deadLongEnough(holder: number): boolean {
-    const now = performance.now();
-    const seen = this.#deadSeen.get(holder);
-    if (seen === undefined) {
-      this.#deadSeen.set(holder, now);
-      return false;
-    }
-    if (now - seen < DEAD_GRACE_MS) return false;
-    this.#deadSeen.delete(holder);
-    return true;
-  }
-
-  #unlock(index: number): void {
-    Atomics.store(this.#i32, index, 0);
-  }
-
-  #copyIn(pos: number, src: Uint8Array): void {
-    const p = pos & this.#mask;
-    if (src.length <= 16 && p + src.length <= this.#cap) {
-      const data = this.#data;
-      for (let i = 0; i < src.length; i++) data[p + i] = src[i];
-      return;
-    }
-    const first = Math.min(src.length, this.#cap - p);
-    this.#data.set(first === src.length ? src : src.subarray(0, first), p);
-    if (first < src.length) this.#data.set(src.subarray(first), 0);
-  }
-
-  #copyOut(pos: number, dest: Uint8Array): void {
-    const p = pos & this.#mask;
-    const first = Math.min(dest.length, this.#cap - p);
-    dest.set(this.#data.subarray(p, p + first));
-    if (first < dest.length) dest.set(this.#data.subarray(0, dest.length - first), first);
-  }
-
-  #putU32(pos: number, v: number): void {
-    const p = pos & this.#mask;
-    if (p + 4 <= this.#cap) this.#view.setUint32(p, v, true);
-    else for (let i = 0; i < 4; i++) this.#data[(pos + i) & this.#mask] = (v >>> (8 * i)) & 255;
-  }
-
-  #getU32(pos: number): number {
-    const p = pos & this.#mask;
-    if (p + 4 <= this.#cap) return this.#view.getUint32(p, true);
-    let v = 0;
-    for (let i = 0; i < 4; i++) v |= this.#data[(pos + i) & this.#mask] << (8 * i);
-    return v >>> 0;
-  }
-
-  #writeHeader(tail: number, len: number, kind: number, me: number): void {
-    this.#putU32(tail, len);
-    this.#putU32(tail + 4, kind);
-    this.#putU32(tail + 8, me);
+  until<R>(side: Side, attempt: () => R | Retry, limits: WaitLimits): Promise<R | Retry> {
+    return this.#mem.until(side, attempt, limits);
   }
 
   /**
    * One try at writing a record without waiting.
    *
-   * @returns true when written; RETRY when the ring or the count is full, or the write lock is
-   * busy; `"big"` when the record is larger than the ring: the write lock is then held and the
-   * caller must {@link Ring.streamOut} it.
+   * @returns true when written; RETRY when the ring or the count is full, the write lock is
+   * busy, or another stream is under way; a stream's token when the record is larger than the
+   * ring: its start is published, and the caller sends the rest with {@link Ring.streamOut}.
    */
-  tryWrite(enc: Encoded, maxsize: number, joinable: boolean): true | Retry | "big" {
-    const i32 = this.#i32;
-    const me = this.#me;
-    if (!this.#lock(W_LOCK, me)) return RETRY;
-    if (Atomics.load(i32, W_STREAM) !== 0) {
-      // The last writer died while streaming a large record: wait until readers have taken what
-      // it published, then make readers of that record give it up.
-      if (this.used() !== 0) {
-        this.#unlock(W_LOCK);
-        return RETRY;
-      }
-      Atomics.add(i32, W_GEN, 1);
-      Atomics.store(i32, W_STREAM, 0);
+  tryWrite(enc: Encoded, maxsize: number, joinable: boolean): true | Retry | number {
+    const mem = this.#mem, i32 = this.#i32;
+    if (!this.#w.take()) return RETRY;
+    if (!identAlive(this.#table, this.#me)) return this.#wUnlock(RETRY); // dead: write nothing
+    if (Atomics.load(i32, W_STREAM) !== 0 && !this.#streams.clearDead()) {
+      return this.#wUnlock(RETRY); // a live writer's stream: the ring is its until it ends
     }
     const puts = Atomics.load(i32, PUTS);
     if (maxsize > 0 && ((puts - this.#gets) | 0) >= maxsize) {
       // The readers' count, cached so that their cache line is not pulled over at every put.
       this.#gets = Atomics.load(i32, GETS);
-      if (((puts - this.#gets) | 0) >= maxsize) {
-        this.#unlock(W_LOCK);
-        return RETRY;
-      }
+      if (((puts - this.#gets) | 0) >= maxsize) return this.#wUnlock(RETRY);
     }
     const len = enc.bytes.length;
     const size = REC + len;
-    if (size > this.#cap) return "big";
+    const big = size > mem.cap;
+    const need = big ? REC : size;
     const tail = Atomics.load(i32, TAIL);
-    if (this.#cap - ((tail - this.#head) | 0) < size) {
+    if (mem.cap - ((tail - this.#head) | 0) < need) {
       this.#head = Atomics.load(i32, HEAD);
-      if (this.#cap - ((tail - this.#head) | 0) < size) {
-        this.#unlock(W_LOCK);
-        return RETRY;
-      }
+      if (mem.cap - ((tail - this.#head) | 0) < need) return this.#wUnlock(RETRY);
     }
-    this.#writeHeader(tail, len, enc.kind, me);
-    this.#copyIn(tail + REC, enc.bytes);
+    if (big) {
+      const token = this.#streams.start(tail, len, enc.kind, joinable);
+      this.#w.release();
+      mem.bump("r");
+      return token;
+    }
+    mem.writeHeader(tail, len, enc.kind, this.#me);
+    mem.copyIn(tail + REC, enc.bytes);
+    // Published in one run of Atomics calls, with no function call in between: a worker told to
+    // stop ends at a function's entry or a loop's back edge, so it publishes all or nothing.
     Atomics.store(i32, PUTS, (puts + 1) | 0);
     if (joinable) Atomics.add(i32, UNFINISHED, 1);
     Atomics.store(i32, TAIL, (tail + size) | 0);
-    this.#unlock(W_LOCK);
-    this.bump("r");
-    this.bump("w");
+    this.#w.release();
+    mem.bump("r");
+    mem.bump("w");
     return true;
   }
 
-  /** Streams a record larger than the ring; the caller holds the write lock ("big"). */
-  async streamOut(enc: Encoded, joinable: boolean): Promise<void> {
-    const i32 = this.#i32;
-    const me = this.#me;
-    const bytes = enc.bytes;
+  #wUnlock(r: Retry): Retry {
+    this.#w.release();
+    return r;
+  }
+
+  #rUnlock(r: Retry): Retry {
+    this.#r.release();
+    return r;
+  }
+
+  /**
+   * Sends the rest of a stream started by {@link Ring.tryWrite}, waiting for room as readers
+   * take it.
+   *
+   * @returns true once all is sent; false when the stream was cut, this process having been
+   * taken for dead.
+   */
+  async streamOut(token: number, bytes: Uint8Array): Promise<boolean> {
     const forever: WaitLimits = { deadline: Infinity };
-    Atomics.store(i32, W_STREAM, me);
-    try {
-      await this.until("w", () => this.#cap - this.used() >= REC ? true : RETRY, forever);
-      let tail = Atomics.load(i32, TAIL);
-      this.#writeHeader(tail, bytes.length, enc.kind, me);
-      Atomics.add(i32, PUTS, 1);
-      if (joinable) Atomics.add(i32, UNFINISHED, 1);
-      tail = (tail + REC) | 0;
-      Atomics.store(i32, TAIL, tail);
-      this.bump("r");
-      let at = 0;
-      while (at < bytes.length) {
-        const free = await this.until("w", () => {
-          const f = this.#cap - this.used();
-          return f > 0 ? f : RETRY;
-        }, forever) as number;
-        const n = Math.min(free, bytes.length - at);
-        this.#copyIn(tail, bytes.subarray(at, at + n));
-        at += n;
-        tail = (tail + n) | 0;
-        Atomics.store(i32, TAIL, tail);
-        this.bump("r");
-      }
-    } finally {
-      Atomics.store(i32, W_STREAM, 0);
-      this.#unlock(W_LOCK);
-      this.bumpAll();
+    for (let at = 0; at < bytes.length;) {
+      const r = await this.until("w", () => this.#streams.writePiece(token, bytes, at), forever);
+      if (r === LOST) return false;
+      at = r as number;
     }
+    return true;
   }
 
   /**
    * One try at reading a record without waiting.
    *
-   * @param big whether a record larger than the ring may be started: the read lock is then held
-   * and the caller must {@link Ring.streamIn} it.
-   * @returns the item; RETRY when there is none (or another reader is busy);
-   * `{ left, kind }` for a large record.
+   * @param big whether a record larger than the ring may be taken: the caller then reads it
+   * with {@link Ring.streamIn}.
+   * @returns the item; RETRY when there is none (or another reader is busy); a
+   * {@link StreamStart} for a record larger than the ring; {@link RawBytes} for raw bytes.
    */
   tryRead(big: boolean): unknown {
-    const i32 = this.#i32;
+    const mem = this.#mem, i32 = this.#i32;
     let head = Atomics.load(i32, HEAD);
     if (((this.#tail - head) | 0) < REC) {
       // The writers' tail, cached so that their cache line is not pulled over at every get.
       this.#tail = Atomics.load(i32, TAIL);
-      if (((this.#tail - head) | 0) < REC && Atomics.load(i32, R_LEFT) === 0) return RETRY;
+      if (((this.#tail - head) | 0) < REC) return RETRY;
     }
-    if (!this.#lock(R_LOCK, this.#me)) return RETRY;
-    const left = Atomics.load(i32, R_LEFT);
-    if (left !== 0) {
-      // The last reader died in the middle of a large record: the rest is skipped.
-      if (!big) {
-        this.#unlock(R_LOCK);
-        return RETRY;
-      }
-      return new Special(left, -1);
+    if (!this.#r.take()) return RETRY;
+    if (!identAlive(this.#table, this.#me)) return this.#rUnlock(RETRY); // dead: take nothing
+    if (Atomics.load(i32, R_STREAM) !== 0 && !this.#streams.clearStale()) {
+      return this.#rUnlock(RETRY); // another reader's stream, or one being skipped
     }
-    head = Atomics.load(i32, HEAD);
-    if (((this.#tail - head) | 0) < REC) {
-      this.#tail = Atomics.load(i32, TAIL);
+    let len: number, kind: number;
+    for (;;) {
+      head = Atomics.load(i32, HEAD);
       if (((this.#tail - head) | 0) < REC) {
-        this.#unlock(R_LOCK);
-        return RETRY;
+        this.#tail = Atomics.load(i32, TAIL);
+        if (((this.#tail - head) | 0) < REC) return this.#rUnlock(RETRY);
+      }
+      len = mem.getU32(head);
+      kind = mem.getU32(head + 4);
+      if ((kind & STREAM_START) === 0) break;
+      if (!big) return this.#rUnlock(RETRY);
+      const r = this.#streams.takeOrSkip(head, len, kind, mem.getU32(head + 8));
+      if (r === false) return this.#rUnlock(RETRY); // skipping a cut stream that has more
+      if (r !== true) {
+        this.#r.release();
+        mem.bump("w");
+        return r;
       }
     }
-    const len = this.#getU32(head);
-    const kind = this.#getU32(head + 4);
     const gets = Atomics.load(i32, GETS);
-    if (REC + len > this.#cap) {
-      if (!big) {
-        this.#unlock(R_LOCK);
-        return RETRY;
-      }
-      Atomics.store(i32, R_WRITER, this.#getU32(head + 8));
-      Atomics.store(i32, R_GEN, Atomics.load(i32, W_GEN));
-      Atomics.store(i32, R_LEFT, len);
-      Atomics.store(i32, HEAD, (head + REC) | 0);
-      Atomics.store(i32, GETS, (gets + 1) | 0);
-      this.bump("w");
-      return new Special(len, kind);
-    }
     let value: unknown;
     const at = head + REC;
-    const p = at & this.#mask;
-    if (kind === Kind.NUM && p + 8 <= this.#cap) {
-      value = this.#view.getFloat64(p, true);
+    const p = at & mem.mask;
+    if (kind === Kind.NUM && p + 8 <= mem.cap) {
+      value = mem.view.getFloat64(p, true);
     } else {
       const keep = kind === Kind.V8 || kind === Kind.U8 || kind === Kind.BYTES;
       let out: Uint8Array;
@@ -392,59 +250,38 @@ export class Ring {
         }
         out = readScratch.subarray(0, len);
       }
-      this.#copyOut(at, out);
-      value = kind === Kind.BYTES ? new Special(0, kind, out) : { kind, out, keep };
+      mem.copyOut(at, out);
+      value = kind === Kind.BYTES ? new RawBytes(out) : { kind, out, keep };
     }
     Atomics.store(i32, HEAD, (at + len) | 0);
     Atomics.store(i32, GETS, (gets + 1) | 0);
-    this.#unlock(R_LOCK);
-    this.bump("w");
-    this.bump("r");
-    if (value instanceof Special || typeof value !== "object") return value;
+    this.#r.release();
+    mem.bump("w");
+    mem.bump("r");
+    if (value instanceof RawBytes || typeof value !== "object") return value;
     const { out, keep } = value as { kind: number; out: Uint8Array; keep: boolean };
     return decodeItem(kind, out, keep);
   }
 
   /**
-   * Reads the rest of a large record started by {@link Ring.tryRead}; releases the read lock.
+   * Reads the rest of a stream taken by {@link Ring.tryRead}.
    *
-   * @returns the record's bytes, or undefined when its writer died before sending it all (or a
-   * dead reader's record was skipped).
+   * @returns the item's bytes, or undefined when its writer died before sending it all (the
+   * item is then given up, and its unfinished mark with it).
    */
-  async streamIn(left: number, keep: boolean): Promise<Uint8Array | undefined> {
-    const i32 = this.#i32;
-    const writer = Atomics.load(i32, R_WRITER);
-    const gen = Atomics.load(i32, R_GEN);
-    const dest = keep ? new Uint8Array(left) : undefined;
-    let at = 0;
-    let complete = true;
-    try {
-      while (left > 0) {
-        const avail = await this.until("r", () => {
-          const n = this.used();
-          if (Atomics.load(i32, W_GEN) !== gen) return 0;
-          if (n > 0) return n;
-          return identAlive(this.#table, writer) ? RETRY : 0;
-        }, { deadline: Infinity }) as number;
-        if (avail === 0) {
-          complete = false;
-          break;
-        }
-        const n = Math.min(avail, left);
-        const head = Atomics.load(i32, HEAD);
-        if (dest) this.#copyOut(head, dest.subarray(at, at + n));
-        at += n;
-        left -= n;
-        Atomics.store(i32, R_LEFT, left);
-        Atomics.store(i32, HEAD, (head + n) | 0);
-        this.bump("w");
-      }
-    } finally {
-      Atomics.store(i32, R_LEFT, 0);
-      this.#unlock(R_LOCK);
-      this.bumpAll();
+  async streamIn(start: StreamStart): Promise<Uint8Array | undefined> {
+    const dest = new Uint8Array(start.length);
+    const forever: WaitLimits = { deadline: Infinity };
+    for (let at = 0; at < dest.length;) {
+      const r = await this.until(
+        "r",
+        () => this.#streams.readPiece(start.token, dest, at),
+        forever,
+      );
+      if (r === LOST) return undefined;
+      at = r as number;
     }
-    return complete ? dest : undefined;
+    return dest;
   }
 
   /**
@@ -453,21 +290,8 @@ export class Ring {
    * @throws {RangeError} when more tasks are marked done than were put.
    */
   taskDone(): void {
-    const i32 = this.#i32;
-    for (;;) {
-      const n = Atomics.load(i32, UNFINISHED);
-      if (n <= 0) {
-        throw new RangeError(
-          "Cannot mark a task done: taskDone() called more times than items put",
-        );
-      }
-      if (Atomics.compareExchange(i32, UNFINISHED, n, n - 1) === n) {
-        if (n === 1) {
-          Atomics.add(i32, UNFINISHED_SEQ, 1);
-          Atomics.notify(i32, UNFINISHED_SEQ);
-        }
-        return;
-      }
+    if (!markOneDone(this.#i32)) {
+      throw new RangeError("Cannot mark a task done: taskDone() called more times than items put");
     }
   }
 

@@ -13,7 +13,7 @@ import { decodeItem, encodeItem, Kind } from "./_codec.ts";
 import { Holders } from "./_holders.ts";
 import { ownCopy } from "./_queue_core.ts";
 import { callWaiting, limitsOf, ServedCalls } from "./_remote.ts";
-import { RETRY, Ring, Special } from "./_ring.ts";
+import { RawBytes, RETRY, Ring, StreamStart } from "./_ring.ts";
 import type { WaitLimits } from "./_wait.ts";
 import { type Connection, EOFError, type RecvOptions } from "./connection.ts";
 
@@ -167,7 +167,7 @@ class PipeConnection<T = unknown> implements Connection<T> {
         return ring.tryWrite(mine, 0, false);
       }, limits);
     }
-    if (r === "big") await ring.streamOut(mine, false);
+    if (typeof r === "number") await ring.streamOut(r, mine.bytes);
   }
 
   async #recv(
@@ -185,10 +185,10 @@ class PipeConnection<T = unknown> implements Connection<T> {
       }, limits);
       if (r === RETRY) return undefined;
       if (r === EOF) return EOF;
-      if (r instanceof Special) {
-        if (r.bytes) return { value: r.bytes, kind: Kind.BYTES };
-        const bytes = await ring.streamIn(r.left, r.kind >= 0);
-        if (!bytes) continue;
+      if (r instanceof RawBytes) return { value: r.bytes, kind: Kind.BYTES };
+      if (r instanceof StreamStart) {
+        const bytes = await ring.streamIn(r);
+        if (!bytes) continue; // its writer died while sending it: it was given up
         return {
           value: r.kind === Kind.BYTES ? bytes : decodeItem(r.kind, bytes, true),
           kind: r.kind,

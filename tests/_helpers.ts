@@ -152,6 +152,28 @@ export async function readUntil(
   return text;
 }
 
+/** Waits (polling every 10 ms) until `cond()` holds; fails after `ms` naming `what`. */
+export async function until(cond: () => boolean, what = "the condition", ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond() && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  if (!cond()) throw new Error(`${what} did not hold within ${ms} ms`);
+}
+
+/** `promise`, or a rejection naming `what` once `ms` pass first. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not end within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Whether OS process `pid` runs (exists and is not a zombie). */
 export function pidAlive(pid: number): boolean {
   try {
@@ -168,4 +190,19 @@ export async function stillRunning(pids: number[], ms = 2000): Promise<number[]>
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return pids.filter(pidAlive);
+}
+
+/** `n` bytes of a recognizable pattern, for items that must arrive whole. */
+export function pattern(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + (i >>> 12)) & 255;
+  return b;
+}
+
+/** What a received value is: "whole" ({@link pattern} of `n` bytes), a number, or else. */
+export function describe(value: unknown, n: number): string {
+  if (typeof value === "number") return String(value);
+  if (!(value instanceof Uint8Array)) return `phantom ${String(value)}`;
+  const whole = value.length === n && value.every((b, i) => b === ((i * 31 + (i >>> 12)) & 255));
+  return whole ? "whole" : `partial or damaged, ${value.length} bytes`;
 }

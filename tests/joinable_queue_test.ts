@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { METHODS, starter } from "./_helpers.ts";
+import { describe, METHODS, pattern, starter, until } from "./_helpers.ts";
 import { JoinableQueue } from "../mod.ts";
 
 const module = import.meta.url;
@@ -24,6 +24,11 @@ export async function produce(q: JoinableQueue<number>, n: number): Promise<void
 export async function putAndExit(q: JoinableQueue<string>): Promise<void> {
   await q.put("one");
   Deno.exit(0);
+}
+
+/** Puts a 16 MiB item. */
+export async function putBig(q: JoinableQueue<Uint8Array | number>): Promise<void> {
+  await q.put(pattern(16 << 20));
 }
 
 /** Calls taskDone() once more than there are items; exits 0 when that throws a RangeError. */
@@ -105,6 +110,30 @@ for (const method of METHODS) {
     assert.equal(q.qsize(), 0);
     assert.equal(await q.join({ timeout: 50 }), false);
     await assert.rejects(q.join({ signal: AbortSignal.timeout(50) }), { name: "TimeoutError" });
+  });
+
+  Deno.test(`JoinableQueue [${method}]: a producer killed mid-item leaves join() nothing to wait for`, async () => {
+    for (const readerFirst of [false, true]) {
+      const q = new JoinableQueue<Uint8Array | number>(0, { bufferSize: 65536 });
+      const p = start(method, putBig, [q]);
+      await until(() => q.qsize() === 1); // its first piece is in; the rest waits for room
+      // Its partial item is given up by a reader that took its start, or by the next writer.
+      const first = readerFirst ? q.get({ timeout: 10_000 }) : undefined;
+      p.kill();
+      await p.join();
+      const putting = q.put(0); // a subprocess's item is in its parent, which streams it to the end
+      let got = await (first ?? q.get({ timeout: 10_000 }));
+      if (typeof got !== "number") { // a subprocess's item was in its parent: it comes whole
+        assert.equal(describe(got, 16 << 20), "whole");
+        q.taskDone();
+        got = await q.get({ timeout: 10_000 });
+      }
+      assert.equal(got, 0);
+      await putting;
+      q.taskDone();
+      assert.equal(q.qsize(), 0);
+      assert.equal(await q.join({ timeout: 5000 }), true, "join() waits for the partial item");
+    }
   });
 
   Deno.test(`JoinableQueue [${method}]: taskDone() too often in a child throws RangeError there`, async () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { METHODS, starter } from "./_helpers.ts";
-import { BrokenPipeError, type Connection, EOFError, Pipe } from "../mod.ts";
+import { describe, METHODS, pattern, starter, until, within } from "./_helpers.ts";
+import { BrokenPipeError, type Connection, EOFError, Pipe, Queue, Value } from "../mod.ts";
+import { releaseIdent, state } from "../process/_state.ts";
 
 const module = import.meta.url;
 
@@ -40,6 +41,45 @@ export async function sendAndExit(w: Connection<number>, n: number): Promise<voi
 export async function sendAndHang(w: Connection<number>, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await w.send(i);
   await new Promise(() => setInterval(() => {}, 1000));
+}
+
+/**
+ * Reports its ident, sends 16 MiB of bytes, sets `returned` once that send returned, then waits
+ * to be killed: marked dead while it streams, it plays a thread that runs on after its death
+ * (which can write no pipe or queue, but can set a Value).
+ */
+export async function identThenSendBig(
+  w: Connection,
+  out: Queue<number>,
+  returned: Value<"i">,
+): Promise<void> {
+  await out.put(state().self.ident);
+  await w.sendBytes(pattern(16 << 20));
+  returned.value = 1;
+  await new Promise(() => setInterval(() => {}, 1000));
+}
+
+/** Says that it begins, then sends 16 MiB of bytes. */
+export async function sayThenSendBig(w: Connection, out: Queue<string>): Promise<void> {
+  await out.put("sending");
+  await w.sendBytes(pattern(16 << 20));
+}
+
+/** Receives until EOF, reporting each message ("whole", or what is wrong), then "EOF". */
+export async function describeUntilEof(r: Connection, out: Queue<string>): Promise<void> {
+  for (;;) {
+    let msg: unknown;
+    try {
+      msg = await r.recv({ timeout: 10_000 });
+    } catch (e) {
+      await out.put(
+        e instanceof EOFError ? "EOF" : `${(e as Error).name}: ${(e as Error).message}`,
+      );
+      r.close();
+      return;
+    }
+    await out.put(describe(msg, 16 << 20));
+  }
 }
 
 /** Echoes bytes back (as bytes), once. */
@@ -133,6 +173,41 @@ Deno.test("Pipe: sendBytes()/recvBytes(), and a message larger than the buffer",
   b.close();
 });
 
+/**
+ * Receives from `reader` what comes after a writer's death: the large message whole or not at
+ * all, then 0 (sent by the parent, which holds the writing end too), then EOF once it closes it.
+ */
+async function wholeOrNoneThenZero(reader: Connection, writer: Connection): Promise<string> {
+  const got: string[] = [];
+  await within(writer.send(0), 10_000, "a send after the writer's death");
+  writer.close();
+  for (;;) {
+    try {
+      got.push(describe(await reader.recv({ timeout: 10_000 }), 16 << 20));
+    } catch (e) {
+      got.push(e instanceof EOFError ? "EOF" : `${(e as Error).name}: ${(e as Error).message}`);
+      return got.join();
+    }
+  }
+}
+
+Deno.test("Pipe: a writer marked dead mid-message whose thread runs on leaves no partial or phantom message (worker)", async () => {
+  const [reader, writer] = Pipe({ duplex: false, bufferSize: 65536 });
+  const out = new Queue<number>();
+  const returned = new Value("i", 0, { lock: false });
+  const p = start("worker", identThenSendBig, [writer, out, returned]);
+  const ident = await out.get({ timeout: 10_000 });
+  assert.equal(await reader.poll(10_000), true); // its first piece is in; the rest waits for room
+  releaseIdent(state().table, ident); // dead to every other process, yet its thread runs on
+  const got = await wholeOrNoneThenZero(reader, writer);
+  assert.ok(/^(whole,)?0,EOF$/.test(got), `the reader got ${got}`);
+  await until(() => returned.value === 1, "the dead writer's send() returning");
+  await assert.rejects(reader.recv({ timeout: 100 }), EOFError); // nothing came after its death
+  p.kill();
+  await p.join();
+  reader.close();
+});
+
 // ---- across processes --------------------------------------------------------------------
 
 for (const method of METHODS) {
@@ -180,6 +255,27 @@ for (const method of METHODS) {
     await p.join();
     await assert.rejects(reader.recv({ timeout: 5000 }), EOFError);
     reader.close();
+  });
+
+  Deno.test(`Pipe [${method}]: a writer killed mid-message leaves no partial or phantom message`, async () => {
+    for (let round = 0; round < 12; round++) {
+      const [reader, writer] = Pipe({ duplex: false, bufferSize: 65536 });
+      const out = new Queue<string>();
+      const c = start(method, describeUntilEof, [reader, out]);
+      const p = start(method, sayThenSendBig, [writer, out]);
+      reader.close();
+      assert.equal(await out.get({ timeout: 10_000 }), "sending");
+      await new Promise((r) => setTimeout(r, round)); // the kill lands at another moment each round
+      p.kill();
+      await p.join();
+      // The parent holds the writing end too, and goes on with it.
+      await within(writer.send(0), 10_000, "a send after the writer's death");
+      writer.close();
+      const got: string[] = [];
+      while (!/EOF|Error/.test(got.at(-1) ?? "")) got.push(await out.get({ timeout: 20_000 }));
+      await c.join();
+      assert.ok(/^(whole,)?0,EOF$/.test(got.join()), `round ${round}: the reader got ${got}`);
+    }
   });
 
   Deno.test(`Pipe [${method}]: a child's recv() times out and aborts`, async () => {

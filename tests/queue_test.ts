@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { METHODS, outcome, starter } from "./_helpers.ts";
-import { Queue, QueueEmptyError, QueueFullError, SimpleQueue } from "../mod.ts";
+import { describe, METHODS, outcome, pattern, starter, until } from "./_helpers.ts";
+import { Queue, QueueEmptyError, QueueFullError, SimpleQueue, Value } from "../mod.ts";
+import { releaseIdent, state } from "../process/_state.ts";
 
 const module = import.meta.url;
 
@@ -60,6 +61,45 @@ export async function putBigThen(q: Queue<Uint8Array | number>, ...after: number
   for (const n of after) await q.put(n);
 }
 
+/**
+ * Reports its ident, puts a 16 MiB item, sets `returned` once that put() returned, then waits
+ * to be killed: marked dead while it streams, it plays a thread that runs on after its death
+ * (which can write no queue, but can set a Value).
+ */
+export async function identThenBig(
+  q: Queue<Uint8Array | number>,
+  out: Queue<number>,
+  returned: Value<"i">,
+): Promise<void> {
+  await out.put(state().self.ident);
+  await q.put(pattern(16 << 20));
+  returned.value = 1;
+  await new Promise(() => setInterval(() => {}, 1000));
+}
+
+/** Says that it begins, then puts a 16 MiB item. */
+export async function sayThenPutBig(q: Queue<Uint8Array | number>, out: Queue<string>) {
+  await out.put("putting");
+  await q.put(pattern(16 << 20));
+}
+
+/** Takes items until 0, reporting each ("whole", a number, or what is wrong with it). */
+export async function describeUntilZero(
+  q: Queue<Uint8Array | number>,
+  out: Queue<string>,
+): Promise<void> {
+  for (;;) {
+    let item: unknown;
+    try {
+      item = await q.get({ timeout: 10_000 });
+    } catch (e) {
+      return await out.put(`${(e as Error).name}: ${(e as Error).message}`);
+    }
+    await out.put(describe(item, 16 << 20));
+    if (item === 0) return;
+  }
+}
+
 /** Waits for an item that never comes: reports the error's name. */
 export async function getWithTimeout(q: Queue<number>, out: Queue<string>): Promise<void> {
   try {
@@ -90,20 +130,38 @@ export async function getForever(q: Queue<number>): Promise<void> {
   await q.get();
 }
 
-function pattern(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + (i >>> 12)) & 255;
-  return b;
-}
-
 const start = starter(module);
 
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A queue whose 16 MiB items stream through its buffer in pieces. */
+const STREAMING = { bufferSize: 65536 };
 
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await pause(10);
-  assert.ok(cond(), "condition never held");
+/**
+ * Takes what `first` resolves to, and what follows: the large item whole or not at all, then 0,
+ * then nothing.
+ */
+async function wholeOrNoneThenZero(
+  q: Queue<Uint8Array | number>,
+  first: Promise<Uint8Array | number>,
+): Promise<void> {
+  let got = await first;
+  if (typeof got !== "number") {
+    assert.equal(describe(got, 16 << 20), "whole");
+    got = await q.get({ timeout: 10_000 });
+  }
+  assert.equal(got, 0);
+  assert.equal(q.qsize(), 0);
+  assert.throws(() => q.getNowait(), QueueEmptyError);
 }
+
+/** After a writer's death: five putNowait() on the empty queue, counted and taken exactly. */
+function assertCountsExactly(q: Queue<Uint8Array | number>): void {
+  for (let i = 1; i <= 5; i++) q.putNowait(i);
+  assert.equal(q.qsize(), 5);
+  for (let i = 1; i <= 5; i++) assert.equal(q.getNowait(), i);
+  assert.equal(q.qsize(), 0);
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---- in one process ----------------------------------------------------------------------
 
@@ -189,6 +247,24 @@ Deno.test("Queue: an item larger than its buffer passes while a reader takes it"
   const big = pattern(100_000);
   const [, got] = await Promise.all([q.put(big), q.get()]);
   assert.deepEqual(got, big);
+});
+
+Deno.test("Queue: a producer marked dead mid-item whose thread runs on leaves no partial or phantom item (worker)", async () => {
+  const q = new Queue<Uint8Array | number>(0, STREAMING);
+  const out = new Queue<number>();
+  const returned = new Value("i", 0, { lock: false });
+  const p = start("worker", identThenBig, [q, out, returned]);
+  const ident = await out.get({ timeout: 10_000 });
+  await until(() => q.qsize() === 1); // its first piece is in; the rest waits for room
+  releaseIdent(state().table, ident); // dead to every other process, yet its thread runs on
+  const first = q.get({ timeout: 10_000 });
+  await q.put(0);
+  await wholeOrNoneThenZero(q, first);
+  await until(() => returned.value === 1, "the dead producer's put() returning");
+  assert.equal(q.qsize(), 0, "the dead producer published more after its death");
+  assertCountsExactly(q);
+  p.kill();
+  await p.join();
 });
 
 // ---- across processes --------------------------------------------------------------------
@@ -295,6 +371,29 @@ for (const method of METHODS) {
       }
     }
     assert.deepEqual(got.filter((x) => typeof x === "number"), [1, 2]);
+  });
+
+  Deno.test(`Queue [${method}]: a producer killed mid-item leaves no partial or phantom item, and the count stays exact`, async () => {
+    for (let round = 0; round < 12; round++) {
+      const q = new Queue<Uint8Array | number>(0, STREAMING);
+      const out = new Queue<string>();
+      const c = start(method, describeUntilZero, [q, out]);
+      const p = start(method, sayThenPutBig, [q, out]);
+      assert.equal(await out.get({ timeout: 10_000 }), "putting");
+      await pause(round); // each round, the kill lands at another moment of the streaming
+      p.kill();
+      await p.join();
+      await q.put(0);
+      const got: string[] = [];
+      while (!/^0$|Error/.test(got.at(-1) ?? "")) got.push(await out.get({ timeout: 20_000 }));
+      await c.join();
+      assert.ok(
+        /^(whole,)?0$/.test(got.join()),
+        `round ${round}: the consumer got ${got.join(", ")}`,
+      );
+      assert.equal(q.qsize(), 0);
+      assertCountsExactly(q);
+    }
   });
 
   Deno.test(`Queue [${method}]: a consumer killed while a large item streams does not jam the queue`, async () => {

@@ -1,0 +1,211 @@
+// The memory of a shared byte ring (./_ring.ts): where each header word lives, the data area
+// and the copies in and out of it, and the sequence words that waiters sleep on.
+
+import { sleep, type WaitLimits } from "./_wait.ts";
+
+// Int32 slots of the header; the writers' words and the readers' words sit on their own cache
+// lines. Items in the ring are PUTS - GETS, each counter written by one side only.
+/** The write lock: the ident of the process that holds it, 0 when free. */
+export const W_LOCK = 0;
+/** Bytes published so far (wrapping at 2**32): the end of the last complete record. */
+export const TAIL = 1;
+/** Items put, written under the write lock. */
+export const PUTS = 2;
+/** The stream under way: `token << 2 | COUNTED | TAKEN`, 0 when none (./_ring_stream.ts). */
+export const W_STREAM = 3;
+/** The ident of the process that sends the stream under way. */
+export const W_STREAMER = 4;
+/** The last stream token handed out. */
+export const W_TOKENS = 5;
+/** The read lock: the ident of the process that holds it, 0 when free. */
+export const R_LOCK = 16;
+/** Bytes read so far (wrapping at 2**32): the start of the next record. */
+export const HEAD = 17;
+/** Items taken, written under the read lock. */
+export const GETS = 18;
+/** The token of the stream being read or skipped, 0 when none. */
+export const R_STREAM = 19;
+/** The ident of the process that reads that stream; 0 while anyone may skip what is left. */
+export const R_READER = 20;
+/** Bytes of that stream still to come. */
+export const R_LEFT = 21;
+/** 1 when that stream's item counts as an unfinished task (a JoinableQueue's). */
+export const R_COUNTED = 22;
+// Readers sleep on R_SEQ (bumped when data arrives or the read lock frees), writers on W_SEQ
+// (bumped when room appears or the write lock frees). Each SEQ word is followed by the count of
+// its sleepers.
+const R_SEQ = 32, W_SEQ = 48;
+/** Items put and not yet marked done, and the word that `join()` sleeps on. */
+export const UNFINISHED = 64, UNFINISHED_SEQ = 65;
+
+export const HEADER_BYTES = 512;
+/** Bytes of a record header: payload length, kind (and flags), tag. */
+export const REC = 12;
+/** The item's {@link Kind} in a record's kind word; flags sit above it. */
+export const KIND_MASK = 0xff;
+/** Flag of the record that starts a stream: its length is the whole item's; its tag, the token. */
+export const STREAM_START = 0x100;
+/** Flag of a record that carries a piece of a stream; its tag is the stream's token. */
+export const PIECE = 0x200;
+
+/** Who waits: readers or writers. */
+export type Side = "r" | "w";
+const SEQ_OF = { r: R_SEQ, w: W_SEQ } as const;
+/** Milliseconds a waiter polls the ring before it sleeps. */
+const SPIN_MS = 0.03;
+
+/** Returned by an attempt that must wait and try again. */
+export const RETRY: unique symbol = Symbol("retry");
+/** What {@link RETRY} is. */
+export type Retry = typeof RETRY;
+
+/** Rounds a requested buffer size to the ring's capacity (a power of two, at least 4 KiB). */
+function capacityFor(bytes: number): number {
+  if (!(bytes >= 1) || bytes > 2 ** 30) {
+    throw new RangeError(`bufferSize must be between 1 and 2**30 bytes, got ${bytes}`);
+  }
+  let cap = 4096;
+  while (cap < bytes) cap *= 2;
+  return cap;
+}
+
+/** The header and data area of a ring, as this process maps them. */
+export class RingMemory {
+  readonly sab: SharedArrayBuffer;
+  readonly i32: Int32Array;
+  readonly data: Uint8Array;
+  readonly view: DataView;
+  readonly cap: number;
+  readonly mask: number;
+
+  /** @param sab the memory of a ring made by {@link RingMemory.create}. */
+  constructor(sab: SharedArrayBuffer) {
+    this.sab = sab;
+    this.i32 = new Int32Array(sab, 0, HEADER_BYTES / 4);
+    this.data = new Uint8Array(sab, HEADER_BYTES);
+    this.view = new DataView(sab, HEADER_BYTES);
+    this.cap = this.data.length;
+    this.mask = this.cap - 1;
+  }
+
+  /** Makes the memory of a ring holding at least `bytes` bytes. */
+  static create(bytes: number): RingMemory {
+    return new RingMemory(new SharedArrayBuffer(HEADER_BYTES + capacityFor(bytes)));
+  }
+
+  /** Bytes published and not yet read. */
+  used(): number {
+    return (Atomics.load(this.i32, TAIL) - Atomics.load(this.i32, HEAD)) >>> 0;
+  }
+
+  /** Copies `src` into the ring at position `pos` (wrapping). */
+  copyIn(pos: number, src: Uint8Array): void {
+    const p = pos & this.mask;
+    if (src.length <= 16 && p + src.length <= this.cap) {
+      const data = this.data;
+      for (let i = 0; i < src.length; i++) data[p + i] = src[i];
+      return;
+    }
+    const first = Math.min(src.length, this.cap - p);
+    this.data.set(first === src.length ? src : src.subarray(0, first), p);
+    if (first < src.length) this.data.set(src.subarray(first), 0);
+  }
+
+  /** Fills `dest` from the ring at position `pos` (wrapping). */
+  copyOut(pos: number, dest: Uint8Array): void {
+    const p = pos & this.mask;
+    const first = Math.min(dest.length, this.cap - p);
+    dest.set(this.data.subarray(p, p + first));
+    if (first < dest.length) dest.set(this.data.subarray(0, dest.length - first), first);
+  }
+
+  /** Writes a little-endian u32 at position `pos` (wrapping). */
+  putU32(pos: number, v: number): void {
+    const p = pos & this.mask;
+    if (p + 4 <= this.cap) this.view.setUint32(p, v, true);
+    else for (let i = 0; i < 4; i++) this.data[(pos + i) & this.mask] = (v >>> (8 * i)) & 255;
+  }
+
+  /** Reads a little-endian u32 at position `pos` (wrapping). */
+  getU32(pos: number): number {
+    const p = pos & this.mask;
+    if (p + 4 <= this.cap) return this.view.getUint32(p, true);
+    let v = 0;
+    for (let i = 0; i < 4; i++) v |= this.data[(pos + i) & this.mask] << (8 * i);
+    return v >>> 0;
+  }
+
+  /** Writes a record header at position `pos`. */
+  writeHeader(pos: number, len: number, kind: number, tag: number): void {
+    this.putU32(pos, len);
+    this.putU32(pos + 4, kind);
+    this.putU32(pos + 8, tag);
+  }
+
+  /** Wakes the readers (`"r"`) or the writers (`"w"`): something changed for them. */
+  bump(side: Side): void {
+    // A waiter counts itself (in the word after its SEQ) before it reads SEQ and looks at the
+    // ring: if it is not counted yet, it will see this change when it looks.
+    const seq = SEQ_OF[side];
+    if (Atomics.load(this.i32, seq + 1) > 0) {
+      Atomics.add(this.i32, seq, 1);
+      Atomics.notify(this.i32, seq);
+    }
+  }
+
+  /**
+   * Calls `attempt` until it returns something else than {@link RETRY}, sleeping between tries
+   * until the ring changes.
+   *
+   * @returns what `attempt` returned, or RETRY once the deadline has passed.
+   */
+  async until<R>(side: Side, attempt: () => R | Retry, limits: WaitLimits): Promise<R | Retry> {
+    const SEQ = SEQ_OF[side], WAITERS = SEQ + 1;
+    // No spin for a call served for another process: what it waits for comes through this
+    // thread's event loop, which a spin would only hold up.
+    let spun = limits.alive !== undefined;
+    for (;;) {
+      let r = attempt();
+      if (r !== RETRY) return r;
+      if (!spun) {
+        // A short spin first: the other side usually answers within microseconds, far sooner
+        // than a wake-up from Atomics.waitAsync.
+        spun = true;
+        const end = performance.now() + SPIN_MS;
+        do {
+          r = attempt();
+          if (r !== RETRY) return r;
+        } while (performance.now() < end);
+        continue;
+      }
+      Atomics.add(this.i32, WAITERS, 1);
+      try {
+        const seq = Atomics.load(this.i32, SEQ);
+        r = attempt();
+        if (r !== RETRY) return r;
+        if (!await sleep(this.i32, SEQ, seq, limits)) return RETRY;
+      } finally {
+        Atomics.sub(this.i32, WAITERS, 1);
+      }
+    }
+  }
+}
+
+/**
+ * Marks one task done in `i32` (a ring's header), waking `join()` when none is left.
+ *
+ * @returns false when no task was unfinished.
+ */
+export function markOneDone(i32: Int32Array): boolean {
+  for (;;) {
+    const n = Atomics.load(i32, UNFINISHED);
+    if (n <= 0) return false;
+    if (Atomics.compareExchange(i32, UNFINISHED, n, n - 1) === n) {
+      if (n === 1) {
+        Atomics.add(i32, UNFINISHED_SEQ, 1);
+        Atomics.notify(i32, UNFINISHED_SEQ);
+      }
+      return true;
+    }
+  }
+}
