@@ -76,7 +76,7 @@ export class RingCore implements QueueCore {
 
   putNowait(item: unknown): boolean {
     const enc = encodeItem(item, "item");
-    const r = this.ring.tryWrite(enc, this.#maxsize, this.#joinable);
+    const r = this.ring.writeNow(enc, this.#maxsize, this.#joinable);
     if (typeof r === "number") {
       // Too large to write without waiting for readers: hand it over in the background.
       this.ring.streamOut(r, enc.bytes.slice()).catch(() => {});

@@ -5,7 +5,9 @@
 // waiter sleeps on. Records larger than the ring stream through it in pieces (./_ring_stream.ts).
 //
 // A record is published by moving TAIL past it once its bytes are in, and consumed by moving
-// HEAD past it: a reader never sees half a record. A process marked dead (a worker told to stop,
+// HEAD past it: a reader never sees half a record. A queue's ring grows (doubling, under both
+// locks, up to its largest size) rather than make a writer wait for room, so a put() never waits
+// for a reader unless that much is already waiting; a pipe's ring keeps its size. A process marked dead (a worker told to stop,
 // whose thread may run on for a while) neither writes nor takes anything more: each step checks,
 // under its lock, that its own ident is still alive.
 
@@ -44,6 +46,8 @@ export class RawBytes {
 }
 
 let readScratch = new Uint8Array(4096);
+/** Milliseconds {@link Ring.writeNow} retries while a lock is held by another process's step. */
+const BUSY_MS = 20;
 
 /** A byte ring in shared memory; every process of the worker tree maps the same one. */
 export class Ring {
@@ -60,6 +64,8 @@ export class Ring {
   #tail = 0;
   #head = 0;
   #gets = 0;
+  /** Whether the last tryWrite failed only because a lock was held by another process. */
+  #busy = false;
 
   /** @param sab the memory of a ring made by {@link Ring.create}. */
   constructor(sab: SharedArrayBuffer) {
@@ -68,17 +74,21 @@ export class Ring {
     const i32 = this.#i32 = mem.i32;
     const table = this.#table = state().table;
     const me = this.#me = state().self.ident;
-    this.#w = new RingLock(i32, W_LOCK, me, table, mem.cap);
-    this.#r = new RingLock(i32, R_LOCK, me, table, mem.cap);
+    this.#w = new RingLock(i32, W_LOCK, me, table);
+    this.#r = new RingLock(i32, R_LOCK, me, table);
     this.#streams = new RingStreams(mem, this.#w, this.#r, table, me);
     this.#tail = Atomics.load(i32, TAIL);
     this.#head = Atomics.load(i32, HEAD);
     this.#gets = Atomics.load(i32, GETS);
   }
 
-  /** Makes a ring holding at least `bytes` bytes. */
-  static create(bytes: number): Ring {
-    return new Ring(RingMemory.create(bytes).sab);
+  /**
+   * Makes a ring holding at least `bytes` bytes, which grows up to `maxBytes` as needed.
+   *
+   * @throws {RangeError} when a size is out of range.
+   */
+  static create(bytes: number, maxBytes: number = bytes): Ring {
+    return new Ring(RingMemory.create(bytes, maxBytes).sab);
   }
 
   /** Bytes published and not yet read. */
@@ -123,11 +133,15 @@ export class Ring {
    *
    * @returns true when written; RETRY when the ring or the count is full, the write lock is
    * busy, or another stream is under way; a stream's token when the record is larger than the
-   * ring: its start is published, and the caller sends the rest with {@link Ring.streamOut}.
+   * ring can ever be: its start is published, and the caller sends the rest with
+   * {@link Ring.streamOut}.
    */
   tryWrite(enc: Encoded, maxsize: number, joinable: boolean): true | Retry | number {
     const mem = this.#mem, i32 = this.#i32;
+    this.#busy = true;
     if (!this.#w.take()) return RETRY;
+    this.#busy = false;
+    mem.sync();
     if (!identAlive(this.#table, this.#me)) return this.#wUnlock(RETRY); // dead: write nothing
     if (Atomics.load(i32, W_STREAM) !== 0 && !this.#streams.clearDead()) {
       return this.#wUnlock(RETRY); // a live writer's stream: the ring is its until it ends
@@ -140,12 +154,14 @@ export class Ring {
     }
     const len = enc.bytes.length;
     const size = REC + len;
-    const big = size > mem.cap;
+    const big = size > mem.maxCap;
     const need = big ? REC : size;
     const tail = Atomics.load(i32, TAIL);
     if (mem.cap - ((tail - this.#head) | 0) < need) {
       this.#head = Atomics.load(i32, HEAD);
-      if (mem.cap - ((tail - this.#head) | 0) < need) return this.#wUnlock(RETRY);
+      if (mem.cap - ((tail - this.#head) | 0) < need && !this.#grow(need)) {
+        return this.#wUnlock(RETRY);
+      }
     }
     if (big) {
       const token = this.#streams.start(tail, len, enc.kind, joinable);
@@ -164,6 +180,32 @@ export class Ring {
     mem.bump("r");
     mem.bump("w");
     return true;
+  }
+
+  /** Under the write lock: grows the ring so that `need` bytes fit, if it may and can. */
+  #grow(need: number): boolean {
+    const mem = this.#mem;
+    if (mem.cap === mem.maxCap || need > mem.maxCap) return false;
+    if (!this.#r.take()) { // a reader is copying out: the ring cannot move now
+      this.#busy = true;
+      return false;
+    }
+    const grown = mem.grow(need);
+    this.#r.release();
+    return grown;
+  }
+
+  /**
+   * {@link Ring.tryWrite} for a caller that cannot wait (`putNowait()`): retried for a moment
+   * while, and only while, a lock held by another process for one of its short steps is in the
+   * way.
+   */
+  writeNow(enc: Encoded, maxsize: number, joinable: boolean): true | Retry | number {
+    const end = performance.now() + BUSY_MS;
+    for (;;) {
+      const r = this.tryWrite(enc, maxsize, joinable);
+      if (r !== RETRY || !this.#busy || performance.now() > end) return r;
+    }
   }
 
   #wUnlock(r: Retry): Retry {
@@ -210,6 +252,7 @@ export class Ring {
       if (((this.#tail - head) | 0) < REC) return RETRY;
     }
     if (!this.#r.take()) return RETRY;
+    mem.sync();
     if (!identAlive(this.#table, this.#me)) return this.#rUnlock(RETRY); // dead: take nothing
     if (Atomics.load(i32, R_STREAM) !== 0 && !this.#streams.clearStale()) {
       return this.#rUnlock(RETRY); // another reader's stream, or one being skipped

@@ -3,6 +3,7 @@
 // than a critical section can last.
 
 import { identAlive } from "../process/_state.ts";
+import { CAP } from "./_ring_memory.ts";
 
 const SPIN = 64;
 /** Milliseconds a dead holder must have been seen dead before its lock is taken over... */
@@ -16,7 +17,6 @@ export class RingLock {
   readonly #index: number;
   readonly #me: number;
   readonly #table: Int32Array;
-  readonly #graceMs: number;
   // A worker is marked dead as soon as it is told to stop, which may be a while before its
   // thread stops running. Every critical section is synchronous and short (one record or one
   // piece copied), so a holder seen dead for longer than the longest copy has left it, or will
@@ -28,14 +28,17 @@ export class RingLock {
    * @param index the lock's word in it.
    * @param me this process's ident.
    * @param table the liveness table of this OS process.
-   * @param cap the ring's capacity in bytes: the most a critical section copies.
    */
-  constructor(i32: Int32Array, index: number, me: number, table: Int32Array, cap: number) {
+  constructor(i32: Int32Array, index: number, me: number, table: Int32Array) {
     this.#i32 = i32;
     this.#index = index;
     this.#me = me;
     this.#table = table;
-    this.#graceMs = DEAD_GRACE_MS + cap / COPY_BYTES_PER_MS;
+  }
+
+  /** How long a live holder may keep the lock: one step copies at most the ring's capacity. */
+  get graceMs(): number {
+    return DEAD_GRACE_MS + Atomics.load(this.#i32, CAP) / COPY_BYTES_PER_MS;
   }
 
   /** One short try; true when this process holds the lock now. */
@@ -66,7 +69,7 @@ export class RingLock {
       this.#deadSeen.set(holder, now);
       return false;
     }
-    if (now - seen < this.#graceMs) return false;
+    if (now - seen < this.graceMs) return false;
     this.#deadSeen.delete(holder);
     return true;
   }

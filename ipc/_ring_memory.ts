@@ -37,6 +37,8 @@ export const R_COUNTED = 22;
 const R_SEQ = 32, W_SEQ = 48;
 /** Items put and not yet marked done, and the word that `join()` sleeps on. */
 export const UNFINISHED = 64, UNFINISHED_SEQ = 65;
+/** The data area's capacity in bytes (a power of two): it only grows, see {@link RingMemory.grow}. */
+export const CAP = 80;
 
 export const HEADER_BYTES = 512;
 /** Bytes of a record header: payload length, kind (and flags), tag. */
@@ -59,10 +61,14 @@ export const RETRY: unique symbol = Symbol("retry");
 /** What {@link RETRY} is. */
 export type Retry = typeof RETRY;
 
-/** Rounds a requested buffer size to the ring's capacity (a power of two, at least 4 KiB). */
-function capacityFor(bytes: number): number {
+/**
+ * Rounds a requested buffer size to a ring's capacity (a power of two, at least 4 KiB).
+ *
+ * @throws {RangeError} naming `what` when `bytes` is not between 1 and 2**30.
+ */
+export function capacityFor(bytes: number, what: string): number {
   if (!(bytes >= 1) || bytes > 2 ** 30) {
-    throw new RangeError(`bufferSize must be between 1 and 2**30 bytes, got ${bytes}`);
+    throw new RangeError(`${what} must be between 1 and 2**30 bytes, got ${bytes}`);
   }
   let cap = 4096;
   while (cap < bytes) cap *= 2;
@@ -73,24 +79,89 @@ function capacityFor(bytes: number): number {
 export class RingMemory {
   readonly sab: SharedArrayBuffer;
   readonly i32: Int32Array;
-  readonly data: Uint8Array;
-  readonly view: DataView;
-  readonly cap: number;
-  readonly mask: number;
+  /** The most bytes the data area can grow to. */
+  readonly maxCap: number;
+  // The data area as last mapped here: CAP bytes, remapped by sync() when another process grew
+  // it (under a lock, so never while this process copies in or out).
+  data: Uint8Array = new Uint8Array(0);
+  view: DataView = new DataView(new ArrayBuffer(0));
+  cap = 0;
+  mask = 0;
 
   /** @param sab the memory of a ring made by {@link RingMemory.create}. */
   constructor(sab: SharedArrayBuffer) {
     this.sab = sab;
     this.i32 = new Int32Array(sab, 0, HEADER_BYTES / 4);
-    this.data = new Uint8Array(sab, HEADER_BYTES);
-    this.view = new DataView(sab, HEADER_BYTES);
-    this.cap = this.data.length;
-    this.mask = this.cap - 1;
+    this.maxCap = (sab.growable ? sab.maxByteLength : sab.byteLength) - HEADER_BYTES;
+    this.sync();
   }
 
-  /** Makes the memory of a ring holding at least `bytes` bytes. */
-  static create(bytes: number): RingMemory {
-    return new RingMemory(new SharedArrayBuffer(HEADER_BYTES + capacityFor(bytes)));
+  /**
+   * Makes the memory of a ring holding `bytes` bytes at first, and able to grow to `maxBytes`
+   * (both rounded up to a power of two). Only the address space of the largest size is
+   * reserved; memory is taken as the ring grows into it.
+   *
+   * @throws {RangeError} when a size is out of range.
+   */
+  static create(bytes: number, maxBytes: number = bytes): RingMemory {
+    const cap = capacityFor(bytes, "bufferSize");
+    const maxCap = Math.max(cap, capacityFor(maxBytes, "maxBufferSize"));
+    let sab: SharedArrayBuffer | undefined;
+    if (maxCap > cap) {
+      try {
+        sab = new SharedArrayBuffer(HEADER_BYTES + cap, { maxByteLength: HEADER_BYTES + maxCap });
+      } catch {
+        // no address space to reserve (a ulimit, say): a buffer that does not grow
+      }
+    }
+    sab ??= new SharedArrayBuffer(HEADER_BYTES + cap);
+    Atomics.store(new Int32Array(sab, 0, HEADER_BYTES / 4), CAP, cap);
+    return new RingMemory(sab);
+  }
+
+  /** Maps the data area anew when another process grew it; call under either lock. */
+  sync(): void {
+    const cap = Atomics.load(this.i32, CAP);
+    if (cap === this.cap) return;
+    this.cap = cap;
+    this.mask = cap - 1;
+    this.data = new Uint8Array(this.sab, HEADER_BYTES, cap);
+    this.view = new DataView(this.sab, HEADER_BYTES, cap);
+  }
+
+  /**
+   * Under both locks (no one copies in or out): doubles the data area until `need` more bytes
+   * fit, up to {@link maxCap}, and moves the unread bytes to where the new capacity maps them.
+   * Each unread byte at position p moves from `p mod old` to `p mod cap`: the same place, or a
+   * multiple of `old` further, past the old area. So no move overwrites a byte still to move,
+   * and a process that dies midway leaves the old layout whole (CAP is stored last).
+   *
+   * @returns false when `need` bytes would not fit even then, or memory ran out.
+   */
+  grow(need: number): boolean {
+    const i32 = this.i32, old = this.cap;
+    const head = Atomics.load(i32, HEAD);
+    const used = (Atomics.load(i32, TAIL) - head) >>> 0;
+    let cap = old;
+    while (cap - used < need && cap < this.maxCap) cap *= 2;
+    if (cap - used < need) return false;
+    try {
+      if (this.sab.byteLength < HEADER_BYTES + cap) this.sab.grow(HEADER_BYTES + cap);
+    } catch {
+      return false; // out of memory: the ring stays as it is
+    }
+    const data = new Uint8Array(this.sab, HEADER_BYTES, cap);
+    for (let p = head, left = used; left > 0;) {
+      const from = p & (old - 1);
+      const run = Math.min(old - from, left);
+      const to = p & (cap - 1);
+      if (to !== from) data.copyWithin(to, from, from + run);
+      p = (p + run) | 0;
+      left -= run;
+    }
+    Atomics.store(i32, CAP, cap);
+    this.sync();
+    return true;
   }
 
   /** Bytes published and not yet read. */

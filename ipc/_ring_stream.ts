@@ -136,6 +136,7 @@ export class RingStreams {
   writePiece(token: number, bytes: Uint8Array, at: number): number | Retry | Lost {
     const mem = this.#mem, i32 = mem.i32;
     if (!this.#w.take()) return RETRY;
+    mem.sync();
     if (
       Atomics.load(i32, W_STREAM) >>> 2 !== token || Atomics.load(i32, W_STREAMER) !== this.#me ||
       !identAlive(this.#table, this.#me)
@@ -264,6 +265,7 @@ export class RingStreams {
   readPiece(token: number, dest: Uint8Array, at: number): number | Retry | Lost {
     const mem = this.#mem;
     if (!this.#r.take()) return RETRY;
+    mem.sync();
     const r = this.#readPieceLocked(token, dest, at);
     this.#r.release();
     if (typeof r === "number") {

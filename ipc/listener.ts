@@ -66,6 +66,22 @@ export interface AcceptOptions {
  * server.close();
  * client.close();
  * ```
+ *
+ * @example A message longer than maxMessageSize closes its connection, and only that one
+ * ```ts
+ * import { Client, Listener } from "@mp/multiprocessing/ipc";
+ *
+ * await using listener = new Listener({ maxMessageSize: 1024 });
+ * const accepted = listener.accept();
+ * using client = await Client(listener.address);
+ * using server = await accepted;
+ * await client.sendBytes(new Uint8Array(4096));
+ * try {
+ *   await server.recv();
+ * } catch (e) {
+ *   console.log(e instanceof RangeError); // true
+ * }
+ * ```
  */
 export class Listener implements AsyncDisposable {
   #server: AuthServer;

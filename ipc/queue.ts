@@ -25,13 +25,23 @@ export type { QueueWaitOptions };
 /** Options of a {@link Queue}. */
 export interface QueueOptions {
   /**
-   * Bytes of shared memory that hold the items in flight (rounded up to a power of two). Even
-   * without `maxsize`, `put()` waits (and `putNowait()` refuses) while this buffer is full of
-   * bytes, until a reader makes room. Items larger than this still pass, in pieces, while a
-   * reader takes them.
+   * Bytes of shared memory that hold the items in flight at first (rounded up to a power of
+   * two). The buffer doubles whenever an item does not fit, up to `maxBufferSize`, so `put()`
+   * never waits for a reader to make room (only `maxsize` makes it wait), whatever the item's
+   * size: the item is in shared memory when `put()` returns, and a process that exits (or is
+   * killed) right after loses nothing.
    * @default {1048576}
    */
   bufferSize?: number;
+  /**
+   * The most bytes the buffer grows to (rounded up to a power of two, at most 2**30). Only its
+   * address space is reserved up front; memory is taken as the buffer grows, and stays with the
+   * queue once taken. When this much is waiting, `put()` waits (and `putNowait()` refuses)
+   * until a reader makes room; an item larger than this passes in pieces while a reader takes
+   * it. Give `bufferSize` to make a buffer that never grows.
+   * @default {1073741824} (1 GiB), or `bufferSize` when that is larger
+   */
+  maxBufferSize?: number;
 }
 
 /**
@@ -96,7 +106,25 @@ export class QueueEmptyError extends Error {
 registerError(QueueEmptyError);
 
 const DEFAULT_BUFFER = 1 << 20;
+const DEFAULT_MAX_BUFFER = 1 << 30;
 const RESOLVED: Promise<void> = Promise.resolve();
+
+/** The ring of a new queue, from its options. */
+function newRing(options: QueueOptions): Ring {
+  const bufferSize = options.bufferSize ?? DEFAULT_BUFFER;
+  const maxBufferSize = options.maxBufferSize ?? Math.max(bufferSize, DEFAULT_MAX_BUFFER);
+  if (maxBufferSize < bufferSize) {
+    throw new RangeError(
+      `Cannot create queue: maxBufferSize (${maxBufferSize}) is below bufferSize ` +
+        `(${bufferSize}); give a maxBufferSize at least as large, or leave it out`,
+    );
+  }
+  try {
+    return Ring.create(bufferSize, maxBufferSize);
+  } catch (e) {
+    throw e instanceof RangeError ? new RangeError(`Cannot create queue: ${e.message}`) : e;
+  }
+}
 
 /**
  * A first-in first-out queue that any process holding it can put into and get from. Pass it to
@@ -124,6 +152,16 @@ const RESOLVED: Promise<void> = Promise.resolve();
  *   if (!(e instanceof QueueFullError)) throw e;
  * }
  * console.log(await q.get()); // 111
+ * ```
+ *
+ * @example An item larger than the buffer: put() returns at once, with no reader yet
+ * ```ts
+ * import { Queue } from "@mp/multiprocessing/ipc";
+ *
+ * const q = new Queue<Uint8Array>(0, { bufferSize: 4096 });
+ * await q.put(new Uint8Array(1 << 20)); // the buffer grows to hold it
+ * console.log(q.qsize()); // 1
+ * console.log((await q.get()).length); // 1048576
  * ```
  *
  * @example A producer child
@@ -154,19 +192,21 @@ export class Queue<T = unknown> {
    * Makes a queue in shared memory.
    *
    * @param maxsize the most items the queue holds; 0 for no limit.
-   * @param options the size of the shared buffer.
-   * @throws {TypeError} when `maxsize` or `bufferSize` is not an integer.
-   * @throws {RangeError} when `maxsize` is negative, or `bufferSize` is out of range.
+   * @param options the size of the shared buffer, at first and at most.
+   * @throws {TypeError} when `maxsize` or a buffer size is not an integer.
+   * @throws {RangeError} when `maxsize` is negative, a buffer size is out of range, or
+   * `maxBufferSize` is below `bufferSize`.
    */
   constructor(maxsize = 0, options: QueueOptions = {}) {
     const what = "Cannot create queue";
     checkInteger(maxsize, what, "maxsize", 0, 2 ** 31 - 1);
-    const bufferSize = checkInteger(options.bufferSize, what, "bufferSize", 1, 2 ** 30);
+    checkInteger(options.bufferSize, what, "bufferSize", 1, 2 ** 30);
+    checkInteger(options.maxBufferSize, what, "maxBufferSize", 1, 2 ** 30);
     this.#maxsize = maxsize;
     const core = adopting.core;
     adopting.core = undefined;
     this.#core = core ?? new RingCore(
-      Ring.create(bufferSize ?? DEFAULT_BUFFER),
+      newRing(options),
       maxsize,
       queueTypeOf(new.target) === "mp.JoinableQueue",
     );

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, METHODS, pattern, starter, until } from "./_helpers.ts";
+import { describe, METHODS, pattern, starter, until, within } from "./_helpers.ts";
 import { JoinableQueue } from "../mod.ts";
 
 const module = import.meta.url;
@@ -29,6 +29,12 @@ export async function putAndExit(q: JoinableQueue<string>): Promise<void> {
 /** Puts a 16 MiB item. */
 export async function putBig(q: JoinableQueue<Uint8Array | number>): Promise<void> {
   await q.put(pattern(16 << 20));
+}
+
+/** Puts a 16 MiB item and exits at once. */
+export async function putBigAndExit(q: JoinableQueue<Uint8Array>): Promise<void> {
+  await q.put(pattern(16 << 20));
+  Deno.exit(0);
 }
 
 /** Calls taskDone() once more than there are items; exits 0 when that throws a RangeError. */
@@ -114,7 +120,10 @@ for (const method of METHODS) {
 
   Deno.test(`JoinableQueue [${method}]: a producer killed mid-item leaves join() nothing to wait for`, async () => {
     for (const readerFirst of [false, true]) {
-      const q = new JoinableQueue<Uint8Array | number>(0, { bufferSize: 65536 });
+      const q = new JoinableQueue<Uint8Array | number>(0, {
+        bufferSize: 65536,
+        maxBufferSize: 65536, // so that the item streams through in pieces
+      });
       const p = start(method, putBig, [q]);
       await until(() => q.qsize() === 1); // its first piece is in; the rest waits for room
       // Its partial item is given up by a reader that took its start, or by the next writer.
@@ -134,6 +143,16 @@ for (const method of METHODS) {
       assert.equal(q.qsize(), 0);
       assert.equal(await q.join({ timeout: 5000 }), true, "join() waits for the partial item");
     }
+  });
+
+  Deno.test(`JoinableQueue [${method}]: a producer that exits right after put() of an item larger than the buffer neither loses it nor deadlocks join()`, async () => {
+    const q = new JoinableQueue<Uint8Array>(0, { bufferSize: 65536 });
+    const p = start(method, putBigAndExit, [q]);
+    await within(p.join(), 20_000, "join() of a producer whose put() waits for a reader");
+    assert.equal(describe(await q.get({ timeout: 1000 }), 16 << 20), "whole");
+    assert.equal(await q.join({ timeout: 50 }), false);
+    q.taskDone();
+    assert.equal(await q.join({ timeout: 5000 }), true);
   });
 
   Deno.test(`JoinableQueue [${method}]: taskDone() too often in a child throws RangeError there`, async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, METHODS, outcome, pattern, starter, until } from "./_helpers.ts";
+import { describe, METHODS, outcome, pattern, starter, until, within } from "./_helpers.ts";
 import { Queue, QueueEmptyError, QueueFullError, SimpleQueue, Value } from "../mod.ts";
 import { releaseIdent, state } from "../process/_state.ts";
 
@@ -77,6 +77,15 @@ export async function identThenBig(
   await new Promise(() => setInterval(() => {}, 1000));
 }
 
+/** Puts a 16 MiB item and two numbers; then exits at once, or waits to be killed. */
+export async function putBigThenEnd(q: Queue<Uint8Array | number>, end: "exit" | "hang") {
+  await q.put(pattern(16 << 20));
+  await q.put(1);
+  await q.put(2);
+  if (end === "exit") Deno.exit(0);
+  await new Promise(() => setInterval(() => {}, 1000));
+}
+
 /** Says that it begins, then puts a 16 MiB item. */
 export async function sayThenPutBig(q: Queue<Uint8Array | number>, out: Queue<string>) {
   await out.put("putting");
@@ -132,8 +141,8 @@ export async function getForever(q: Queue<number>): Promise<void> {
 
 const start = starter(module);
 
-/** A queue whose 16 MiB items stream through its buffer in pieces. */
-const STREAMING = { bufferSize: 65536 };
+/** A queue whose buffer never grows: its 16 MiB items stream through it in pieces. */
+const STREAMING = { bufferSize: 65536, maxBufferSize: 65536 };
 
 /**
  * Takes what `first` resolves to, and what follows: the large item whole or not at all, then 0,
@@ -242,8 +251,8 @@ Deno.test("Queue refuses what cannot be sent, naming where it is", async () => {
   await assert.rejects(q.put(1), TypeError);
 });
 
-Deno.test("Queue: an item larger than its buffer passes while a reader takes it", async () => {
-  const q = new Queue<Uint8Array>(0, { bufferSize: 4096 });
+Deno.test("Queue: an item larger than its largest buffer passes while a reader takes it", async () => {
+  const q = new Queue<Uint8Array>(0, { bufferSize: 4096, maxBufferSize: 4096 });
   const big = pattern(100_000);
   const [, got] = await Promise.all([q.put(big), q.get()]);
   assert.deepEqual(got, big);
@@ -265,6 +274,43 @@ Deno.test("Queue: a producer marked dead mid-item whose thread runs on leaves no
   assertCountsExactly(q);
   p.kill();
   await p.join();
+});
+
+Deno.test("Queue: an unbounded put() of items larger than the buffer returns at once, and qsize() counts them", async () => {
+  const q = new Queue<Uint8Array | number>(0, { bufferSize: 4096 });
+  await within(q.put(pattern(1 << 20)), 5000, "put() of an item larger than the buffer");
+  q.putNowait(pattern(100_000));
+  await q.put(1);
+  assert.equal(q.qsize(), 3);
+  assert.equal(describe(q.getNowait(), 1 << 20), "whole");
+  assert.equal(describe(await q.get(), 100_000), "whole");
+  assert.equal(await q.get(), 1);
+  assert.equal(q.qsize(), 0);
+});
+
+Deno.test("Queue(maxsize): items larger than the buffer still wait while maxsize items are in", async () => {
+  const q = new Queue<Uint8Array>(2, { bufferSize: 4096 });
+  await within(q.put(pattern(10_000)), 5000, "the first put()");
+  await within(q.put(pattern(10_000)), 5000, "the second put()");
+  assert.ok(q.full());
+  await assert.rejects(q.put(pattern(10), { timeout: 50 }), QueueFullError);
+  assert.throws(() => q.putNowait(pattern(10)), QueueFullError);
+  assert.equal(describe(q.getNowait(), 10_000), "whole");
+  q.putNowait(pattern(10));
+  assert.equal(q.qsize(), 2);
+});
+
+Deno.test("Queue: the buffer grows up to maxBufferSize; beyond, put() waits and larger items stream", async () => {
+  const q = new Queue<Uint8Array>(0, { bufferSize: 4096, maxBufferSize: 8192 });
+  await q.put(pattern(4000), { timeout: 1000 });
+  await q.put(pattern(4000), { timeout: 1000 }); // the buffer grew to 8192 bytes
+  await assert.rejects(q.put(pattern(4000), { timeout: 50 }), QueueFullError);
+  assert.throws(() => q.putNowait(pattern(4000)), QueueFullError);
+  assert.equal(describe(await q.get(), 4000), "whole");
+  assert.equal(describe(await q.get(), 4000), "whole");
+  const [, got] = await Promise.all([q.put(pattern(100_000)), q.get()]); // in pieces
+  assert.equal(describe(got, 100_000), "whole");
+  assert.throws(() => new Queue(0, { bufferSize: 8192, maxBufferSize: 4096 }), RangeError);
 });
 
 // ---- across processes --------------------------------------------------------------------
@@ -329,6 +375,23 @@ for (const method of METHODS) {
     assert.ok(got.every((b, i) => b === ((i * 31 + (i >>> 12)) & 255)), "the item was damaged");
   });
 
+  Deno.test(`Queue [${method}]: a producer of items larger than the buffer never waits for a reader, and loses none when it exits or is killed`, async () => {
+    for (const end of ["exit", "hang"] as const) {
+      const q = new Queue<Uint8Array | number>(0, { bufferSize: 65536 });
+      const p = start(method, putBigThenEnd, [q, end]);
+      if (end === "hang") {
+        await until(() => q.qsize() === 3, "three items put");
+        p.kill();
+      }
+      await within(p.join(), 20_000, `join() of a producer that put and then ended (${end})`);
+      assert.equal(q.qsize(), 3);
+      assert.equal(describe(await q.get({ timeout: 1000 }), 16 << 20), "whole");
+      assert.equal(await q.get({ timeout: 1000 }), 1);
+      assert.equal(await q.get({ timeout: 1000 }), 2);
+      assert.equal(q.qsize(), 0);
+    }
+  });
+
   Deno.test(`Queue [${method}]: a process that exits right after put() does not lose the item`, async () => {
     const q = new Queue<string>();
     const p = start(method, putAndExit, [q]);
@@ -354,7 +417,7 @@ for (const method of METHODS) {
   });
 
   Deno.test(`Queue [${method}]: a producer killed while a large item streams does not jam the queue`, async () => {
-    const q = new Queue<Uint8Array | number>(0, { bufferSize: 65536 });
+    const q = new Queue<Uint8Array | number>(0, STREAMING);
     const p = start(method, putBigThen, [q]);
     await until(() => q.qsize() === 1); // the large item has begun
     await pause(50);
@@ -397,7 +460,7 @@ for (const method of METHODS) {
   });
 
   Deno.test(`Queue [${method}]: a consumer killed while a large item streams does not jam the queue`, async () => {
-    const q = new Queue<Uint8Array | number>(0, { bufferSize: 65536 });
+    const q = new Queue<Uint8Array | number>(0, STREAMING);
     const c = start(method, getForever, [q]);
     await pause(500); // the consumer waits in get()
     const putting = q.put(pattern(16 << 20));
