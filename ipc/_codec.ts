@@ -39,11 +39,18 @@ const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 const scratch = new TreeWriter();
 
+// Items may be read in any process that reaches the queue: a handle travels in them as its
+// shared memory, which every process that maps memory maps.
 const NO_SHARE: ReduceContext = {
-  startMethod: "worker",
+  sameProcess: false,
+  maps: true,
   transfer: [],
   share(): number {
-    throw new TypeError("a handle that a subprocess reaches over RPC cannot travel here");
+    throw new TypeError(
+      "a handle whose memory other OS processes cannot map (this process lacks --allow-ffi, or " +
+        "it reaches the handle through its parent) cannot travel in a queue or pipe; pass it to " +
+        "a Process in its args",
+    );
   },
 };
 

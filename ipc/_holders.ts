@@ -1,18 +1,19 @@
 // Who holds each end of a pipe: per end, slots of process idents in shared memory. An end is
 // gone once every slot is empty or names a process that has exited.
 
+import { type SharedMemory, sharedMemory } from "../process/_shm.ts";
 import { identAlive, state } from "../process/_state.ts";
 
 const SLOTS = 128;
 
 /** The holder slots of both ends of a pipe. */
 export class Holders {
-  readonly sab: SharedArrayBuffer;
+  readonly sab: SharedMemory;
   readonly #i32: Int32Array;
   readonly #table: Int32Array;
 
   /** @param sab the memory of holders made by {@link Holders.create}. */
-  constructor(sab: SharedArrayBuffer) {
+  constructor(sab: SharedMemory) {
     this.sab = sab;
     this.#i32 = new Int32Array(sab);
     this.#table = state().table;
@@ -20,7 +21,7 @@ export class Holders {
 
   /** Makes the slots of a new pipe, each end held by the current process. */
   static create(): Holders {
-    const h = new Holders(new SharedArrayBuffer(2 * SLOTS * 4));
+    const h = new Holders(sharedMemory(2 * SLOTS * 4));
     const me = state().self.ident;
     h.add(0, me);
     h.add(1, me);

@@ -2,6 +2,7 @@
 // the queue and its worker descendants), or calls over RPC to the process that lent it (a
 // subprocess child, and whatever that child passes the queue on to).
 
+import { openMemory, type SharedMemory } from "../process/_shm.ts";
 import { decodeItem, type Encoded, encodeItem } from "./_codec.ts";
 import { RETRY, Ring, StreamStart } from "./_ring.ts";
 import type { WaitLimits } from "./_wait.ts";
@@ -187,7 +188,8 @@ function optionsOf(limits: WaitLimits): { timeout?: number; signal?: AbortSignal
 
 function syncError(what: string, instead: string): TypeError {
   return new TypeError(
-    `Cannot call ${what} in a subprocess child: the queue lives in another OS process and ` +
+    `Cannot call ${what} in this process: it reaches the queue through its parent, as it ` +
+      `cannot map shared memory (it may not use FFI, or does not run on Linux), and the parent ` +
       `cannot answer synchronously; use await q.${instead}`,
   );
 }
@@ -197,7 +199,8 @@ export interface QueueState {
   maxsize: number;
   joinable: boolean;
   /** The ring, for a worker child of a process that maps it. */
-  sab?: SharedArrayBuffer;
+  /** The ring's memory, as ../process/_shm.ts sent it. */
+  sab?: unknown;
   /** The shared object's id, for a child that reaches the queue over RPC. */
   id?: number;
 }
@@ -217,7 +220,11 @@ export function registerQueueClass(cls: new (maxsize: number) => object, type: s
   registerReviver(type, (state, { rpc }) => {
     const s = state as QueueState;
     if (s.sab) {
-      adopting.core = new RingCore(new Ring(s.sab), s.maxsize, s.joinable);
+      adopting.core = new RingCore(
+        new Ring(openMemory(s.sab) as SharedMemory),
+        s.maxsize,
+        s.joinable,
+      );
     } else {
       if (!rpc) throw new TypeError("Cannot receive a queue: no connection to its owner");
       adopting.core = new RemoteCore(rpc, s.id!);

@@ -1,5 +1,5 @@
 // The shared byte ring under Queue and Pipe in one OS process: records of (length, kind, tag) and
-// payload in a SharedArrayBuffer (./_ring_memory.ts), one writer and one reader at a time, each
+// payload in a SharedMemory (./_ring_memory.ts), one writer and one reader at a time, each
 // for one short synchronous step under a lock word that holds its ident (./_ring_lock.ts), item
 // and unfinished-task counters, and one sequence word per side that every change bumps and every
 // waiter sleeps on. Records larger than the ring stream through it in pieces (./_ring_stream.ts).
@@ -11,6 +11,7 @@
 // whose thread may run on for a while) neither writes nor takes anything more: each step checks,
 // under its lock, that its own ident is still alive.
 
+import { type SharedMemory } from "../process/_shm.ts";
 import { identAlive, state } from "../process/_state.ts";
 import { decodeItem, type Encoded, Kind } from "./_codec.ts";
 import { RingLock } from "./_ring_lock.ts";
@@ -51,7 +52,7 @@ const BUSY_MS = 20;
 
 /** A byte ring in shared memory; every process of the worker tree maps the same one. */
 export class Ring {
-  readonly sab: SharedArrayBuffer;
+  readonly sab: SharedMemory;
   readonly #mem: RingMemory;
   readonly #i32: Int32Array;
   readonly #w: RingLock;
@@ -68,7 +69,7 @@ export class Ring {
   #busy = false;
 
   /** @param sab the memory of a ring made by {@link Ring.create}. */
-  constructor(sab: SharedArrayBuffer) {
+  constructor(sab: SharedMemory) {
     this.sab = sab;
     const mem = this.#mem = new RingMemory(sab);
     const i32 = this.#i32 = mem.i32;

@@ -1,6 +1,7 @@
 // The memory of a shared byte ring (./_ring.ts): where each header word lives, the data area
 // and the copies in and out of it, and the sequence words that waiters sleep on.
 
+import { canMap, notifyWord, type SharedMemory, sharedMemory } from "../process/_shm.ts";
 import { sleep, type WaitLimits } from "./_wait.ts";
 
 // Int32 slots of the header; the writers' words and the readers' words sit on their own cache
@@ -77,7 +78,7 @@ export function capacityFor(bytes: number, what: string): number {
 
 /** The header and data area of a ring, as this process maps them. */
 export class RingMemory {
-  readonly sab: SharedArrayBuffer;
+  readonly sab: SharedMemory;
   readonly i32: Int32Array;
   /** The most bytes the data area can grow to. */
   readonly maxCap: number;
@@ -89,10 +90,11 @@ export class RingMemory {
   mask = 0;
 
   /** @param sab the memory of a ring made by {@link RingMemory.create}. */
-  constructor(sab: SharedArrayBuffer) {
+  constructor(sab: SharedMemory) {
     this.sab = sab;
     this.i32 = new Int32Array(sab, 0, HEADER_BYTES / 4);
-    this.maxCap = (sab.growable ? sab.maxByteLength : sab.byteLength) - HEADER_BYTES;
+    const growable = sab instanceof SharedArrayBuffer && sab.growable;
+    this.maxCap = (growable ? sab.maxByteLength : sab.byteLength) - HEADER_BYTES;
     this.sync();
   }
 
@@ -106,8 +108,11 @@ export class RingMemory {
   static create(bytes: number, maxBytes: number = bytes): RingMemory {
     const cap = capacityFor(bytes, "bufferSize");
     const maxCap = Math.max(cap, capacityFor(maxBytes, "maxBufferSize"));
-    let sab: SharedArrayBuffer | undefined;
-    if (maxCap > cap) {
+    let sab: SharedMemory | undefined;
+    if (canMap()) {
+      // mapped memory: the whole largest size is reserved at once, and untouched pages take none
+      sab = sharedMemory(HEADER_BYTES + maxCap);
+    } else if (maxCap > cap) {
       try {
         sab = new SharedArrayBuffer(HEADER_BYTES + cap, { maxByteLength: HEADER_BYTES + maxCap });
       } catch {
@@ -146,7 +151,9 @@ export class RingMemory {
     while (cap - used < need && cap < this.maxCap) cap *= 2;
     if (cap - used < need) return false;
     try {
-      if (this.sab.byteLength < HEADER_BYTES + cap) this.sab.grow(HEADER_BYTES + cap);
+      if (this.sab.byteLength < HEADER_BYTES + cap) {
+        (this.sab as SharedArrayBuffer).grow(HEADER_BYTES + cap);
+      }
     } catch {
       return false; // out of memory: the ring stays as it is
     }
@@ -220,7 +227,7 @@ export class RingMemory {
     const seq = SEQ_OF[side];
     if (Atomics.load(this.i32, seq + 1) > 0) {
       Atomics.add(this.i32, seq, 1);
-      Atomics.notify(this.i32, seq);
+      notifyWord(this.i32, seq);
     }
   }
 
@@ -274,7 +281,7 @@ export function markOneDone(i32: Int32Array): boolean {
     if (Atomics.compareExchange(i32, UNFINISHED, n, n - 1) === n) {
       if (n === 1) {
         Atomics.add(i32, UNFINISHED_SEQ, 1);
-        Atomics.notify(i32, UNFINISHED_SEQ);
+        notifyWord(i32, UNFINISHED_SEQ);
       }
       return true;
     }

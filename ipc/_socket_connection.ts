@@ -14,7 +14,8 @@ type Wire = { t: "v"; v: unknown } | { t: "b"; b: Uint8Array };
  * reached (a Lock, a Pipe end) is refused.
  */
 export const STANDALONE: ReduceContext = {
-  startMethod: "subprocess",
+  sameProcess: false,
+  maps: false,
   transfer: [],
   share(): never {
     throw new TypeError(

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { openMemory, type SharedMemory, shareMemory } from "../process/_shm.ts";
 import { checkBoolean, checkInteger } from "../process/_check.ts";
 import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
 import { type Caller, registerError, remoteCall, type RpcEndpoint } from "../process/_rpc.ts";
@@ -70,8 +71,8 @@ const DEFAULT_BUFFER = 1 << 20;
 interface EndState {
   side: number;
   duplex: boolean;
-  rings?: SharedArrayBuffer[];
-  holders?: SharedArrayBuffer;
+  rings?: unknown[];
+  holders?: unknown;
   id?: number;
 }
 
@@ -354,12 +355,11 @@ class PipeConnection<T = unknown> implements Connection<T> {
     if (this.#shared) {
       this.#shared.holders.add(this.#side, ctx.ident ?? state().self.ident);
     }
-    if (this.#shared && ctx.startMethod === "worker") {
-      state_.rings = this.#shared.rings.map((r) => r.sab);
-      state_.holders = this.#shared.holders.sab;
-    } else {
-      state_.id = ctx.share(this);
-    }
+    const memory = this.#shared
+      ? shareMemory([this.#shared.holders.sab, ...this.#shared.rings.map((r) => r.sab)], ctx)
+      : undefined;
+    if (memory !== undefined) [state_.holders, ...state_.rings] = memory as SharedMemory[];
+    else state_.id = ctx.share(this);
     return { type: "mp.PipeConnection", state: state_ };
   }
 
@@ -401,11 +401,12 @@ class PipeConnection<T = unknown> implements Connection<T> {
 registerReviver("mp.PipeConnection", (s, { rpc }) => {
   const st = s as EndState;
   if (st.rings) {
+    const [holders, ...rings] = openMemory([st.holders, ...st.rings]) as SharedMemory[];
     const shared: Shared = {
       side: st.side,
       duplex: st.duplex,
-      rings: st.rings.map((sab) => new Ring(sab)),
-      holders: new Holders(st.holders!),
+      rings: rings.map((sab) => new Ring(sab)),
+      holders: new Holders(holders),
     };
     return PipeConnection.create(shared, st.side);
   }

@@ -18,6 +18,7 @@ import {
   RingCore,
 } from "./_queue_core.ts";
 import { Ring } from "./_ring.ts";
+import { shareMemory } from "../process/_shm.ts";
 import { limitsOf, type QueueWaitOptions, ServedCalls } from "./_remote.ts";
 
 export type { QueueWaitOptions };
@@ -417,11 +418,11 @@ export class Queue<T = unknown> {
   [reduce](ctx: ReduceContext): Reduced {
     const type = queueTypeOf(this.constructor);
     const state: QueueState = { maxsize: this.#maxsize, joinable: type === "mp.JoinableQueue" };
-    if (this.#core instanceof RingCore && ctx.startMethod === "worker") {
-      state.sab = this.#core.ring.sab;
-    } else {
-      state.id = ctx.share(this);
-    }
+    const memory = this.#core instanceof RingCore
+      ? shareMemory(this.#core.ring.sab, ctx)
+      : undefined;
+    if (memory !== undefined) state.sab = memory;
+    else state.id = ctx.share(this);
     return { type, state };
   }
 

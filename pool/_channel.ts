@@ -16,6 +16,7 @@ import {
 } from "../process/_reduce.ts";
 import { type Caller, errorToData, remoteCall, RpcEndpoint } from "../process/_rpc.ts";
 import type { StartMethod } from "../process/_state.ts";
+import { canMap } from "../process/_shm.ts";
 import { Batch, readFrame, singleFrame } from "./_codec.ts";
 import { Ring } from "./_ring.ts";
 
@@ -139,7 +140,7 @@ class SharedSide {
     this.in = inbound;
     this.ctrl = ctrl;
     this.#port = port;
-    this.rpc = new RpcEndpoint("worker", caller);
+    this.rpc = new RpcEndpoint({ sameProcess: true, maps: canMap() }, caller);
     const link = new PortLink({
       post: (m, t) => port.postMessage(m, t),
       listen: (fn) => port.onmessage = (e) => fn(e.data),
@@ -247,7 +248,7 @@ class SharedParentEnd extends SharedSide implements ParentEnd {
   }
 
   [reduce](ctx: ReduceContext): Reduced {
-    if (ctx.startMethod !== "worker") throw new TypeError("A shared pool channel needs a worker");
+    if (!ctx.sameProcess) throw new TypeError("A shared pool channel needs a worker");
     ctx.transfer.push(this.#state.port);
     return { type: TYPE_SHARED, state: this.#state };
   }
@@ -368,7 +369,7 @@ class RpcParentEnd implements ParentEnd {
   #define = (msg: ToWorker) => this.#outbox.push(msg);
 
   [reduce](ctx: ReduceContext): Reduced {
-    this.#ctx = { startMethod: ctx.startMethod, transfer: [], share: ctx.share };
+    this.#ctx = { sameProcess: ctx.sameProcess, maps: ctx.maps, transfer: [], share: ctx.share };
     return { type: TYPE_RPC, state: ctx.share(this) };
   }
 

@@ -6,7 +6,8 @@ import "../mod.ts"; // every handle type registers its reviver, so any handle ca
 import { decode } from "./_reduce.ts";
 import type { RpcEndpoint } from "./_rpc.ts";
 import type { StartPayload } from "./_runtime.ts";
-import { ADOPT, installState, type State, state, TABLE_SIZE } from "./_state.ts";
+import { ADOPT, installState, newRegistry, type State, state } from "./_state.ts";
+import { joinRegistry, type RegistryRef } from "./_shm.ts";
 import { moduleLabel } from "./_target.ts";
 import { Process } from "./process.ts";
 import { setCurrentProcess } from "./current.ts";
@@ -35,8 +36,9 @@ export function becomeChild(
   parent: State["parent"],
   startMethod: State["startMethod"],
   mainModule: string,
-  table?: Int32Array,
+  ref?: RegistryRef,
 ): State {
+  const registry = ref ? joinRegistry(ref) : newRegistry();
   const s: State = {
     startMethod,
     self: { ...self, pid: Deno.pid, isChild: true },
@@ -44,7 +46,8 @@ export function becomeChild(
     childCounter: 0,
     children: new Set(),
     importingMain: true,
-    table: table ?? newTable(),
+    table: registry.table,
+    registry,
     parentRpc: undefined,
     mainModule,
     exitHooks: new Set(),
@@ -54,18 +57,11 @@ export function becomeChild(
   return s;
 }
 
-function newTable(): Int32Array {
-  const table = new Int32Array(new SharedArrayBuffer(4 * TABLE_SIZE));
-  table[0] = 2;
-  table[1] = 1;
-  return table;
-}
-
 /** Runs a child to its end. */
 export async function runChild(payload: StartPayload, host: ChildHost): Promise<void> {
   const s = state();
   s.self = { ...payload.self, pid: Deno.pid, isChild: true };
-  if (payload.table === undefined) s.self.ident = 1; // first in its own table
+  if (payload.registry === undefined) s.self.ident = 1; // first in its own table
   s.parent = payload.parent;
   s.startMethod = payload.startMethod;
   s.parentRpc = host.rpc;

@@ -263,3 +263,12 @@ export function workerPermissions(perms: ProcessPermissions): Record<Kind, Permi
     PermissionValue
   >;
 }
+
+/**
+ * Whether a child given `perms` may map shared memory: it keeps its parent's FFI permission
+ * whole (a scoped `ffi` list cannot open libc by name).
+ */
+export function mayMap(perms: ProcessPermissions | undefined): boolean {
+  const ffi = perms?.ffi;
+  return ffi === undefined || ffi === "inherit" || ffi === true;
+}

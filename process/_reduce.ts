@@ -2,7 +2,6 @@
 // its position, and replaces the package's own handles (locks, queues, pipe ends...) with a
 // marker that the receiving side turns back into a handle meaning the same object.
 
-import type { StartMethod } from "./_state.ts";
 import type { RemoteTarget, RpcEndpoint } from "./_rpc.ts";
 
 /** Method by which a handle describes itself for a child of a given start method. */
@@ -10,8 +9,10 @@ export const reduce: unique symbol = Symbol.for("@mp/multiprocessing.reduce") as
 
 /** What a handle may use while it describes itself. */
 export interface ReduceContext {
-  /** Start method of the receiving side: `"worker"` shares memory, `"subprocess"` does not. */
-  readonly startMethod: StartMethod;
+  /** Whether the receiving side is a thread of this OS process (a SharedArrayBuffer reaches it). */
+  readonly sameProcess: boolean;
+  /** Whether the receiving side maps shared memory segments (./_shm.ts). */
+  readonly maps: boolean;
   /** Objects to transfer with the message (MessagePorts), for a worker. */
   readonly transfer: Transferable[];
   /** Serves `target` to the receiving side; returns the id its proxy calls. */
@@ -83,7 +84,7 @@ function describe(value: unknown): string {
 
 /**
  * Copies `value` into a form that `postMessage` or `node:v8` can carry to a child started with
- * `ctx.startMethod`, replacing handles by markers.
+ * the receiving side of `ctx`, replacing handles by markers.
  *
  * @throws {TypeError} naming the position (`args[1].conn`) of a value that cannot be sent.
  */
@@ -164,13 +165,13 @@ function walkOut(
     return obj;
   }
   if (obj instanceof SharedArrayBuffer) {
-    if (ctx.startMethod === "worker") return obj;
+    if (ctx.sameProcess) return obj;
     throw new TypeError(
-      `${path} is a SharedArrayBuffer, which a subprocess cannot share; use SharedArray or Value`,
+      `${path} is a SharedArrayBuffer, which another OS process cannot share; use SharedArray or Value`,
     );
   }
   if (obj instanceof MessagePort) {
-    if (ctx.startMethod === "worker") {
+    if (ctx.sameProcess) {
       ctx.transfer.push(obj);
       return obj;
     }

@@ -3,7 +3,6 @@
 
 import { decode, encode, type ReduceContext } from "./_reduce.ts";
 import type { Link } from "./_link.ts";
-import type { StartMethod } from "./_state.ts";
 
 /** Method through which a shared object runs a call that came from another process. */
 export const remoteCall: unique symbol = Symbol.for("@mp/multiprocessing.remoteCall") as never;
@@ -11,6 +10,12 @@ export const remoteCall: unique symbol = Symbol.for("@mp/multiprocessing.remoteC
 /** Who made a remote call: its ident in this OS process's liveness table. */
 export interface Caller {
   readonly ident: number;
+}
+
+/** What memory a process reaches: this OS process's SharedArrayBuffers, mapped segments. */
+export interface Reach {
+  readonly sameProcess: boolean;
+  readonly maps: boolean;
 }
 
 /** An object that serves calls from other processes. */
@@ -97,7 +102,7 @@ export function dataToError(data: unknown): unknown {
 export class RpcEndpoint {
   #link: Link | undefined;
   #backlog: [unknown, Transferable[]][] = [];
-  #far: StartMethod;
+  #far: Reach;
   #caller: Caller;
   #objects = new Map<number, RemoteTarget>();
   #ids = new WeakMap<RemoteTarget, number>();
@@ -107,10 +112,10 @@ export class RpcEndpoint {
   #closedWith: Error | undefined;
 
   /**
-   * @param far the start method of the other side, which decides how handles travel.
+   * @param far what memory the other side reaches, which decides how handles travel.
    * @param caller who the other side is, as seen by the objects it calls here.
    */
-  constructor(far: StartMethod, caller: Caller) {
+  constructor(far: Reach, caller: Caller) {
     this.#far = far;
     this.#caller = caller;
   }
@@ -135,7 +140,8 @@ export class RpcEndpoint {
   /** A context for encoding values sent to the other side. */
   context(transfer: Transferable[] = []): ReduceContext {
     return {
-      startMethod: this.#far,
+      sameProcess: this.#far.sameProcess,
+      maps: this.#far.maps,
       transfer,
       share: (t) => this.share(t),
       ident: this.#caller.ident,

@@ -4,6 +4,7 @@
 import type { RpcEndpoint } from "./_rpc.ts";
 import type { ParentInfo, SelfInfo, StartMethod } from "./_state.ts";
 import type { ProcessPermissions } from "./_permissions.ts";
+import type { RegistryRef } from "./_shm.ts";
 
 /** What a child needs to become the process its parent described. */
 export interface StartPayload {
@@ -21,8 +22,13 @@ export interface StartPayload {
   parent: ParentInfo;
   /** Default start method for the child's own children. */
   startMethod: StartMethod;
-  /** The liveness table, shared with worker children only. */
-  table?: Int32Array;
+  /**
+   * The program's registry (the liveness table), for a child that reaches its memory: a worker,
+   * or any child that maps shared memory; otherwise the child keeps a table of its own.
+   */
+  registry?: RegistryRef;
+  /** Whether the child maps shared memory segments (../process/_shm.ts). */
+  maps: boolean;
 }
 
 /** How to start one child. */

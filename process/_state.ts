@@ -3,6 +3,7 @@
 
 import { isMainThread } from "node:worker_threads";
 import type { RpcEndpoint } from "./_rpc.ts";
+import { createRegistry, notifyWord, onFirstMap, pidAlive, type Registry } from "./_shm.ts";
 
 /** How a child process is started. */
 export type StartMethod = "worker" | "subprocess";
@@ -52,6 +53,8 @@ export interface State {
    * `ident` while that process is alive. Slot 0 holds the next ident to hand out.
    */
   table: Int32Array;
+  /** The program's registry that holds {@link State.table}: mapped where processes can map. */
+  registry: Registry;
   /** The connection to the parent, in a child. */
   parentRpc: RpcEndpoint | undefined;
   /** URL of the main module: in a child, the module its target came from. */
@@ -80,10 +83,31 @@ export const ENDED: unique symbol = Symbol.for("@mp/multiprocessing.ended") as n
 
 const KEY = Symbol.for("@mp/multiprocessing.state");
 
+/** A new liveness table, with the current process as ident 1. */
+export function newRegistry(): Registry {
+  const registry = createRegistry(TABLE_SIZE);
+  owners.set(registry.table, registry.pids);
+  registry.table[0] = 2;
+  registry.table[1] = 1;
+  registry.pids[1] = MY_PID;
+  return registry;
+}
+
+/** Starts using a registry that a parent shared (a child's first step). */
+export function useRegistry(s: State, registry: Registry): void {
+  owners.set(registry.table, registry.pids);
+  s.registry = registry;
+  s.table = registry.table;
+}
+
+onFirstMap(() => void state());
+
+// The pid column of each liveness table: which OS process each live ident runs in.
+const owners = new WeakMap<Int32Array, Int32Array>();
+const MY_PID = Deno.pid;
+
 function createRootState(): State {
-  const table = new Int32Array(new SharedArrayBuffer(4 * TABLE_SIZE));
-  table[0] = 2;
-  table[1] = 1;
+  const registry = newRegistry();
   return {
     startMethod: "worker",
     self: {
@@ -98,7 +122,8 @@ function createRootState(): State {
     childCounter: 0,
     children: new Set(),
     importingMain: false,
-    table,
+    table: registry.table,
+    registry,
     parentRpc: undefined,
     mainModule: Deno.mainModule,
     exitHooks: new Set(),
@@ -122,14 +147,24 @@ export function installState(s: State): void {
   (globalThis as unknown as Record<symbol, State>)[KEY] = s;
 }
 
-/** Hands out a fresh ident and marks it alive. */
-export function allocateIdent(table: Int32Array): number {
+/** Hands out a fresh ident and marks it alive, in the OS process `pid` (this one by default). */
+export function allocateIdent(table: Int32Array, pid: number = MY_PID): number {
   for (;;) {
     const ident = Atomics.add(table, 0, 1);
     const slot = ident % TABLE_SIZE;
     if (slot < 2) continue; // slot 0 is the counter, slot 1 the main process
+    const pids = owners.get(table);
+    if (pids) Atomics.store(pids, slot, pid);
     Atomics.store(table, slot, ident);
     return ident;
+  }
+}
+
+/** Records that the process `ident` runs in the OS process `pid` (a subprocess, once started). */
+export function identRunsIn(table: Int32Array, ident: number, pid: number): void {
+  const pids = owners.get(table);
+  if (pids && Atomics.load(table, ident % TABLE_SIZE) === ident) {
+    Atomics.store(pids, ident % TABLE_SIZE, pid);
   }
 }
 
@@ -137,10 +172,19 @@ export function allocateIdent(table: Int32Array): number {
 export function releaseIdent(table: Int32Array, ident: number): void {
   const slot = ident % TABLE_SIZE;
   Atomics.compareExchange(table, slot, ident, 0);
-  Atomics.notify(table, slot);
+  notifyWord(table, slot);
 }
 
-/** Whether the process with this ident is still alive. */
+/**
+ * Whether the process with this ident is still alive: its slot holds it, and the OS process it
+ * runs in has not died (a subprocess that was SIGKILLed with its parent, whose ident nobody
+ * released).
+ */
 export function identAlive(table: Int32Array, ident: number): boolean {
-  return Atomics.load(table, ident % TABLE_SIZE) === ident;
+  const slot = ident % TABLE_SIZE;
+  if (Atomics.load(table, slot) !== ident) return false;
+  const pids = owners.get(table);
+  if (!pids) return true;
+  const pid = Atomics.load(pids, slot);
+  return pid === MY_PID || pid === 0 || pidAlive(pid);
 }

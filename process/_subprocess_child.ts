@@ -1,6 +1,8 @@
 // Entry of a subprocess child, imported by the generated entry module before the target's
 // module: it marks this process as a child importing its main module, then connects back.
 
+import { joinRegistry } from "./_shm.ts";
+import { state, useRegistry } from "./_state.ts";
 import { SocketLink } from "./_link.ts";
 import { RpcEndpoint } from "./_rpc.ts";
 import type { StartMessage, StartPayload } from "./_runtime.ts";
@@ -59,7 +61,10 @@ export async function runSubprocessChild(ns: Record<string, unknown>): Promise<v
       if (msg.t === "start") resolve((msg as StartMessage).payload);
     };
   });
-  const rpc = new RpcEndpoint("subprocess", { ident: 1 });
+  if (payload.registry) useRegistry(state(), joinRegistry(payload.registry));
+  const rpc = new RpcEndpoint({ sameProcess: false, maps: payload.maps }, {
+    ident: payload.registry ? payload.self.ident : 1,
+  });
   rpc.attach(link);
   link.onmessage = (m) => rpc.handle(m);
   await runChild(payload, {

@@ -1,8 +1,10 @@
 // Waiting without blocking or spinning the event loop, shared by every folder: one ref'd
 // keep-alive interval for the whole realm (Atomics.waitAsync and unref'd children keep no event
-// loop alive), deadlines, and one slice of Atomics.waitAsync on a word of shared memory.
+// loop alive), deadlines, and one slice of waiting on a word of shared memory: Atomics.waitAsync
+// on a SharedArrayBuffer, ./_shm.ts's bell and futex on mapped memory.
 
 import { checkTimeout } from "./_check.ts";
+import { mapped, sleepMapped } from "./_shm.ts";
 
 let pending = 0;
 let keepAlive: ReturnType<typeof setInterval> | undefined;
@@ -39,7 +41,8 @@ export function remaining(deadline: number): number {
 /**
  * Waits while `view[index] === expected`, for `ms` at most, keeping the event loop alive unless
  * `keepAlive` is false (a wait made for another process, whose own life, by the exit rules in
- * ./_exit.ts, decides how long this one runs).
+ * ./_exit.ts, decides how long this one runs) or `"watch"` (a background watch: see
+ * ./_shm.ts's `sleepMapped`).
  * Resolves when the word changed, was notified, or the time passed: the caller re-checks.
  *
  * @throws the signal's reason when it aborts.
@@ -50,20 +53,26 @@ export async function waitWord(
   expected: number,
   ms: number,
   signal?: AbortSignal,
-  keepAlive = true,
+  keepAlive: boolean | "watch" = true,
 ): Promise<void> {
   signal?.throwIfAborted();
-  const r = Atomics.waitAsync(view, index, expected, ms);
-  if (!r.async) return;
-  if (keepAlive) hold();
+  let sleep: { done: Promise<unknown>; end?: () => void } | undefined;
+  if (mapped(view)) {
+    sleep = sleepMapped(view, index, expected, ms, keepAlive === "watch");
+  } else {
+    const r = Atomics.waitAsync(view, index, expected, ms);
+    if (r.async) sleep = { done: r.value };
+  }
+  if (!sleep) return;
+  if (keepAlive === true) hold();
   let onAbort: (() => void) | undefined;
   try {
     if (!signal) {
-      await r.value;
+      await sleep.done;
       return;
     }
     await Promise.race([
-      r.value,
+      sleep.done,
       new Promise<never>((_, reject) => {
         onAbort = () => reject(signal.reason);
         signal.addEventListener("abort", onAbort, { once: true });
@@ -71,6 +80,7 @@ export async function waitWord(
     ]);
   } finally {
     if (onAbort) signal!.removeEventListener("abort", onAbort);
-    if (keepAlive) unhold();
+    sleep.end?.();
+    if (keepAlive === true) unhold();
   }
 }

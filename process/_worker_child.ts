@@ -47,10 +47,18 @@ function adopt(msg: AdoptMessage): void {
   l.onmessage = (m) => {
     if (m.t !== "start") return;
     const { payload } = m as StartMessage;
-    const rpc = new RpcEndpoint("worker", { ident: payload.self.ident });
+    const rpc = new RpcEndpoint({ sameProcess: true, maps: payload.maps }, {
+      ident: payload.self.ident,
+    });
     rpc.attach(l);
     l.onmessage = (msg) => rpc.handle(msg);
-    becomeChild(payload.self, payload.parent, payload.startMethod, payload.module, payload.table);
+    becomeChild(
+      payload.self,
+      payload.parent,
+      payload.startMethod,
+      payload.module,
+      payload.registry,
+    );
     runChild(payload, { rpc, load: (m) => import(m), exit });
   };
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { canMap, registryRef } from "./_shm.ts";
 import { encode } from "./_reduce.ts";
 import { RpcEndpoint } from "./_rpc.ts";
 import type { ChildHandle, Runtime, StartPayload } from "./_runtime.ts";
@@ -12,7 +13,12 @@ import { subprocessRuntime } from "./_subprocess_runtime.ts";
 import { workerRuntime } from "./_worker_runtime.ts";
 import { findExport, moduleLabel } from "./_target.ts";
 import { until } from "./_until.ts";
-import { checkPermissions, checkPermissionShape, type ProcessPermissions } from "./_permissions.ts";
+import {
+  checkPermissions,
+  checkPermissionShape,
+  mayMap,
+  type ProcessPermissions,
+} from "./_permissions.ts";
 import { watchExit } from "./_exit.ts";
 import { checkBoolean, checkModuleUrl, checkString, wrongType } from "./_check.ts";
 import {
@@ -20,6 +26,7 @@ import {
   allocateIdent,
   ENDED,
   EXITED,
+  identRunsIn,
   releaseIdent,
   type SelfInfo,
   type StartMethod,
@@ -300,7 +307,9 @@ export class Process<A extends any[] = any[]> {
     checkPermissions(this.#permissions);
     const ident = allocateIdent(s.table);
     try {
-      const rpc = new RpcEndpoint(method, { ident });
+      const sameProcess = method === "worker";
+      const maps = canMap() && mayMap(this.#permissions);
+      const rpc = new RpcEndpoint({ sameProcess, maps }, { ident });
       const transfer: Transferable[] = [];
       const ctx = rpc.context(transfer);
       const payload: StartPayload = {
@@ -319,7 +328,8 @@ export class Process<A extends any[] = any[]> {
         },
         parent: { name: s.self.name, pid: Deno.pid },
         startMethod: s.startMethod,
-        table: method === "worker" ? s.table : undefined,
+        registry: registryRef(s.registry, sameProcess, maps),
+        maps,
       };
       const handle = RUNTIMES[method].spawn({
         payload,
@@ -329,6 +339,7 @@ export class Process<A extends any[] = any[]> {
         permissions: this.#permissions,
       });
       this.#handle = handle;
+      if (!sameProcess) identRunsIn(s.table, ident, handle.pid);
       s.children.add(this);
       this.#exited = handle.exited.then((code) => {
         this.#exitCode ??= code;

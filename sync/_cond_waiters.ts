@@ -8,6 +8,7 @@
 // Whoever takes a waiter's entry out of the per-ident counts also takes it out of the state word:
 // the waiter itself when it leaves, or a notifier that reaps a dead process's entry.
 
+import { isSharedMemory, notifyWord, type SharedMemory, sharedMemory } from "../process/_shm.ts";
 import { IdentCounts } from "./_ident_counts.ts";
 import { waitSlice } from "./_wait.ts";
 
@@ -27,7 +28,7 @@ export interface Waiter {
 /** What a Condition sends a worker child: its memory. */
 export interface WaitersMemory {
   w: Int32Array;
-  ids: SharedArrayBuffer;
+  ids: SharedMemory;
 }
 
 /** The waiters of one Condition. */
@@ -37,14 +38,14 @@ export class Waiters {
 
   /** @param memory memory received from a parent; new memory when left out. */
   constructor(memory?: WaitersMemory) {
-    this.#w = memory?.w ?? new Int32Array(new SharedArrayBuffer(8));
+    this.#w = memory?.w ?? new Int32Array(sharedMemory(8));
     this.#ids = memory ? new IdentCounts(memory.ids) : IdentCounts.create(TRACKED);
   }
 
   /** Whether `m` is a Condition's memory (as received from a parent). */
   static fits(m: unknown): m is WaitersMemory {
     const { w, ids } = (m ?? {}) as Partial<WaitersMemory>;
-    return w instanceof Int32Array && w.buffer instanceof SharedArrayBuffer && w.length === 2 &&
+    return w instanceof Int32Array && isSharedMemory(w.buffer) && w.length === 2 &&
       IdentCounts.fits(ids);
   }
 
@@ -117,7 +118,7 @@ export class Waiters {
       if (Atomics.compareExchange(this.#w, STATE, st, next) === st) break;
     }
     Atomics.add(this.#w, SEQ, 1);
-    Atomics.notify(this.#w, SEQ);
+    notifyWord(this.#w, SEQ);
   }
 
   // Takes the wait out of its process's entry; false when it is out already (a notifier reaped

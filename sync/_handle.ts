@@ -5,6 +5,8 @@
 import type { ReduceContext, Reduced } from "../process/_reduce.ts";
 import type { Caller, RemoteTarget, RpcEndpoint } from "../process/_rpc.ts";
 import { identAlive, state, TABLE_SIZE } from "../process/_state.ts";
+import { openMemory, shareMemory } from "../process/_shm.ts";
+import { waitWord } from "../process/_wait.ts";
 
 /** Who acts on a handle: an ident in this OS process's liveness table, and a sub-owner tag. */
 export interface Who {
@@ -137,7 +139,7 @@ export function fromParent(s: unknown, rpc: RpcEndpoint | undefined): {
   remote?: Remote;
 } {
   const { id, local } = s as { id?: number; local?: unknown };
-  if (id === undefined) return { local };
+  if (id === undefined) return { local: openMemory(local) };
   if (!rpc) throw new TypeError("Cannot receive a shared object: no connection to its owner");
   return { remote: new Remote(rpc, id) };
 }
@@ -159,12 +161,14 @@ export class Link {
     this.remote = remote;
   }
 
-  /** Describes the handle `self` for a child: shared memory for a worker, else a proxy id. */
+  /**
+   * Describes the handle `self` for another process: its memory, where that process reaches it
+   * (./_shm.ts), else a proxy id.
+   */
   reduce(type: string, self: RemoteTarget, ctx: ReduceContext, local: () => unknown): Reduced {
-    if (this.remote || ctx.startMethod === "subprocess") {
-      return { type, state: { id: ctx.share(self) } };
-    }
-    return { type, state: { local: local() } };
+    const sent = this.remote ? undefined : shareMemory(local(), ctx);
+    if (sent === undefined) return { type, state: { id: ctx.share(self) } };
+    return { type, state: { local: sent } };
   }
 
   /** Serves a call from a child: forwards it when this handle is itself a proxy. */
@@ -203,7 +207,8 @@ export class Link {
   noSync(what: string, instead: string, verb = "read"): never {
     throw new TypeError(
       `Cannot ${verb} ${what} synchronously in this process: it reaches the object through its ` +
-        `parent (subprocess start method); use ${instead}`,
+        `parent, as it cannot map shared memory (it may not use FFI, or does not run on Linux); ` +
+        `use ${instead}`,
     );
   }
 }
@@ -228,15 +233,15 @@ function watchCaller(ident: number, ctl: AbortController): () => void {
   return () => void waits.delete(ctl);
 }
 
-// Resolves once `ident` is no longer alive. A pending `Atomics.waitAsync` keeps no event loop
-// alive, and `releaseIdent` notifies the slot.
+// Resolves once `ident` is no longer alive: `releaseIdent` notifies the slot, and slices notice
+// an OS process that died unreleased. These waits keep no event loop alive.
 async function untilDead(ident: number): Promise<void> {
   const table = state().table;
   while (identAlive(table, ident)) {
-    const r = Atomics.waitAsync(table, ident % TABLE_SIZE, ident);
-    if (r.async) await r.value;
+    await waitWord(table, ident % TABLE_SIZE, ident, DEAD_SLICE_MS, undefined, "watch");
   }
 }
+const DEAD_SLICE_MS = 250;
 
 /** Throws for a method name a proxy should never send. */
 export function unknownMethod(type: string, method: string): never {

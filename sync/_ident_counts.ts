@@ -8,6 +8,7 @@
 // a subprocess child are all served on the thread that owns the object) or, once that ident is
 // dead, by whoever reaps it.
 
+import { isSharedMemory, type SharedMemory, sharedMemory } from "../process/_shm.ts";
 import { identAlive, state } from "../process/_state.ts";
 
 const HEADER = 8; // bytes before the entries: an Int32 high-water mark, and padding
@@ -25,12 +26,12 @@ function identOf(e: bigint): number {
 /** Counts keyed by process ident, in shared memory. */
 export class IdentCounts {
   /** The memory, sent to worker children as it is. */
-  readonly sab: SharedArrayBuffer;
+  readonly sab: SharedMemory;
   readonly #head: Int32Array;
   readonly #e: BigUint64Array;
 
   /** @param sab memory made by {@link IdentCounts.create}, e.g. received from a parent. */
-  constructor(sab: SharedArrayBuffer) {
+  constructor(sab: SharedMemory) {
     this.sab = sab;
     this.#head = new Int32Array(sab, 0, 2);
     this.#e = new BigUint64Array(sab, HEADER);
@@ -38,12 +39,12 @@ export class IdentCounts {
 
   /** New counts, all 0, with room for `size` idents at once. */
   static create(size: number): IdentCounts {
-    return new IdentCounts(new SharedArrayBuffer(HEADER + 8 * size));
+    return new IdentCounts(sharedMemory(HEADER + 8 * size));
   }
 
   /** Whether `sab` can be the memory of counts (as received from a parent). */
-  static fits(sab: unknown): sab is SharedArrayBuffer {
-    return sab instanceof SharedArrayBuffer && sab.byteLength > HEADER &&
+  static fits(sab: unknown): sab is SharedMemory {
+    return isSharedMemory(sab) && sab.byteLength > HEADER &&
       (sab.byteLength - HEADER) % 8 === 0;
   }
 

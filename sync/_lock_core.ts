@@ -139,8 +139,9 @@ export class LockCore {
       if (this.heldHere === 0) {
         throw new TypeError(
           this.acquiringHere > 0
-            ? `Cannot release ${this.name}: its acquire() has not completed yet; in a subprocess ` +
-              "child it takes a round trip to the parent, so await lock.acquire() before release()"
+            ? `Cannot release ${this.name}: its acquire() has not completed yet; in a process ` +
+              "that reaches the lock through its parent it takes a round trip there, so await " +
+              "lock.acquire() before release()"
             : `Cannot release ${this.name}: this process does not hold it; await lock.acquire() first`,
         );
       }

@@ -4,6 +4,7 @@
 // sleeper gets up). A holder whose ident is no longer alive is dead: the next acquirer takes the
 // mutex over.
 
+import { isSharedMemory, notifyWord, sharedMemory } from "../process/_shm.ts";
 import { identAlive, state } from "../process/_state.ts";
 import type { Who } from "./_handle.ts";
 import { remaining, spin, waitSlice } from "./_wait.ts";
@@ -102,7 +103,7 @@ export async function acquire(
 
 function wake(w: Int32Array): void {
   if (Atomics.load(w, WAITERS) > 0 && Atomics.compareExchange(w, WOKEN, 0, 1) === 0) {
-    Atomics.notify(w, OWNER, 1);
+    notifyWord(w, OWNER, 1);
   }
 }
 
@@ -138,11 +139,11 @@ export function setDepth(w: Int32Array, n: number): void {
 
 /** A fresh mutex in its own shared memory. */
 export function newMutex(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(4 * MUTEX_WORDS));
+  return new Int32Array(sharedMemory(4 * MUTEX_WORDS));
 }
 
 /** Checks that `w` is a mutex's memory (as received from a parent). */
 export function isMutex(w: unknown): w is Int32Array {
-  return w instanceof Int32Array && w.buffer instanceof SharedArrayBuffer &&
+  return w instanceof Int32Array && isSharedMemory(w.buffer) &&
     w.length === MUTEX_WORDS;
 }

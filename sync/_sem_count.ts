@@ -3,6 +3,7 @@
 // holds (./_ident_counts.ts), so that the slots of a holder that died go back to the count: the
 // next acquirer that would wait reaps them, and so does each sleeper at every slice.
 
+import { isSharedMemory, notifyWord, type SharedMemory, sharedMemory } from "../process/_shm.ts";
 import { callerDied, type Who } from "./_handle.ts";
 import { IdentCounts } from "./_ident_counts.ts";
 import { remaining, spin, waitSlice } from "./_wait.ts";
@@ -19,7 +20,7 @@ export const MAX_HOLDERS = 1024;
 /** What a Semaphore sends a worker child: its memory. */
 export interface SemMemory {
   w: Int32Array;
-  holders?: SharedArrayBuffer;
+  holders?: SharedMemory;
 }
 
 /** How a new semaphore starts. */
@@ -46,7 +47,7 @@ export class SemCount {
       this.#holders = from.holders && new IdentCounts(from.holders);
       return;
     }
-    this.#w = new Int32Array(new SharedArrayBuffer(12));
+    this.#w = new Int32Array(sharedMemory(12));
     this.#w[COUNT] = from.value;
     this.#w[BOUND] = from.bounded ? from.value : -1;
     if (from.recoverDead) this.#holders = IdentCounts.create(Math.min(from.value, MAX_HOLDERS));
@@ -55,7 +56,7 @@ export class SemCount {
   /** Whether `m` is a semaphore's memory (as received from a parent). */
   static fits(m: unknown): m is SemMemory {
     const { w, holders } = (m ?? {}) as Partial<SemMemory>;
-    return w instanceof Int32Array && w.buffer instanceof SharedArrayBuffer && w.length === 3 &&
+    return w instanceof Int32Array && isSharedMemory(w.buffer) && w.length === 3 &&
       (holders === undefined || IdentCounts.fits(holders));
   }
 
@@ -154,6 +155,6 @@ export class SemCount {
       }
       if (Atomics.compareExchange(w, COUNT, c, c + n) === c) break;
     }
-    if (Atomics.load(w, WAITERS) > 0) Atomics.notify(w, COUNT, n);
+    if (Atomics.load(w, WAITERS) > 0) notifyWord(w, COUNT, n);
   }
 }

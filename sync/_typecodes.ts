@@ -1,6 +1,8 @@
 // Python's typecodes (b B h H i I l L q Q f d) and their explicit names (i8 ... f64): the typed
 // array behind each, its range, and how values are checked, read and written.
 
+import { type SharedMemory, sharedMemory } from "../process/_shm.ts";
+
 /** A Python typecode, or an explicit element type name. */
 export type Typecode =
   | "b"
@@ -44,7 +46,7 @@ export type SharedTypedArray =
   | Float64Array;
 
 type ArrayCtor = new (
-  buffer: SharedArrayBuffer,
+  buffer: SharedMemory,
   offset?: number,
   length?: number,
 ) => SharedTypedArray;
@@ -172,5 +174,5 @@ export function store(t: ElementType, a: SharedTypedArray, i: number, v: number 
 
 /** A new typed array of `length` elements in shared memory. */
 export function allocate(t: ElementType, length: number): SharedTypedArray {
-  return new t.ctor(new SharedArrayBuffer(length * t.ctor.BYTES_PER_ELEMENT));
+  return new t.ctor(sharedMemory(length * t.ctor.BYTES_PER_ELEMENT));
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { notifyWord, type SharedMemory, sharedMemory } from "../process/_shm.ts";
 import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
 import { type Caller, registerError, remoteCall } from "../process/_rpc.ts";
 import { findExport } from "../process/_target.ts";
@@ -75,7 +76,7 @@ interface ActionRef {
 interface Sent {
   w: Int32Array;
   /** The waiting parties' count per process ident. */
-  ids: SharedArrayBuffer;
+  ids: SharedMemory;
   action?: ActionRef;
   timeout?: number;
 }
@@ -145,7 +146,7 @@ export class Barrier {
       return;
     }
     checkInteger(parties, "Cannot create Barrier: parties", 1, 0xffff);
-    this.#w = new Int32Array(new SharedArrayBuffer(12));
+    this.#w = new Int32Array(sharedMemory(12));
     this.#w[PARTIES] = parties;
     this.#ids = IdentCounts.create(parties);
   }
@@ -191,7 +192,7 @@ export class Barrier {
       this.#ids!.clear();
       Atomics.store(w, COUNT, 0);
       Atomics.store(w, GEN, (gen & ~3) + 4);
-      Atomics.notify(w, GEN);
+      notifyWord(w, GEN);
       return index;
     }
     try {
@@ -246,7 +247,7 @@ export class Barrier {
       if (g & 1) break;
       if (Atomics.compareExchange(w, GEN, g, g | 1) === g) break;
     }
-    Atomics.notify(w, GEN);
+    notifyWord(w, GEN);
   }
 
   /**
@@ -272,7 +273,7 @@ export class Barrier {
     }
     this.#ids!.clear();
     Atomics.store(w, COUNT, 0);
-    Atomics.notify(w, GEN);
+    notifyWord(w, GEN);
   }
 
   /**

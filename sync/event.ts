@@ -5,6 +5,7 @@
  * @module
  */
 
+import { notifyWord, sharedMemory } from "../process/_shm.ts";
 import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
 import { type Caller, remoteCall } from "../process/_rpc.ts";
 import { fromParent, Link, revive, revived, unknownMethod, type Who } from "./_handle.ts";
@@ -36,7 +37,7 @@ export class Event {
   constructor() {
     const r = revived();
     this.#link = new Link(r?.remote);
-    if (!r?.remote) this.#w = (r?.local as Int32Array) ?? new Int32Array(new SharedArrayBuffer(4));
+    if (!r?.remote) this.#w = (r?.local as Int32Array) ?? new Int32Array(sharedMemory(4));
   }
 
   /**
@@ -55,7 +56,7 @@ export class Event {
     const w = this.#w;
     if (!w) return this.#link.remote!.send("set");
     Atomics.store(w, 0, 1);
-    Atomics.notify(w, 0);
+    notifyWord(w, 0);
   }
 
   /**

@@ -18,6 +18,26 @@ export function startOne(
   return p;
 }
 
+/**
+ * Starts a subprocess child that may not use FFI, so that it cannot map shared memory and
+ * reaches every shared object through its parent (the fallback of a process without FFI).
+ */
+export function startUnmapped(
+  target: (...a: never[]) => unknown,
+  args: unknown[],
+  module: string,
+): Process {
+  const p = new Process({
+    target: target as never,
+    args,
+    startMethod: "subprocess",
+    module,
+    permissions: { ffi: false },
+  });
+  p.start();
+  return p;
+}
+
 /** A `startOne` bound to the test module `module`: `(method, target, args, daemon?)`. */
 export function starter(
   module: string,

@@ -7,6 +7,7 @@ import {
   outcome,
   spawn,
   starter,
+  startUnmapped,
   timeoutAndAbort,
 } from "./_helpers.ts";
 
@@ -248,7 +249,7 @@ for (const method of METHODS) {
     const lock = new Lock();
     const out = new Value("i", -1);
     await lock.acquire();
-    const ps = spawn(checkLocked, [[lock, out, method === "worker"]], method, module);
+    const ps = spawn(checkLocked, [[lock, out, true]], method, module);
     assert.deepEqual(await joinAll(ps), [0]);
     assert.equal(out.value, 1);
     lock.release();
@@ -258,7 +259,7 @@ for (const method of METHODS) {
     const lock = new Lock();
     const out = new Value("i", -1);
     assert.equal(lock.tryAcquire(), true);
-    const ps = spawn(tryHeld, [[lock, out, method === "worker"]], method, module);
+    const ps = spawn(tryHeld, [[lock, out, true]], method, module);
     assert.deepEqual(await joinAll(ps), [0]);
     assert.equal(out.value, 1);
     lock.release();
@@ -299,10 +300,22 @@ for (const method of METHODS) {
   });
 }
 
-Deno.test("Lock: release() in a subprocess child before its acquire() completes says to await lock.acquire()", async () => {
+Deno.test("Lock.locked() and tryAcquire() in a child without FFI name the awaited calls", async () => {
+  const lock = new Lock();
+  const out = new Value("i", -1);
+  await lock.acquire();
+  assert.deepEqual(await joinAll([startUnmapped(checkLocked, [lock, out, false], module)]), [0]);
+  assert.equal(out.value, 1);
+  out.value = -1;
+  assert.deepEqual(await joinAll([startUnmapped(tryHeld, [lock, out, false], module)]), [0]);
+  assert.equal(out.value, 1);
+  lock.release();
+});
+
+Deno.test("Lock: release() in a child without FFI before its acquire() completes says to await lock.acquire()", async () => {
   const lock = new Lock();
   const out = new Queue<unknown>();
-  const p = starter(module)("subprocess", releaseEarly, [lock, out]);
+  const p = startUnmapped(releaseEarly, [lock, out], module);
   const [unheld, early] = [await out.get(), await out.get()];
   await p.join();
   assert.equal(p.exitCode, 0);
@@ -312,8 +325,8 @@ Deno.test("Lock: release() in a subprocess child before its acquire() completes 
   );
   assert.equal(
     early,
-    "Cannot release Lock: its acquire() has not completed yet; in a subprocess child it takes " +
-      "a round trip to the parent, so await lock.acquire() before release()",
+    "Cannot release Lock: its acquire() has not completed yet; in a process that reaches the " +
+      "lock through its parent it takes a round trip there, so await lock.acquire() before release()",
   );
   assert.equal(lock.locked(), false);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SharedArray } from "../mod.ts";
-import { joinAll, METHODS, spawn } from "./_helpers.ts";
+import { joinAll, METHODS, spawn, startUnmapped } from "./_helpers.ts";
 
 const module = import.meta.url;
 
@@ -72,10 +72,13 @@ for (const method of METHODS) {
     assert.deepEqual([...flags.array], [1, 1]);
   });
 
-  Deno.test(`SharedArray.array is synchronous only where memory is shared (${method})`, async () => {
+  Deno.test(`SharedArray.array is the shared memory itself in a child (${method})`, async () => {
     const a = new SharedArray("i", [5]);
-    assert.deepEqual(await joinAll(spawn(readView, [[a, method === "worker"]], method, module)), [
-      0,
-    ]);
+    assert.deepEqual(await joinAll(spawn(readView, [[a, true]], method, module)), [0]);
   });
 }
+
+Deno.test("SharedArray.array in a child without FFI names the awaited calls", async () => {
+  const a = new SharedArray("i", [5]);
+  assert.deepEqual(await joinAll([startUnmapped(readView, [a, false], module)]), [0]);
+});

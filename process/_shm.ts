@@ -1,0 +1,548 @@
+// Memory that separate OS processes share. Where this process may use FFI on Linux, every
+// shared object of the package lives in memfd segments mapped with libc (`Deno.dlopen`): an
+// `ArrayBuffer` over the mapping is the same memory in every process that maps it, and Atomics on
+// it are atomic across them. Elsewhere, SharedArrayBuffers (shared by the threads of one process
+// only). This file allocates both kinds, makes a segment travel to another process (its fd,
+// opened there through /proc/<pid>/fd), and wakes waiters across processes (the futex syscall).
+//
+// Waking: `Atomics.waitAsync` refuses a non-shared buffer, and a blocking futex call would block
+// the event loop. So a notify bumps two counters: a bell that the threads of this OS process wait
+// on with `Atomics.waitAsync` (a SharedArrayBuffer of their own), and, when other OS processes
+// map the program's memory, the program-wide word SEQ, on which each thread that waits has at
+// most one nonblocking futex call pending (Deno runs those on a small pool of threads). Waiters
+// re-check what they wait for after any wake-up, so a wake meant for another object costs only a
+// look.
+
+/** The control words and liveness table every process of the program maps. */
+export interface Registry {
+  /** Words: SEQ, FWAITERS (futex calls pending on SEQ), ATTACHED (processes that mapped it). */
+  readonly ctl: Int32Array;
+  /** Liveness table: slot `ident % size` holds `ident` while that process lives. */
+  readonly table: Int32Array;
+  /** The pid of the OS process each live ident runs in (0: the allocating process's). */
+  readonly pids: Int32Array;
+}
+
+const SEQ = 0, FWAITERS = 1, ATTACHED = 2;
+const CTL_BYTES = 64;
+const FUTEX_WAIT = 0, FUTEX_WAKE = 1;
+const MAP_FAILED = 0xffffffffffffffffn;
+/** Small allocations come from arenas of this size; larger ones get a segment of their own. */
+const ARENA_BYTES = 1 << 20;
+const OWN_SEGMENT = ARENA_BYTES / 4;
+/** The largest mapping: as large as a SharedArrayBuffer may be. */
+const MAX_BYTES = 2 ** 33;
+
+const SYMBOLS = {
+  memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
+  ftruncate: { parameters: ["i32", "i64"], result: "i32" },
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+  futex: {
+    name: "syscall",
+    parameters: ["i64", "pointer", "i32", "i32", "buffer", "i64", "i64"],
+    result: "i64",
+  },
+  futexAsync: {
+    name: "syscall",
+    parameters: ["i64", "pointer", "i32", "i32", "buffer", "i64", "i64"],
+    result: "i64",
+    nonblocking: true,
+  },
+} as const;
+type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+const FUTEX_NR: Partial<Record<string, number>> = { x86_64: 202, aarch64: 98 };
+
+let libc: Libc | null | undefined;
+
+/** libc, where this process may map shared memory (Linux, FFI granted); else null. */
+function lib(): Libc | null {
+  if (libc !== undefined) return libc;
+  libc = null;
+  if (Deno.build.os !== "linux" || FUTEX_NR[Deno.build.arch] === undefined) return null;
+  try {
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
+    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+  } catch {
+    libc = null;
+  }
+  return libc;
+}
+
+// Loaded at once: a library opened later, inside a test, would count as a leak there.
+lib();
+
+/** Whether this process can map memory that other OS processes share (Linux, FFI granted). */
+export function canMap(): boolean {
+  return lib() !== null;
+}
+
+interface Segment {
+  readonly uid: string;
+  readonly fd: number;
+  readonly addr: bigint;
+  readonly size: number;
+}
+
+/** Where a mapped buffer lies: its segment and offset. */
+interface Placement {
+  readonly seg: Segment;
+  readonly off: number;
+}
+
+/** A mapped buffer as it travels: its segment, the processes holding it, and where in it. */
+export interface SegmentRef {
+  readonly uid: string;
+  readonly size: number;
+  /** Processes that hold the segment open: `[pid, fd, address there]`, the sender first. */
+  readonly holders: [number, number, bigint][];
+  readonly off: number;
+  readonly len: number;
+}
+
+const segments = new Map<string, Segment>();
+const placed = new WeakMap<ArrayBufferLike, Placement>();
+let arena: { seg: Segment; used: number } | undefined;
+
+function fail(what: string): never {
+  const errno = new Deno.UnsafePointerView(lib()!.__errno_location()!).getInt32();
+  throw new RangeError(`Cannot map shared memory: ${what} failed (errno ${errno})`);
+}
+
+function mapFd(fd: number, size: number): bigint {
+  const p = lib()!.mmap(
+    null,
+    BigInt(size),
+    3, /* PROT_READ | PROT_WRITE */
+    1, /* MAP_SHARED */
+    fd,
+    0n,
+  );
+  const addr = p === null ? 0n : Deno.UnsafePointer.value(p) as bigint;
+  if (addr === 0n || addr === MAP_FAILED) fail("mmap");
+  return addr;
+}
+
+function newSegment(size: number): Segment {
+  const c = lib()!;
+  size = Math.ceil(size / 4096) * 4096;
+  const fd = c.memfd_create(new TextEncoder().encode("multiprocessing\0"), 1 /* MFD_CLOEXEC */);
+  if (fd < 0) fail("memfd_create");
+  if (c.ftruncate(fd, BigInt(size)) !== 0) fail("ftruncate");
+  const uid = `${Deno.pid}.${crypto.randomUUID()}`;
+  const seg = { uid, fd, addr: mapFd(fd, size), size };
+  segments.set(uid, seg);
+  return seg;
+}
+
+function bufferAt(p: Placement, len: number): ArrayBuffer {
+  const ptr = Deno.UnsafePointer.create(p.seg.addr + BigInt(p.off));
+  const buf = Deno.UnsafePointerView.getArrayBuffer(ptr!, len);
+  placed.set(buf, p);
+  return buf;
+}
+
+/**
+ * Zeroed memory of `bytes` bytes that child processes can share: mapped where this process can
+ * map (any child that can map shares it), else a SharedArrayBuffer (worker children share it).
+ * A mapped buffer is never unmapped while this process runs.
+ */
+export function sharedMemory(bytes: number): SharedMemory {
+  if (!lib()) return new SharedArrayBuffer(bytes);
+  if (!(bytes <= MAX_BYTES)) {
+    throw new RangeError(`Cannot map ${bytes} bytes of shared memory: the most is ${MAX_BYTES}`);
+  }
+  if (!registry && !joining) {
+    joining = true; // the registry is itself mapped memory
+    try {
+      needRegistry?.();
+    } finally {
+      joining = false;
+    }
+  }
+  const len = Math.max(bytes, 1);
+  let p: Placement;
+  if (len > OWN_SEGMENT) {
+    p = { seg: newSegment(len), off: 0 };
+  } else {
+    if (!arena || arena.used + len > arena.seg.size) {
+      arena = { seg: newSegment(ARENA_BYTES), used: 0 };
+    }
+    p = { seg: arena.seg, off: arena.used };
+    arena.used += Math.ceil(len / 64) * 64; // each object on cache lines of its own
+  }
+  return bufferAt(p, bytes);
+}
+
+/** Whether `buf` is mapped memory (shared with other OS processes that map it). */
+export function isMapped(buf: ArrayBufferLike): boolean {
+  return placed.has(buf);
+}
+
+/** Describes the mapped buffer `buf` for another process. */
+export function segmentRef(buf: ArrayBufferLike): SegmentRef {
+  const p = placed.get(buf)!;
+  const via = received.get(p.seg.uid) ?? [];
+  const holders: SegmentRef["holders"] = [[Deno.pid, p.seg.fd, p.seg.addr], ...via.slice(0, 2)];
+  return { uid: p.seg.uid, size: p.seg.size, holders, off: p.off, len: buf.byteLength };
+}
+
+// The other holders a segment was received with, passed on when it travels again (the sender may
+// have exited by the time a queued handle is read).
+const received = new Map<string, SegmentRef["holders"]>();
+
+/**
+ * Maps what {@link segmentRef} described, in this process.
+ *
+ * @throws {Error} when no process that held the segment can still be reached.
+ */
+export function openSegment(ref: SegmentRef): ArrayBuffer {
+  let seg = segments.get(ref.uid);
+  if (!seg) {
+    const c = lib();
+    if (!c) throw new TypeError("Cannot map shared memory in this process: it lacks --allow-ffi");
+    for (const [pid, fd, addr] of ref.holders) {
+      if (pid === Deno.pid) {
+        seg = { uid: ref.uid, fd, addr, size: ref.size }; // a thread of this process mapped it
+        break;
+      }
+      const own = c.open(new TextEncoder().encode(`/proc/${pid}/fd/${fd}\0`), 0o2000002);
+      if (own < 0) continue; // that process has exited: try the next
+      seg = { uid: ref.uid, fd: own, addr: mapFd(own, ref.size), size: ref.size };
+      break;
+    }
+    if (!seg) {
+      throw new Error(
+        "Cannot map a shared object: every process that held its memory has exited",
+      );
+    }
+    segments.set(ref.uid, seg);
+    received.set(ref.uid, ref.holders.filter(([pid]) => pid !== Deno.pid));
+  }
+  return bufferAt({ seg, off: ref.off }, ref.len);
+}
+
+// ---- the program's registry, the bell, and waking across processes ----
+
+let registry: Registry | undefined;
+let bell: Int32Array | undefined;
+let joining = false;
+let needRegistry: (() => void) | undefined;
+
+/** Sets what makes this thread join a registry before it first maps memory (../_state.ts). */
+export function onFirstMap(fn: () => void): void {
+  needRegistry = fn;
+}
+
+function registryOf(buf: ArrayBufferLike, slots: number): Registry {
+  return {
+    ctl: new Int32Array(buf, 0, CTL_BYTES / 4),
+    table: new Int32Array(buf, CTL_BYTES, slots),
+    pids: new Int32Array(buf, CTL_BYTES + 4 * slots, slots),
+  };
+}
+
+/** Creates the registry of a program whose root is this process: mapped where it can map. */
+export function createRegistry(slots: number): Registry {
+  const r = registryOf(sharedMemory(CTL_BYTES + 8 * slots), slots);
+  Atomics.store(r.ctl, ATTACHED, 1);
+  if (isMapped(r.ctl.buffer)) registry = r;
+  bell ??= new Int32Array(new SharedArrayBuffer(4));
+  return r;
+}
+
+/** What a child is given to join the program's registry: its memory, and this process's bell. */
+export interface RegistryRef {
+  readonly memory: unknown;
+  readonly bell: Int32Array | undefined;
+  readonly slots: number;
+}
+
+/** Describes the registry `r` for a child that `maps` shared memory, or shares this process. */
+export function registryRef(
+  r: Registry,
+  sameProcess: boolean,
+  maps: boolean,
+): RegistryRef | undefined {
+  const buf = r.ctl.buffer;
+  const slots = r.table.length;
+  if (isMapped(buf)) {
+    if (!maps) return undefined;
+    return { memory: segmentRef(buf), bell: sameProcess ? bell : undefined, slots };
+  }
+  return sameProcess ? { memory: buf, bell, slots } : undefined;
+}
+
+/** Joins the registry a parent described (a child's first step); undefined for a new one. */
+export function joinRegistry(ref: RegistryRef): Registry {
+  const buf = ref.memory instanceof SharedArrayBuffer
+    ? ref.memory
+    : openSegment(ref.memory as SegmentRef);
+  const r = registryOf(buf, ref.slots);
+  bell = ref.bell ?? new Int32Array(new SharedArrayBuffer(4));
+  if (isMapped(buf)) {
+    registry = r;
+    if (!ref.bell) Atomics.add(r.ctl, ATTACHED, 1); // a new OS process maps the program's memory
+  }
+  return r;
+}
+
+function addressOf(view: Int32Array, index: number): bigint {
+  const p = placed.get(view.buffer)!;
+  return p.seg.addr + BigInt(p.off + view.byteOffset + 4 * index);
+}
+
+const NO_TIME = new Uint8Array(0);
+
+function futexWake(view: Int32Array, index: number): void {
+  const c = lib()!;
+  const ptr = Deno.UnsafePointer.create(addressOf(view, index));
+  c.futex(BigInt(FUTEX_NR[Deno.build.arch]!), ptr, FUTEX_WAKE, 0x7fffffff, NO_TIME, 0n, 0n);
+}
+
+/**
+ * Wakes every waiter on `view[index]` (after the caller changed it): `Atomics.notify` for a
+ * SharedArrayBuffer; for mapped memory, the bell of this process and the program-wide SEQ.
+ */
+export function notifyWord(view: Int32Array, index: number, count = Infinity): void {
+  if (!placed.has(view.buffer)) {
+    Atomics.notify(view, index, count);
+    return;
+  }
+  ringBell();
+  const ctl = registry!.ctl;
+  Atomics.add(ctl, SEQ, 1);
+  if (Atomics.load(ctl, FWAITERS) > 0) futexWake(ctl, SEQ);
+}
+
+function ringBell(): void {
+  Atomics.add(bell!, 0, 1);
+  Atomics.notify(bell!, 0);
+}
+
+/** Wakes every waiter of this program that sleeps on mapped memory (a thread is stopping). */
+export function wakeAll(): void {
+  if (!registry) return;
+  ringBell();
+  Atomics.add(registry.ctl, SEQ, 1);
+  futexWake(registry.ctl, SEQ);
+}
+
+// The one futex call of this thread pending on SEQ, shared by all its waits.
+interface FutexCall {
+  readonly done: Promise<void>;
+  readonly until: number;
+  users: number;
+  over: boolean;
+}
+let pending: FutexCall | undefined;
+
+function joinFutex(ms: number): FutexCall {
+  if (pending && !pending.over) {
+    pending.users++;
+    return pending;
+  }
+  const c = lib()!, ctl = registry!.ctl;
+  Atomics.add(ctl, FWAITERS, 1);
+  const seen = Atomics.load(ctl, SEQ);
+  const wait = Math.min(ms, 1000);
+  const ts = new BigInt64Array([
+    BigInt(Math.floor(wait / 1000)),
+    BigInt(Math.floor((wait % 1000) * 1e6)),
+  ]);
+  const ptr = Deno.UnsafePointer.create(addressOf(ctl, SEQ));
+  const call: FutexCall = {
+    done: unref(
+      c.futexAsync(
+        BigInt(FUTEX_NR[Deno.build.arch]!),
+        ptr,
+        FUTEX_WAIT,
+        seen,
+        new Uint8Array(ts.buffer),
+        0n,
+        0n,
+      ),
+    ).then(() => {
+      call.over = true;
+      Atomics.sub(ctl, FWAITERS, 1);
+      if (pending === call) pending = undefined;
+    }),
+    until: performance.now() + wait,
+    users: 1,
+    over: false,
+  };
+  pending = call;
+  return call;
+}
+
+// A pending futex call keeps the event loop alive; the waits that must do so hold it themselves
+// (../_wait.ts), so the call is unref'd where Deno's core offers it.
+const core = (Deno as unknown as Record<symbol, { core?: { unrefOpPromise?(p: unknown): void } }>)[
+  (Deno as unknown as { internal: symbol }).internal
+]?.core;
+function unref<T>(p: Promise<T>): Promise<T> {
+  core?.unrefOpPromise?.(p);
+  return p;
+}
+
+function leaveFutex(call: FutexCall): void {
+  // The last wait that needed the call went: end it, so it neither holds a thread nor keeps the
+  // program alive for the rest of its timeout.
+  if (--call.users === 0 && !call.over && call.until - performance.now() > 2) {
+    futexWake(registry!.ctl, SEQ);
+  }
+}
+
+/** Polls for this long before sleeping when other processes share the memory. */
+const SPIN_MS = 0.05;
+
+/**
+ * One sleep on mapped memory while `view[index] === expected`, for `ms` at most: resolves when
+ * it changed, was notified (perhaps for another word) or the time passed; the caller re-checks.
+ * A `watch` (a wait that lasts as long as what it watches, such as a caller's life) is woken by
+ * this OS process only, and notices other processes' changes when its slice ends: it holds no
+ * futex call, which would be pending for as long as it watches.
+ */
+export function sleepMapped(
+  view: Int32Array,
+  index: number,
+  expected: number,
+  ms: number,
+  watch = false,
+): { done: Promise<unknown>; end: () => void } | undefined {
+  const ctl = registry!.ctl;
+  const others = !watch && Atomics.load(ctl, ATTACHED) > 1;
+  if (others) {
+    const stop = performance.now() + Math.min(SPIN_MS, ms);
+    do {
+      if (Atomics.load(view, index) !== expected) return undefined;
+    } while (performance.now() < stop);
+  }
+  const rung = Atomics.load(bell!, 0);
+  const call = others ? joinFutex(ms) : undefined;
+  if (Atomics.load(view, index) !== expected) {
+    if (call) leaveFutex(call);
+    return undefined;
+  }
+  const r = Atomics.waitAsync(bell!, 0, rung, ms);
+  if (!r.async) {
+    if (call) leaveFutex(call);
+    return undefined;
+  }
+  return {
+    done: call ? Promise.race([r.value, call.done]) : r.value,
+    end: () => {
+      if (call) leaveFutex(call);
+    },
+  };
+}
+
+/** Whether waits on `view` go through {@link sleepMapped}. */
+export function mapped(view: Int32Array): boolean {
+  return placed.has(view.buffer);
+}
+
+/**
+ * Whether the OS process `pid` still runs (a zombie counts as running until its parent reaps
+ * it); only asked of processes of this program.
+ */
+export function pidAlive(pid: number): boolean {
+  const c = lib();
+  if (!c || pid === Deno.pid) return true;
+  if (c.kill(pid, 0) === 0) return true;
+  return new Deno.UnsafePointerView(c.__errno_location()!).getInt32() !== 3; // ESRCH
+}
+
+// ---- handles' memory as it travels: the one machinery that makes a handle local or remote ----
+
+const SEG = "@mp$seg";
+const VIEWS: Record<string, new (b: ArrayBufferLike, o: number, n: number) => ArrayBufferView> = {
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+  DataView,
+} as never;
+
+interface SentView {
+  [SEG]: SegmentRef;
+  /** The view's class; "" for the buffer itself. */
+  k: string;
+  o: number;
+  n: number;
+}
+
+/**
+ * Describes the memory of a handle (a view, a buffer, or an array or object of them) for a
+ * process that reaches memory as `to` says; `undefined` when some of it cannot reach there
+ * (a SharedArrayBuffer for another OS process, mapped memory for one that does not map), and the
+ * handle must be reached through calls to its owner instead.
+ */
+export function shareMemory(
+  local: unknown,
+  to: { readonly sameProcess: boolean; readonly maps: boolean },
+): unknown {
+  const out = (v: unknown): unknown => {
+    if (v instanceof SharedArrayBuffer) {
+      if (!to.sameProcess) throw NO_REACH;
+      return v;
+    }
+    const buf = v instanceof ArrayBuffer ? v : ArrayBuffer.isView(v) ? v.buffer : undefined;
+    if (buf) {
+      if (buf instanceof SharedArrayBuffer) {
+        if (!to.sameProcess) throw NO_REACH;
+        return v;
+      }
+      if (!placed.has(buf) || !to.maps) throw NO_REACH;
+      const view = v as ArrayBufferView;
+      const k = v instanceof ArrayBuffer ? "" : view.constructor.name;
+      const n = v instanceof ArrayBuffer || v instanceof DataView
+        ? (v as ArrayBuffer).byteLength
+        : (view as Int32Array).length;
+      return { [SEG]: segmentRef(buf), k, o: k ? view.byteOffset : 0, n } satisfies SentView;
+    }
+    if (Array.isArray(v)) return v.map(out);
+    if (typeof v === "object" && v !== null) {
+      return Object.fromEntries(Object.entries(v).map(([key, x]) => [key, out(x)]));
+    }
+    return v;
+  };
+  try {
+    return out(local);
+  } catch (e) {
+    if (e === NO_REACH) return undefined;
+    throw e;
+  }
+}
+const NO_REACH = Symbol("no reach");
+
+/** Rebuilds in this process what {@link shareMemory} described. */
+export function openMemory(sent: unknown): unknown {
+  if (Array.isArray(sent)) return sent.map(openMemory);
+  if (typeof sent !== "object" || sent === null || ArrayBuffer.isView(sent)) return sent;
+  if (sent instanceof SharedArrayBuffer || sent instanceof ArrayBuffer) return sent;
+  const v = sent as SentView;
+  if (v[SEG]) {
+    const buf = openSegment(v[SEG]);
+    return v.k ? new VIEWS[v.k](buf, v.o, v.n) : buf;
+  }
+  return Object.fromEntries(Object.entries(sent).map(([key, x]) => [key, openMemory(x)]));
+}
+
+/** Memory that other processes may share: mapped, or a SharedArrayBuffer. */
+export type SharedMemory = ArrayBuffer | SharedArrayBuffer;
+
+/** Whether `buf` is memory that other processes may share (as made by {@link sharedMemory}). */
+export function isSharedMemory(buf: unknown): buf is SharedMemory {
+  return buf instanceof SharedArrayBuffer || (buf instanceof ArrayBuffer && placed.has(buf));
+}
