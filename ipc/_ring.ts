@@ -11,7 +11,7 @@
 // whose thread may run on for a while) neither writes nor takes anything more: each step checks,
 // under its lock, that its own ident is still alive.
 
-import { type SharedMemory } from "../process/_shm.ts";
+import type { SharedMemory } from "../process/_shm.ts";
 import { identAlive, state } from "../process/_state.ts";
 import { decodeItem, type Encoded, Kind } from "./_codec.ts";
 import { RingLock } from "./_ring_lock.ts";

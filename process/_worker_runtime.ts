@@ -3,6 +3,7 @@
 // from a worker by about a second), and talks to its child over a MessageChannel of its own.
 // No worker keeps the program alive by itself (see ./_thread.ts): the exit rules do.
 
+import { wakeAll } from "./_shm.ts";
 import { PortLink } from "./_link.ts";
 import {
   checkModulesReadable,
@@ -76,6 +77,7 @@ function createWorker(
     if (done) return;
     done = true;
     thread.terminate();
+    wakeAll(); // a futex call the thread has pending ends now, not at its timeout
     host.port1.close();
     if (stopped) whenStopped(thread).then(() => onExit(code));
     else onExit(code);

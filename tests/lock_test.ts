@@ -6,7 +6,6 @@ import {
   METHODS,
   outcome,
   spawn,
-  starter,
   startUnmapped,
   timeoutAndAbort,
 } from "./_helpers.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Lock, Queue, RLock, Value } from "../mod.ts";
-import { joinAll, METHODS, outcome, spawn, starter, startUnmapped } from "./_helpers.ts";
+import { joinAll, METHODS, outcome, spawn, startUnmapped } from "./_helpers.ts";
 
 const module = import.meta.url;
 
