@@ -388,12 +388,13 @@ function unref<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
-function leaveFutex(call: FutexCall): void {
-  // The last wait that needed the call went: end it, so it neither holds a thread nor keeps the
-  // program alive for the rest of its timeout.
-  if (--call.users === 0 && !call.over && call.until - performance.now() > 2) {
-    futexWake(registry!.ctl, SEQ);
-  }
+// The last wait that needed the call went: it is ended (unless its time is up anyway) and
+// awaited, so that no call outlives the waits that made it (nor holds a thread, nor keeps the
+// program alive for the rest of its timeout).
+function leaveFutex(call: FutexCall): Promise<void> | undefined {
+  if (--call.users > 0 || call.over) return undefined;
+  if (call.until - performance.now() > 1) futexWake(registry!.ctl, SEQ);
+  return call.done;
 }
 
 /** Polls for this long before sleeping when other processes share the memory. */
@@ -412,7 +413,7 @@ export function sleepMapped(
   expected: number,
   ms: number,
   watch = false,
-): { done: Promise<unknown>; end: () => void } | undefined {
+): { done: Promise<unknown>; end: () => Promise<void> | undefined } | undefined {
   const ctl = registry!.ctl;
   const others = !watch && Atomics.load(ctl, ATTACHED) > 1;
   if (others) {
@@ -423,20 +424,13 @@ export function sleepMapped(
   }
   const rung = Atomics.load(bell!, 0);
   const call = others ? joinFutex(ms) : undefined;
-  if (Atomics.load(view, index) !== expected) {
-    if (call) leaveFutex(call);
-    return undefined;
-  }
-  const r = Atomics.waitAsync(bell!, 0, rung, ms);
-  if (!r.async) {
-    if (call) leaveFutex(call);
-    return undefined;
-  }
+  const r = Atomics.load(view, index) !== expected
+    ? undefined
+    : Atomics.waitAsync(bell!, 0, rung, ms);
+  if (!r?.async) return call ? { done: Promise.resolve(), end: () => leaveFutex(call) } : undefined;
   return {
     done: call ? Promise.race([r.value, call.done]) : r.value,
-    end: () => {
-      if (call) leaveFutex(call);
-    },
+    end: () => call ? leaveFutex(call) : undefined,
   };
 }
 

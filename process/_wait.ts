@@ -56,7 +56,7 @@ export async function waitWord(
   keepAlive: boolean | "watch" = true,
 ): Promise<void> {
   signal?.throwIfAborted();
-  let sleep: { done: Promise<unknown>; end?: () => void } | undefined;
+  let sleep: { done: Promise<unknown>; end?: () => Promise<void> | undefined } | undefined;
   if (mapped(view)) {
     sleep = sleepMapped(view, index, expected, ms, keepAlive === "watch");
   } else {
@@ -80,7 +80,7 @@ export async function waitWord(
     ]);
   } finally {
     if (onAbort) signal!.removeEventListener("abort", onAbort);
-    sleep.end?.();
+    await sleep.end?.();
     if (keepAlive === true) unhold();
   }
 }
