@@ -3,7 +3,7 @@
 // subprocess child, and whatever that child passes the queue on to).
 
 import { openMemory, type SharedMemory } from "../process/_shm.ts";
-import { decodeItem, type Encoded, encodeItem } from "./_codec.ts";
+import { decodeItem, type Encoded, encodeItem } from "../process/_codec.ts";
 import { RETRY, Ring, StreamStart } from "./_ring.ts";
 import type { WaitLimits } from "./_wait.ts";
 import { callWaiting } from "./_remote.ts";

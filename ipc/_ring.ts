@@ -13,7 +13,7 @@
 
 import type { SharedMemory } from "../process/_shm.ts";
 import { identAlive, state } from "../process/_state.ts";
-import { decodeItem, type Encoded, Kind } from "./_codec.ts";
+import { decodeItem, type Encoded, Kind } from "../process/_codec.ts";
 import { RingLock } from "./_ring_lock.ts";
 import {
   GETS,

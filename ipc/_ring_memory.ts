@@ -1,6 +1,7 @@
 // The memory of a shared byte ring (./_ring.ts): where each header word lives, the data area
 // and the copies in and out of it, and the sequence words that waiters sleep on.
 
+import { copyInRing, copyOutRing } from "../process/_ring_bytes.ts";
 import { canMap, notifyWord, type SharedMemory, sharedMemory } from "../process/_shm.ts";
 import { sleep, type WaitLimits } from "./_wait.ts";
 
@@ -178,23 +179,12 @@ export class RingMemory {
 
   /** Copies `src` into the ring at position `pos` (wrapping). */
   copyIn(pos: number, src: Uint8Array): void {
-    const p = pos & this.mask;
-    if (src.length <= 16 && p + src.length <= this.cap) {
-      const data = this.data;
-      for (let i = 0; i < src.length; i++) data[p + i] = src[i];
-      return;
-    }
-    const first = Math.min(src.length, this.cap - p);
-    this.data.set(first === src.length ? src : src.subarray(0, first), p);
-    if (first < src.length) this.data.set(src.subarray(first), 0);
+    copyInRing(this.data, pos, src);
   }
 
   /** Fills `dest` from the ring at position `pos` (wrapping). */
   copyOut(pos: number, dest: Uint8Array): void {
-    const p = pos & this.mask;
-    const first = Math.min(dest.length, this.cap - p);
-    dest.set(this.data.subarray(p, p + first));
-    if (first < dest.length) dest.set(this.data.subarray(0, dest.length - first), first);
+    copyOutRing(this.data, pos, dest);
   }
 
   /** Writes a little-endian u32 at position `pos` (wrapping). */

@@ -10,7 +10,7 @@ import { checkBoolean, checkInteger } from "../process/_check.ts";
 import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
 import { type Caller, registerError, remoteCall, type RpcEndpoint } from "../process/_rpc.ts";
 import { identAlive, state } from "../process/_state.ts";
-import { decodeItem, encodeItem, Kind } from "./_codec.ts";
+import { decodeItem, encodeItem, Kind } from "../process/_codec.ts";
 import { Holders } from "./_holders.ts";
 import { ownCopy } from "./_queue_core.ts";
 import { callWaiting, limitsOf, ServedCalls } from "./_remote.ts";

@@ -4,9 +4,12 @@
 
 import { cloneFromBytes, cloneToBytes } from "../process/_clone.ts";
 import { readTree, TreeWriter } from "../process/_tree.ts";
+import { Kind } from "../process/_codec.ts";
 
-const TREE_BATCH = 0;
-const V8_ONE = 1;
+// The frame's tag byte is the package's one tag scheme (../process/_codec.ts): a tree (here an
+// array of messages), or one value in V8 serialization.
+const TREE_BATCH = Kind.TREE;
+const V8_ONE = Kind.V8;
 
 /** Collects messages that are plain data into one frame. */
 export class Batch {

@@ -3,6 +3,8 @@
 // Nothing here spins; only readBlocking() blocks, for a bounded time, in a dedicated pool worker.
 // A frame must fit in the ring (the channel sends larger messages another way).
 
+import { copyInRing, copyOutRing } from "../process/_ring_bytes.ts";
+
 const HEAD = 0; // bytes written so far (wrapping int32), written by the writer only
 const TAIL = 1; // bytes read so far (wrapping int32), written by the reader only
 const WAITING = 2; // 1 while the writer waits for space
@@ -102,10 +104,7 @@ export class Ring {
   }
 
   #put(bytes: Uint8Array): void {
-    const at = this.#pos & this.#mask;
-    const first = Math.min(bytes.length, this.#cap - at);
-    this.#data.set(first === bytes.length ? bytes : bytes.subarray(0, first), at);
-    if (first < bytes.length) this.#data.set(bytes.subarray(first), 0);
+    copyInRing(this.#data, this.#pos, bytes);
     this.#pos = (this.#pos + bytes.length) | 0;
   }
 
@@ -219,10 +218,7 @@ export class Ring {
   }
 
   #take(len: number, into: Uint8Array): Uint8Array {
-    const at = this.#pos & this.#mask;
-    const first = Math.min(len, this.#cap - at);
-    into.set(this.#data.subarray(at, at + first));
-    if (first < len) into.set(this.#data.subarray(0, len - first), first);
+    copyOutRing(this.#data, this.#pos, into.subarray(0, len));
     this.#pos = (this.#pos + len) | 0;
     Atomics.store(this.#ctrl, TAIL, this.#pos);
     if (Atomics.load(this.#ctrl, WAITING) === 1) Atomics.notify(this.#ctrl, TAIL);

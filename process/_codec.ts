@@ -1,10 +1,11 @@
-// How items travel through the shared byte rings of this folder: a kind tag, then the value's
-// bytes: a number, string or boolean as such, raw bytes, plain data as a tree (../process/_tree.ts),
-// and `node:v8` serialization for everything else structured-cloneable.
+// The package's one codec and tag scheme, for the shared byte rings (the queues' and pipes' in
+// ../ipc/; the pool's frames, ../pool/_codec.ts, carry the same tags): a kind tag, then the
+// value's bytes: a number, string or boolean as such, raw bytes, plain data as a tree
+// (./_tree.ts), and `node:v8` serialization for everything else structured-cloneable.
 
-import { cloneFromBytes, cloneToBytes } from "../process/_clone.ts";
-import { encode, type ReduceContext } from "../process/_reduce.ts";
-import { readTree, TreeWriter } from "../process/_tree.ts";
+import { cloneFromBytes, cloneToBytes } from "./_clone.ts";
+import { encode, type ReduceContext } from "./_reduce.ts";
+import { readTree, TreeWriter } from "./_tree.ts";
 
 /** Kinds of record payload. */
 export const Kind = {
