@@ -4,7 +4,7 @@
 // (./_tree.ts), and `node:v8` serialization for everything else structured-cloneable.
 
 import { cloneFromBytes, cloneToBytes } from "./_clone.ts";
-import { encode, type ReduceContext } from "./_reduce.ts";
+import { decode, encode, type ReduceContext } from "./_reduce.ts";
 import { readTree, TreeWriter } from "./_tree.ts";
 
 /** Kinds of record payload. */
@@ -22,6 +22,8 @@ export const Kind = {
   TREE: 8,
   /** A `Uint8Array` item. */
   U8: 9,
+  /** V8 serialization of a value that holds handles (locks, queues...), revived on decoding. */
+  V8_HANDLES: 10,
 } as const;
 /** One of {@link Kind}'s values. */
 export type Kind = typeof Kind[keyof typeof Kind];
@@ -42,10 +44,12 @@ const scratch = new TreeWriter();
 
 // Items may be read in any process that reaches the queue: a handle travels in them as its
 // shared memory, which every process that maps memory maps.
+let handles = false;
 const NO_SHARE: ReduceContext = {
   sameProcess: false,
   maps: true,
   transfer: [],
+  reduced: () => void (handles = true),
   share(): number {
     throw new TypeError(
       "a handle whose memory other OS processes cannot map (this process lacks --allow-ffi, or " +
@@ -95,12 +99,13 @@ export function encodeItem(value: unknown, what: string): Encoded {
   }
   let walked: unknown;
   try {
+    handles = false;
     walked = encode(value, NO_SHARE, what);
   } catch (e) {
     throw e instanceof TypeError ? e : new TypeError(`${what} cannot be sent: ${e}`);
   }
   try {
-    return { kind: Kind.V8, bytes: cloneToBytes(walked) };
+    return { kind: handles ? Kind.V8_HANDLES : Kind.V8, bytes: cloneToBytes(walked) };
   } catch (e) {
     throw new TypeError(
       `${what} cannot be sent through a queue or pipe: ${(e as Error).message}; ` +
@@ -139,6 +144,8 @@ export function decodeItem(kind: number, bytes: Uint8Array, own: boolean): unkno
       return readTree(bytes);
     case Kind.V8:
       return cloneFromBytes(bytes);
+    case Kind.V8_HANDLES:
+      return decode(cloneFromBytes(bytes), { rpc: undefined });
     default:
       throw new Error(`Corrupt item in a shared queue: unknown kind ${kind}`);
   }

@@ -15,6 +15,8 @@ export interface ReduceContext {
   readonly maps: boolean;
   /** Objects to transfer with the message (MessagePorts), for a worker. */
   readonly transfer: Transferable[];
+  /** Called for each handle that the walk replaces with a marker. */
+  readonly reduced?: () => void;
   /** Serves `target` to the receiving side; returns the id its proxy calls. */
   share(target: RemoteTarget): number;
   /**
@@ -114,6 +116,7 @@ function walkOut(
   const obj = value as object;
   if (seen.has(obj)) return seen.get(obj);
   if (isReducible(obj)) {
+    ctx.reduced?.();
     const { type, state } = obj[reduce](ctx);
     const out = { [MARK]: type, state };
     seen.set(obj, out);
