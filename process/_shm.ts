@@ -39,6 +39,8 @@ const SYMBOLS = {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   open: { parameters: ["buffer", "i32"], result: "i32" },
   kill: { parameters: ["i32", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  close: { parameters: ["i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   futex: {
     name: "syscall",
@@ -440,15 +442,26 @@ export function mapped(view: Int32Array): boolean {
 }
 
 /**
- * Whether the OS process `pid` still runs (a zombie counts as running until its parent reaps
- * it); only asked of processes of this program.
+ * Whether the OS process `pid` still runs; a zombie (dead, not yet reaped: an orphan in a
+ * container whose first process reaps nothing, say) does not. Only asked of processes of this
+ * program.
  */
 export function pidAlive(pid: number): boolean {
   const c = lib();
   if (!c || pid === Deno.pid) return true;
-  if (c.kill(pid, 0) === 0) return true;
-  return new Deno.UnsafePointerView(c.__errno_location()!).getInt32() !== 3; // ESRCH
+  if (c.kill(pid, 0) !== 0) {
+    return new Deno.UnsafePointerView(c.__errno_location()!).getInt32() !== 3; // ESRCH: gone
+  }
+  const fd = c.open(new TextEncoder().encode(`/proc/${pid}/stat\0`), 0o2000000);
+  if (fd < 0) return true;
+  const n = Number(c.read(fd, statBuf, BigInt(statBuf.length)));
+  c.close(fd);
+  if (n <= 0) return true;
+  const text = new TextDecoder().decode(statBuf.subarray(0, n));
+  const state = text[text.lastIndexOf(")") + 2]; // "pid (name) S ..."
+  return state !== "Z" && state !== "X";
 }
+const statBuf = new Uint8Array(512);
 
 // ---- handles' memory as it travels: the one machinery that makes a handle local or remote ----
 
