@@ -1,7 +1,8 @@
 // A counter and an array in shared memory (Python's `Value` and `Array`): four processes add to
-// the counter under its lock, and each squares its own slice of the array. Where memory is shared
-// (worker children) they use `.value` and `.array` directly; subprocess children reach the same
-// objects through their parent with `get()` and `set()`.
+// the counter under its lock, and each squares its own slice of the array. The children use
+// `get()` and `set()`, which work in every child; where a child shares the memory (any child that
+// may use FFI on Linux, or a worker of a parent that does not map) `.value` and `.array` would
+// work too, while a child that reaches the objects through its parent has only the awaited calls.
 //
 //   deno task example:shared_value [--start-method=worker|subprocess]
 

@@ -1,6 +1,7 @@
-// The two ways a queue handle reaches its items: the shared ring itself (the process that made
-// the queue and its worker descendants), or calls over RPC to the process that lent it (a
-// subprocess child, and whatever that child passes the queue on to).
+// The two ways a queue handle reaches its items: the shared ring itself (every process that
+// shares or maps its memory), or calls over RPC to the process that lent it (a child that cannot
+// map shared memory and does not share its parent's SharedArrayBuffers, and whatever that child
+// passes the queue on to).
 
 import { openMemory, type SharedMemory } from "../process/_shm.ts";
 import { decodeItem, type Encoded, encodeItem } from "../process/_codec.ts";
@@ -38,7 +39,7 @@ export interface QueueCore {
   join(limits: WaitLimits): Promise<boolean>;
 }
 
-/** A queue over a shared ring in this OS process. */
+/** A queue over a shared ring that this process shares or maps. */
 export class RingCore implements QueueCore {
   readonly ring: Ring;
   readonly #maxsize: number;

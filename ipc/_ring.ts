@@ -1,15 +1,16 @@
-// The shared byte ring under Queue and Pipe in one OS process: records of (length, kind, tag) and
-// payload in a SharedMemory (./_ring_memory.ts), one writer and one reader at a time, each
-// for one short synchronous step under a lock word that holds its ident (./_ring_lock.ts), item
-// and unfinished-task counters, and one sequence word per side that every change bumps and every
-// waiter sleeps on. Records larger than the ring stream through it in pieces (./_ring_stream.ts).
+// The shared byte ring under Queue and Pipe, in every process that shares or maps its memory:
+// records of (length, kind, tag) and payload in a SharedMemory (./_ring_memory.ts), one writer
+// and one reader at a time, each for one short synchronous step under a lock word that holds its
+// ident (./_ring_lock.ts), item and unfinished-task counters, and one sequence word per side
+// that every change bumps and every waiter sleeps on. Records larger than the ring stream through
+// it in pieces (./_ring_stream.ts).
 //
 // A record is published by moving TAIL past it once its bytes are in, and consumed by moving
 // HEAD past it: a reader never sees half a record. A queue's ring grows (doubling, under both
 // locks, up to its largest size) rather than make a writer wait for room, so a put() never waits
-// for a reader unless that much is already waiting; a pipe's ring keeps its size. A process marked dead (a worker told to stop,
-// whose thread may run on for a while) neither writes nor takes anything more: each step checks,
-// under its lock, that its own ident is still alive.
+// for a reader unless that much is already waiting; a pipe's ring keeps its size. A process
+// marked dead (a worker told to stop, whose thread may run on for a while) neither writes nor
+// takes anything more: each step checks, under its lock, that its own ident is still alive.
 
 import type { SharedMemory } from "../process/_shm.ts";
 import { identAlive, state } from "../process/_state.ts";
@@ -50,7 +51,7 @@ let readScratch = new Uint8Array(4096);
 /** Milliseconds {@link Ring.writeNow} retries while a lock is held by another process's step. */
 const BUSY_MS = 20;
 
-/** A byte ring in shared memory; every process of the worker tree maps the same one. */
+/** A byte ring in shared memory; every process that shares or maps it sees the same one. */
 export class Ring {
   readonly sab: SharedMemory;
   readonly #mem: RingMemory;

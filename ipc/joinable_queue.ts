@@ -38,10 +38,12 @@ import { limitsOf, type QueueWaitOptions } from "./_remote.ts";
  */
 export class JoinableQueue<T = unknown> extends Queue<T> {
   /**
-   * Marks one item taken from the queue as done. In a subprocess child, await it so that the
-   * mark reaches the queue before the child goes.
+   * Marks one item taken from the queue as done. In a process that reaches the queue through
+   * its parent (it cannot map shared memory: no FFI, or not Linux), await it so that the mark
+   * reaches the queue before the process goes.
    *
-   * @returns nothing (a promise of nothing in a subprocess child).
+   * @returns nothing (a promise of nothing in a process that reaches the queue through its
+   * parent).
    * @throws {RangeError} when called more times than items were put.
    */
   taskDone(): void | Promise<void> {

@@ -366,7 +366,8 @@ class PipeConnection<T = unknown> implements Connection<T> {
   /** @ignore */
   [remoteCall](method: string, args: unknown[], caller: Caller): unknown {
     if (this.#remote) {
-      // Passed on by a subprocess child: forward, counting the grandchild as that child.
+      // Passed on by a child that reaches the end through its parent: forward, counting the
+      // grandchild as that child.
       if (method === "close") return;
       return this.#remote.rpc.call(this.#remote.id, method, args);
     }
@@ -420,8 +421,11 @@ registerReviver("mp.PipeConnection", (s, { rpc }) => {
  * end rejects with {@link EOFError} once every process holding the other end has closed it or
  * exited, and everything sent was read.
  *
- * Between the process that made the pipe and its worker descendants messages pass through shared
- * memory; a subprocess child reaches its end through its parent.
+ * Messages pass through shared memory between every process that shares the pipe's memory:
+ * where processes may use FFI on Linux, every child that may use FFI too, worker or subprocess,
+ * maps it; elsewhere worker children share its `SharedArrayBuffer`s (see the `sync` module). A
+ * process that cannot map shared memory (no FFI, or not Linux) reaches its end through its
+ * parent, one round trip per call.
  *
  * @typeParam T the messages' type.
  * @param options `duplex` and `bufferSize`.

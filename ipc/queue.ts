@@ -37,9 +37,11 @@ export interface QueueOptions {
   /**
    * The most bytes the buffer grows to (rounded up to a power of two, at most 2**30). Only its
    * address space is reserved up front; memory is taken as the buffer grows, and stays with the
-   * queue once taken. When this much is waiting, `put()` waits (and `putNowait()` refuses)
-   * until a reader makes room; an item larger than this passes in pieces while a reader takes
-   * it. Give `bufferSize` to make a buffer that never grows.
+   * queue once taken (where memory is mapped, FFI on Linux, both stay until the process exits,
+   * even after the queue is dropped: mapped memory is never unmapped while a process runs). When
+   * this much is waiting, `put()` waits (and `putNowait()` refuses) until a reader makes room;
+   * an item larger than this passes in pieces while a reader takes it. Give `bufferSize` to make
+   * a buffer that never grows.
    * @default {1073741824} (1 GiB), or `bufferSize` when that is larger
    */
   maxBufferSize?: number;
@@ -133,10 +135,13 @@ function newRing(options: QueueOptions): Ring {
  * items of one producer arrive in the order it put them.
  *
  * With `maxsize > 0`, `put()` waits while `maxsize` items are in the queue, counted across all
- * processes. Between the process that made the queue and its worker descendants the items pass
- * through shared memory; a subprocess child reaches the queue through its parent, and there
- * the synchronous calls throw a TypeError that names the call to await instead (`put()` and
- * `get()` with `timeout: 0`, `qsizeAsync()`, `emptyAsync()`, `fullAsync()`).
+ * processes. The items pass through shared memory between every process that shares the
+ * queue's memory: where processes may use FFI on Linux, every child that may use FFI too,
+ * worker or subprocess, maps it; elsewhere worker children share its `SharedArrayBuffer` (see
+ * the `sync` module). A process that cannot map shared memory (no FFI, or not Linux) and reaches
+ * the queue through its parent makes one round trip there per call, and there the synchronous
+ * calls throw a TypeError that names the call to await instead (`put()` and `get()` with
+ * `timeout: 0`, `qsizeAsync()`, `emptyAsync()`, `fullAsync()`).
  *
  * @typeParam T the items' type.
  *
@@ -258,8 +263,9 @@ export class Queue<T = unknown> {
    *
    * @param item a structured-cloneable value.
    * @throws {QueueFullError} when the queue is full.
-   * @throws {TypeError} when the item cannot be sent, the queue is closed, or in a subprocess
-   * child (which must `await put()`).
+   * @throws {TypeError} when the item cannot be sent, the queue is closed, or in a process that
+   * cannot map shared memory (no FFI, or not Linux) and reaches the queue through its parent
+   * (which must `await put()`).
    */
   putNowait(item: T): void {
     this.#check("put");
@@ -303,7 +309,8 @@ export class Queue<T = unknown> {
    *
    * @returns the item.
    * @throws {QueueEmptyError} when the queue is empty.
-   * @throws {TypeError} when the queue is closed, or in a subprocess child.
+   * @throws {TypeError} when the queue is closed, or in a process that cannot map shared memory
+   * (no FFI, or not Linux) and reaches the queue through its parent (which must `await get()`).
    */
   getNowait(): T {
     this.#check("get");
@@ -316,7 +323,8 @@ export class Queue<T = unknown> {
    * The number of items in the queue, counted across all processes.
    *
    * @returns the count at this moment.
-   * @throws {TypeError} in a subprocess child, which has no shared memory: use `qsizeAsync()`.
+   * @throws {TypeError} in a process that cannot map shared memory (no FFI, or not Linux) and
+   * reaches the queue through its parent: use `qsizeAsync()`.
    */
   qsize(): number {
     return this.#core.qsize("qsize");
@@ -326,7 +334,8 @@ export class Queue<T = unknown> {
    * Whether the queue holds no item.
    *
    * @returns `qsize() === 0`.
-   * @throws {TypeError} in a subprocess child, which has no shared memory: use `emptyAsync()`.
+   * @throws {TypeError} in a process that cannot map shared memory (no FFI, or not Linux) and
+   * reaches the queue through its parent: use `emptyAsync()`.
    */
   empty(): boolean {
     return this.#core.qsize("empty") === 0;
@@ -336,7 +345,8 @@ export class Queue<T = unknown> {
    * Whether the queue holds `maxsize` items.
    *
    * @returns false for a queue without limit.
-   * @throws {TypeError} in a subprocess child, which has no shared memory: use `fullAsync()`.
+   * @throws {TypeError} in a process that cannot map shared memory (no FFI, or not Linux) and
+   * reaches the queue through its parent: use `fullAsync()`.
    */
   full(): boolean {
     return this.#isFull(this.#core.qsize("full"));
@@ -348,7 +358,7 @@ export class Queue<T = unknown> {
 
   /**
    * The number of items in the queue, in any process: `qsize()` where memory is shared, one
-   * round trip to the queue's owner in a subprocess child.
+   * round trip to the queue's owner in a process that reaches the queue through its parent.
    *
    * @returns the count at this moment.
    *
@@ -366,7 +376,8 @@ export class Queue<T = unknown> {
   }
 
   /**
-   * Whether the queue holds no item, in any process (also in a subprocess child).
+   * Whether the queue holds no item, in any process (also in one that reaches the queue through
+   * its parent).
    *
    * @returns `(await qsizeAsync()) === 0`.
    *
@@ -382,7 +393,8 @@ export class Queue<T = unknown> {
   }
 
   /**
-   * Whether the queue holds `maxsize` items, in any process (also in a subprocess child).
+   * Whether the queue holds `maxsize` items, in any process (also in one that reaches the queue
+   * through its parent).
    *
    * @returns false for a queue without limit.
    *
@@ -442,7 +454,7 @@ export class Queue<T = unknown> {
       case "taskDone":
         return core.taskDone();
       case "qsize":
-        return core.qsizeAsync(); // also when this handle is itself a subprocess child's
+        return core.qsizeAsync(); // also when this handle is itself a proxy
     }
     throw new TypeError(`Cannot call '${method}' on a queue`);
   }

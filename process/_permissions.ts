@@ -22,7 +22,11 @@ export interface ProcessPermissions {
   env?: PermissionValue;
   /** Subprocesses. @default {"inherit"} */
   run?: PermissionValue;
-  /** Foreign functions. @default {"inherit"} */
+  /**
+   * Foreign functions. Inherited whole (or `true`) from a parent that maps shared memory (FFI
+   * on Linux), it lets the child map the memory of locks, values, queues and pipes too; `false`
+   * or a list makes it reach them through its parent. @default {"inherit"}
+   */
   ffi?: PermissionValue;
   /** System information. @default {"inherit"} */
   sys?: PermissionValue;

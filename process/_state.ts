@@ -14,7 +14,10 @@ export interface SelfInfo {
   daemon: boolean;
   /** Position in the process tree: `[]` for the main process, `[2]` for its second child. */
   identity: number[];
-  /** This process's slot in the liveness table of the OS process that owns its shared memory. */
+  /**
+   * This process's slot in its liveness table: the registry's, shared by every process that maps
+   * or shares its memory (a child that does neither starts a table of its own).
+   */
   ident: number;
   pid: number;
   isChild: boolean;
@@ -49,8 +52,9 @@ export interface State {
   /** True while a child re-imports its main module, before the target runs. */
   importingMain: boolean;
   /**
-   * Liveness table shared by every thread of this OS process: slot `ident % TABLE_SIZE` holds
-   * `ident` while that process is alive. Slot 0 holds the next ident to hand out.
+   * Liveness table shared by every process that maps or shares the registry: slot
+   * `ident % TABLE_SIZE` holds `ident` while that process is alive. Slot 0 holds the next ident
+   * to hand out.
    */
   table: Int32Array;
   /** The program's registry that holds {@link State.table}: mapped where processes can map. */

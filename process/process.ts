@@ -70,7 +70,11 @@ export interface ProcessOptions<A extends any[] = any[]> {
   startMethod?: StartMethod;
   /**
    * The child's permissions, never more than this process has. Narrowing a worker's needs
-   * `--unstable-worker-options`.
+   * `--unstable-worker-options`. Where this process maps shared memory (FFI on Linux), a child
+   * maps it too only with `ffi` inherited or `true`; with `ffi: false` or a list it reaches
+   * shared objects through this process (and their synchronous members throw there). Deno does
+   * not sandbox FFI: a child that may use it can get around the rest of its `permissions`, so a
+   * child narrowed for safety needs `ffi: false` too.
    * @default {every kind "inherit"}
    */
   permissions?: ProcessPermissions;
@@ -97,7 +101,10 @@ export function checkStartMethod(method: unknown): StartMethod {
  * Give it an exported `target` and `args`, or subclass it and override `run()`; `start()` it,
  * then `join()` it. Under the `"worker"` start method the child is a Web Worker; under
  * `"subprocess"` it is a `deno run` child process with at most this process's permissions,
- * which exits when its parent does.
+ * which exits when its parent does. Either kind of child shares the locks, values, queues and
+ * pipes it is given: where both processes may use FFI on Linux, through the same mapped memory,
+ * and a worker child through `SharedArrayBuffer`s where its parent does not map; otherwise it
+ * reaches them through its parent (see the `sync` module).
  *
  * Python's exit rules hold: when a process's own work is done (for the main process: its event
  * loop has nothing left but children; for a child: its target settled), or it fails with an

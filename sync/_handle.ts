@@ -1,6 +1,7 @@
 // What every synchronization handle shares: who is calling (for owners and dead holders), how a
-// handle travels to a child (its SharedArrayBuffer for a worker, a proxy id for a subprocess),
-// and how a proxy's calls, cancellations included, are served by the real object.
+// handle travels to a child (its memory for a child that reaches it: a SharedArrayBuffer for a
+// worker, a mapped segment for any child that maps; else a proxy id), and how a proxy's calls,
+// cancellations included, are served by the real object.
 
 import type { ReduceContext, Reduced } from "../process/_reduce.ts";
 import type { Caller, RemoteTarget, RpcEndpoint } from "../process/_rpc.ts";
@@ -10,9 +11,9 @@ import { waitWord } from "../process/_wait.ts";
 
 /** Who acts on a handle: an ident in this OS process's liveness table, and a sub-owner tag. */
 export interface Who {
-  /** Liveness ident of the process (or the subprocess child that forwarded the call). */
+  /** Liveness ident of the process (or the child that forwarded the call through its proxy). */
   readonly ident: number;
-  /** 0 for a call made in this OS process; tells apart processes behind one subprocess child. */
+  /** 0 for a call the process `ident` made itself; tells apart processes behind one proxy. */
   readonly tag: number;
   /** Whether the caller still lives; a remote caller's waits end when it dies. */
   readonly alive: (() => boolean) | undefined;

@@ -5,7 +5,7 @@
 // process (a call still being served for it) fails instead of landing on a reaped entry.
 //
 // An entry is changed by the thread that acts for its ident (one ident is one thread: calls from
-// a subprocess child are all served on the thread that owns the object) or, once that ident is
+// a proxy are all served on the thread that owns the object) or, once that ident is
 // dead, by whoever reaps it.
 
 import { isSharedMemory, type SharedMemory, sharedMemory } from "../process/_shm.ts";

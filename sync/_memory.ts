@@ -1,5 +1,6 @@
 // The one implementation behind Value and SharedArray: typed elements in shared memory, an
-// optional lock, and element reads and writes through the parent in a subprocess child.
+// optional lock, and element reads and writes through the parent in a process that cannot map
+// that memory (no FFI, or not Linux).
 
 import { decode, encode, type ReduceContext, type Reduced } from "../process/_reduce.ts";
 import type { Caller, RemoteTarget, RpcEndpoint } from "../process/_rpc.ts";

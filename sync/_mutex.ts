@@ -29,7 +29,7 @@ export const YES: Got = 1;
 export const RECOVERED: Got = 2;
 
 // TAG and COUNT are only read by the holder's own thread (one ident is one thread; calls from a
-// subprocess are all served on the thread that owns the object), so plain writes do, ordered by
+// proxy are all served on the thread that owns the object), so plain writes do, ordered by
 // the atomic operations on OWNER around them.
 function take(w: Int32Array, who: Who, expected: number): boolean {
   if (Atomics.compareExchange(w, OWNER, expected, who.ident) !== expected) return false;

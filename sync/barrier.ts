@@ -93,8 +93,9 @@ interface Sent {
  * within a tenth of a second. A party that never arrives at all is not noticed: give `wait()` (or
  * the barrier) a `timeout` so that the others stop waiting, as in Python.
  *
- * In a subprocess child it is reached through the parent: `nWaiting` and `broken` throw there
- * (use `stateAsync()`).
+ * In a process that cannot map shared memory (no FFI, or not Linux) and reaches it through its
+ * parent (see the `sync` module): `parties`, `nWaiting` and `broken` throw there (use
+ * `stateAsync()`).
  *
  * @example
  * ```ts
@@ -297,7 +298,8 @@ export class Barrier {
   /**
    * The number of parties.
    *
-   * @throws {TypeError} in a subprocess child: use `stateAsync()`.
+   * @throws {TypeError} in a process that cannot map shared memory (no FFI, or not Linux) and
+   * reaches the barrier through its parent: use `stateAsync()`.
    *
    * @example
    * ```ts
@@ -313,7 +315,8 @@ export class Barrier {
   /**
    * The number of parties waiting now.
    *
-   * @throws {TypeError} in a subprocess child: use `stateAsync()`.
+   * @throws {TypeError} in a process that cannot map shared memory (no FFI, or not Linux) and
+   * reaches the barrier through its parent: use `stateAsync()`.
    *
    * @example
    * ```ts
@@ -330,7 +333,8 @@ export class Barrier {
   /**
    * Whether the barrier is broken.
    *
-   * @throws {TypeError} in a subprocess child: use `stateAsync()`.
+   * @throws {TypeError} in a process that cannot map shared memory (no FFI, or not Linux) and
+   * reaches the barrier through its parent: use `stateAsync()`.
    *
    * @example
    * ```ts

@@ -45,7 +45,8 @@ export type { SyncWaitOptions };
  * notification over for a later waiter; the dead waiter never takes the lock back. (Python's
  * `notify()` can then wait forever for the dead waiter to wake.)
  *
- * In a subprocess child it is reached through the parent; its methods work the same there.
+ * In a process that cannot map shared memory (no FFI, or not Linux) and reaches it through its
+ * parent (see the `sync` module), its methods work the same.
  *
  * @example
  * ```ts
@@ -71,8 +72,9 @@ export class Condition {
    * Creates a condition variable over `lock`.
    *
    * @param lock the lock (a `Lock` or an `RLock`) to use; a new `RLock` when left out, as in
-   * Python. It must have been created in this process or reached through shared memory.
-   * @throws {TypeError} when `lock` is not a Lock or RLock, or lives in another OS process.
+   * Python. It must have been created in this process or reached through shared memory (a
+   * lock that this process reaches through its parent will not do).
+   * @throws {TypeError} when `lock` is not a Lock or RLock, or is reached through the parent.
    */
   constructor(lock?: Lock) {
     const r = revived();
@@ -211,8 +213,8 @@ export class Condition {
   }
 
   // Takes the lock back after a wait, with its re-entry depth. A caller that died meanwhile
-  // (a subprocess child, whose wait this process served) never takes it, and a notification it
-  // got goes on to another waiter.
+  // (a child that reaches the condition through this process, whose wait this process served)
+  // never takes it, and a notification it got goes on to another waiter.
   async #reacquire(lw: Int32Array, who: Who, saved: number, notified: boolean): Promise<void> {
     let got = callerDied(who) ? NO : await acquire(lw, who, false, Infinity, undefined);
     if (got !== NO && callerDied(who)) {

@@ -17,8 +17,9 @@ export type { SyncWaitOptions };
  * A flag, initially false: `set()` makes it true and wakes every waiter, in any process;
  * `clear()` makes it false again. It can be passed to children of either start method in `args`.
  *
- * In a subprocess child it is reached through the parent: `isSet()` throws there (use
- * `isSetAsync()`); `set()` and `clear()` are sent in order with later calls.
+ * In a process that cannot map shared memory (no FFI, or not Linux) and reaches it through its
+ * parent (see the `sync` module): `isSet()` throws there (use `isSetAsync()`); `set()` and
+ * `clear()` are sent in order with later calls.
  *
  * @example
  * ```ts
@@ -82,7 +83,8 @@ export class Event {
    * Whether the flag is set.
    *
    * @returns the flag.
-   * @throws {TypeError} in a subprocess child, where memory is not shared: use `isSetAsync()`.
+   * @throws {TypeError} in a process that cannot map shared memory (no FFI, or not Linux) and
+   * reaches the event through its parent: use `isSetAsync()`.
    *
    * @example
    * ```ts

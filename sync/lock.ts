@@ -25,9 +25,10 @@ export interface AcquireOptions extends SyncWaitOptions {}
  * acquirer takes the lock over, and its {@link Lock.recovered} is `true` (so is the `recovered` of
  * what `hold()` returns) until it releases: the data the lock protects may be half-updated.
  *
- * In a subprocess child, the lock is reached through its parent: `acquire()`/`release()` work the
- * same, `locked()` throws (use `lockedAsync()`), and only the process that acquired through its
- * handle may release it.
+ * In a process that cannot map shared memory (no FFI, or not Linux) and reaches the lock through
+ * its parent (see the `sync` module): `acquire()`/`release()` work the same, `locked()` and
+ * `tryAcquire()` throw (use `lockedAsync()` and `acquire({ timeout: 0 })`), and only the process
+ * that acquired through its handle may release it.
  *
  * @example Hold a lock for a block, as Python's `with lock:`
  * ```ts
@@ -98,8 +99,8 @@ export class Lock {
    * `lock.tryAcquire() || await lock.acquire()`.
    *
    * @returns `true` when acquired (also from a holder that died), `false` when held.
-   * @throws {TypeError} in a subprocess child, where memory is not shared: use
-   * `await acquire({ timeout: 0 })`.
+   * @throws {TypeError} in a process that cannot map shared memory (no FFI, or not Linux) and
+   * reaches the lock through its parent: use `await acquire({ timeout: 0 })`.
    *
    * @example
    * ```ts
@@ -118,8 +119,8 @@ export class Lock {
   /**
    * Releases the lock; a waiter, in any process, can then take it.
    *
-   * @throws {TypeError} when the lock is not locked (or, in a subprocess child, not acquired
-   * through this handle).
+   * @throws {TypeError} when the lock is not locked (or, in a process that reaches the lock
+   * through its parent, not acquired through this handle).
    *
    * @example
    * ```ts
@@ -138,7 +139,8 @@ export class Lock {
    * Whether some process holds the lock.
    *
    * @returns `true` while held.
-   * @throws {TypeError} in a subprocess child, where memory is not shared: use `lockedAsync()`.
+   * @throws {TypeError} in a process that cannot map shared memory (no FFI, or not Linux) and
+   * reaches the lock through its parent: use `lockedAsync()`.
    *
    * @example
    * ```ts

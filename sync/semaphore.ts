@@ -25,8 +25,9 @@ export interface SemaphoreOptions {
    * process throws a TypeError), and the count never grows past its initial value, which must be
    * at least 1. Slots come back when some process would otherwise wait for one, within a tenth
    * of a second of the holder's death while others wait. The data the slots guard may have been
-   * left half-updated by the dead holder. A holder is a process as this process's liveness table
-   * knows it: a worker child, or a subprocess child with everything it started; at most 1024
+   * left half-updated by the dead holder. A holder is a process as the liveness table knows it:
+   * each process that shares or maps the semaphore's memory, and a child that reaches it through
+   * its parent (no FFI, or not Linux) together with everything it started; at most 1024
    * processes hold slots at once (more wait for one of them to release).
    * @default {false}
    */
@@ -38,9 +39,10 @@ export interface SemaphoreOptions {
  * most `value` holders at once, in any processes. It can be passed to children of either start
  * method in `args`.
  *
- * In a subprocess child it is reached through the parent: `getValue()` throws there (use
- * `getValueAsync()`), and an error of `release()` (a bounded semaphore released too often) is
- * thrown by the next call on that handle.
+ * In a process that cannot map shared memory (no FFI, or not Linux) and reaches it through its
+ * parent (see the `sync` module): `getValue()` throws there (use `getValueAsync()`), and an error
+ * of `release()` (a bounded semaphore released too often) is thrown by the next call on that
+ * handle.
  *
  * A holder that dies keeps its slots, as in Python, unless the semaphore was created with
  * `recoverDead: true` (see {@link SemaphoreOptions.recoverDead}); a wait for a slot can always
@@ -175,7 +177,8 @@ export class Semaphore {
    * The current count (with `recoverDead`, after taking back the slots of holders that died).
    *
    * @returns the count.
-   * @throws {TypeError} in a subprocess child, where memory is not shared: use `getValueAsync()`.
+   * @throws {TypeError} in a process that cannot map shared memory (no FFI, or not Linux) and
+   * reaches the semaphore through its parent: use `getValueAsync()`.
    *
    * @example
    * ```ts

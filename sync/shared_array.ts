@@ -31,10 +31,15 @@ export type ArrayOf<T extends Typecode> = T extends "b" | "i8" ? Int8Array
  * A fixed-length array of numbers of one typecode (as for {@link Value}) in shared memory. It can
  * be passed to children of either start method in `args`.
  *
- * - `.array` is the typed-array view, read and written synchronously where memory is shared (the
- *   creating process and its worker children); use `Atomics` on it for atomic integer updates.
- * - `await get(i)`, `await set(i, v)` and `await toArray()` work everywhere, also in a subprocess
- *   child, where `.array` throws a TypeError that says so.
+ * - `.array` is the typed-array view, read and written synchronously wherever memory is shared
+ *   (the creating process, its worker children, and, where processes may use FFI on Linux, every
+ *   child that may use FFI too; see the `sync` module); use `Atomics` on it for atomic integer
+ *   updates. Its buffer is a `SharedArrayBuffer` only where memory is not mapped: over mapped
+ *   memory it is an `ArrayBuffer`, on which `Atomics.add`, `compareExchange`, `load`, `store`
+ *   and the like work across processes but `Atomics.wait` and `Atomics.waitAsync` throw.
+ * - `await get(i)`, `await set(i, v)` and `await toArray()` work everywhere, also in a process
+ *   that cannot map shared memory (no FFI, or not Linux) and reaches the array through its
+ *   parent, where `.array` throws a TypeError that says so.
  *
  * @example
  * ```ts
@@ -92,7 +97,8 @@ export class SharedArray<T extends Typecode = Typecode> {
   /**
    * The typed-array view of the shared memory.
    *
-   * @throws {TypeError} in a subprocess child: use `get()`, `set()` and `toArray()`.
+   * @throws {TypeError} in a process that cannot map shared memory (no FFI, or not Linux) and
+   * reaches the array through its parent: use `get()`, `set()` and `toArray()`.
    *
    * @example
    * ```ts

@@ -31,12 +31,14 @@ export interface ValueOptions {
  * `bigint`. It can be passed to children of either start method in `args`.
  *
  * Reading and writing:
- * - `value.value` reads and writes synchronously, where memory is shared: in the process that
- *   created it and in its worker children. A single read or write is atomic for integers; a
- *   read-modify-write such as `value.value += 1` is not: hold `getLock()` around it.
- * - `await value.get()` and `await value.set(v)` work everywhere, also in a subprocess child,
- *   which has no shared memory and reaches the value through its parent. There `value.value`
- *   throws a TypeError that says so.
+ * - `value.value` reads and writes synchronously, wherever memory is shared: in the process that
+ *   created it, its worker children, and, where processes may use FFI on Linux, every child
+ *   that may use FFI too, subprocess children included (see the `sync` module). A single read
+ *   or write is atomic for integers; a read-modify-write such as `value.value += 1` is not: hold
+ *   `getLock()` around it.
+ * - `await value.get()` and `await value.set(v)` work everywhere, also in a process that cannot
+ *   map shared memory (no FFI, or not Linux) and reaches the value through its parent. There
+ *   `value.value` throws a TypeError that says so.
  *
  * @example Count under the value's lock
  * ```ts
@@ -84,8 +86,9 @@ export class Value<T extends Typecode = Typecode> {
   /**
    * The value, where memory is shared.
    *
-   * @throws {TypeError} in a subprocess child (use `get()`/`set()`), or when setting a value of
-   * the wrong kind.
+   * @throws {TypeError} in a process that cannot map shared memory (no FFI, or not Linux) and
+   * reaches the value through its parent (use `get()`/`set()`), or when setting a value of the
+   * wrong kind.
    * @throws {RangeError} when setting a value out of the type's range.
    *
    * @example
