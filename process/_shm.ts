@@ -40,6 +40,8 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   kill: { parameters: ["i32", "i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   futex: {
@@ -136,8 +138,37 @@ function newSegment(size: number): Segment {
   if (c.ftruncate(fd, BigInt(size)) !== 0) fail("ftruncate");
   const uid = `${Deno.pid}.${crypto.randomUUID()}`;
   const seg = { uid, fd, addr: mapFd(fd, size), size };
+  // The stamp: what a process that opens the segment by its fd checks it found (a pid and an fd
+  // number outlive the process that held them, and may name another file by then).
+  new Uint8Array(bufferAt({ seg, off: 0 }, STAMP_BYTES)).set(new TextEncoder().encode(uid));
   segments.set(uid, seg);
   return seg;
+}
+
+const STAMP_BYTES = 64;
+
+/** Opens and maps the segment `ref` as the process `pid` holds it at `fd`; undefined if gone. */
+function mapHeld(c: Libc, ref: SegmentRef, pid: number, fd: number): Segment | undefined {
+  const path = new TextEncoder().encode(`/proc/${pid}/fd/${fd}\0`);
+  const link = new Uint8Array(64);
+  const n = Number(c.readlink(path, link, 64n));
+  if (
+    n <= 0 || !new TextDecoder().decode(link.subarray(0, n)).startsWith("/memfd:multiprocessing")
+  ) {
+    return undefined; // that process has exited, or the number names another file now
+  }
+  const own = c.open(path, 0o2000002 /* O_RDWR | O_CLOEXEC */);
+  if (own < 0) return undefined;
+  const addr = mapFd(own, ref.size);
+  const ptr = Deno.UnsafePointer.create(addr)!;
+  const stamp = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, STAMP_BYTES));
+  const uid = new TextEncoder().encode(ref.uid);
+  if (uid.every((b, i) => stamp[i] === b) && stamp[uid.length] === 0) {
+    return { uid: ref.uid, fd: own, addr, size: ref.size };
+  }
+  c.munmap(ptr, BigInt(ref.size));
+  c.close(own);
+  return undefined;
 }
 
 function bufferAt(p: Placement, len: number): ArrayBuffer {
@@ -168,10 +199,10 @@ export function sharedMemory(bytes: number): SharedMemory {
   const len = Math.max(bytes, 1);
   let p: Placement;
   if (len > OWN_SEGMENT) {
-    p = { seg: newSegment(len), off: 0 };
+    p = { seg: newSegment(STAMP_BYTES + len), off: STAMP_BYTES };
   } else {
     if (!arena || arena.used + len > arena.seg.size) {
-      arena = { seg: newSegment(ARENA_BYTES), used: 0 };
+      arena = { seg: newSegment(ARENA_BYTES), used: STAMP_BYTES };
     }
     p = { seg: arena.seg, off: arena.used };
     arena.used += Math.ceil(len / 64) * 64; // each object on cache lines of its own
@@ -211,10 +242,8 @@ export function openSegment(ref: SegmentRef): ArrayBuffer {
         seg = { uid: ref.uid, fd, addr, size: ref.size }; // a thread of this process mapped it
         break;
       }
-      const own = c.open(new TextEncoder().encode(`/proc/${pid}/fd/${fd}\0`), 0o2000002);
-      if (own < 0) continue; // that process has exited: try the next
-      seg = { uid: ref.uid, fd: own, addr: mapFd(own, ref.size), size: ref.size };
-      break;
+      seg = mapHeld(c, ref, pid, fd);
+      if (seg) break; // else that process has exited: try the next
     }
     if (!seg) {
       throw new Error(
