@@ -91,6 +91,19 @@ interface Segment {
   readonly size: number;
 }
 
+// Which of this process's bells a word of a segment rings: a hash of the segment and the word's
+// offset, the same in every thread whatever address it mapped the segment at.
+const keys = new Map<string, number>();
+function keyOf(uid: string): number {
+  let k = keys.get(uid);
+  if (k === undefined) {
+    k = 0x811c9dc5;
+    for (let i = 0; i < uid.length; i++) k = Math.imul(k ^ uid.charCodeAt(i), 0x01000193);
+    keys.set(uid, k >>>= 0);
+  }
+  return k;
+}
+
 /** Where a mapped buffer lies: its segment and offset. */
 interface Placement {
   readonly seg: Segment;
@@ -281,7 +294,7 @@ export function createRegistry(slots: number): Registry {
   const r = registryOf(sharedMemory(CTL_BYTES + 8 * slots), slots);
   Atomics.store(r.ctl, ATTACHED, 1);
   if (isMapped(r.ctl.buffer)) registry = r;
-  bell ??= new Int32Array(new SharedArrayBuffer(4));
+  bell ??= new Int32Array(new SharedArrayBuffer(4 * BELLS));
   return r;
 }
 
@@ -313,7 +326,7 @@ export function joinRegistry(ref: RegistryRef): Registry {
     ? ref.memory
     : openSegment(ref.memory as SegmentRef);
   const r = registryOf(buf, ref.slots);
-  bell = ref.bell ?? new Int32Array(new SharedArrayBuffer(4));
+  bell = ref.bell ?? new Int32Array(new SharedArrayBuffer(4 * BELLS));
   if (isMapped(buf)) {
     registry = r;
     if (!ref.bell) Atomics.add(r.ctl, ATTACHED, 1); // a new OS process maps the program's memory
@@ -343,21 +356,29 @@ export function notifyWord(view: Int32Array, index: number, count = Infinity): v
     Atomics.notify(view, index, count);
     return;
   }
-  ringBell();
+  ringBell(bellOf(view, index));
   const ctl = registry!.ctl;
   Atomics.add(ctl, SEQ, 1);
   if (Atomics.load(ctl, FWAITERS) > 0) futexWake(ctl, SEQ);
 }
 
-function ringBell(): void {
-  Atomics.add(bell!, 0, 1);
-  Atomics.notify(bell!, 0);
+/** Bells per OS process: waiters on different words mostly sleep on different bells. */
+const BELLS = 256;
+
+function bellOf(view: Int32Array, index: number): number {
+  const p = placed.get(view.buffer)!;
+  return (keyOf(p.seg.uid) + ((p.off + view.byteOffset) >>> 2) + index) & (BELLS - 1);
+}
+
+function ringBell(i: number): void {
+  Atomics.add(bell!, i, 1);
+  Atomics.notify(bell!, i);
 }
 
 /** Wakes every waiter of this program that sleeps on mapped memory (a thread is stopping). */
 export function wakeAll(): void {
   if (!registry) return;
-  ringBell();
+  for (let i = 0; i < BELLS; i++) ringBell(i);
   Atomics.add(registry.ctl, SEQ, 1);
   futexWake(registry.ctl, SEQ);
 }
@@ -453,11 +474,12 @@ export function sleepMapped(
       if (Atomics.load(view, index) !== expected) return undefined;
     } while (performance.now() < stop);
   }
-  const rung = Atomics.load(bell!, 0);
+  const b = bellOf(view, index);
+  const rung = Atomics.load(bell!, b);
   const call = others ? joinFutex(ms) : undefined;
   const r = Atomics.load(view, index) !== expected
     ? undefined
-    : Atomics.waitAsync(bell!, 0, rung, ms);
+    : Atomics.waitAsync(bell!, b, rung, ms);
   if (!r?.async) return call ? { done: Promise.resolve(), end: () => leaveFutex(call) } : undefined;
   return {
     done: call ? Promise.race([r.value, call.done]) : r.value,
