@@ -320,6 +320,18 @@ export function registryRef(
   return sameProcess ? { memory: buf, bell, slots } : undefined;
 }
 
+/**
+ * Counts an OS process that maps the program's memory (a subprocess child about to start), for
+ * as long as `running` has not settled: while it is more than this one, waits also listen for
+ * other processes' notifications (a futex call), and stop listening once they are gone.
+ */
+export function attachWhile(running: Promise<unknown>): void {
+  if (!registry) return;
+  const ctl = registry.ctl;
+  Atomics.add(ctl, ATTACHED, 1);
+  void running.finally(() => Atomics.sub(ctl, ATTACHED, 1));
+}
+
 /** Joins the registry a parent described (a child's first step); undefined for a new one. */
 export function joinRegistry(ref: RegistryRef): Registry {
   const buf = ref.memory instanceof SharedArrayBuffer
@@ -329,7 +341,6 @@ export function joinRegistry(ref: RegistryRef): Registry {
   bell = ref.bell ?? new Int32Array(new SharedArrayBuffer(4 * BELLS));
   if (isMapped(buf)) {
     registry = r;
-    if (!ref.bell) Atomics.add(r.ctl, ATTACHED, 1); // a new OS process maps the program's memory
   }
   return r;
 }

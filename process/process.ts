@@ -5,7 +5,7 @@
  * @module
  */
 
-import { canMap, registryRef } from "./_shm.ts";
+import { attachWhile, canMap, registryRef } from "./_shm.ts";
 import { encode } from "./_reduce.ts";
 import { RpcEndpoint } from "./_rpc.ts";
 import type { ChildHandle, Runtime, StartPayload } from "./_runtime.ts";
@@ -347,6 +347,7 @@ export class Process<A extends any[] = any[]> {
       });
       this.#handle = handle;
       if (!sameProcess) identRunsIn(s.table, ident, handle.pid);
+      if (!sameProcess && maps) attachWhile(handle.exited);
       s.children.add(this);
       this.#exited = handle.exited.then((code) => {
         this.#exitCode ??= code;
