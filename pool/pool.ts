@@ -5,7 +5,8 @@
  * @module
  */
 
-import { checkStartMethod, Process, type StartMethod } from "../process/process.ts";
+import { Process, type StartMethod } from "../process/process.ts";
+import { checkStartMethod } from "../process/_check.ts";
 import { cpuCount } from "../process/current.ts";
 import { dataToError } from "../process/_rpc.ts";
 import { ENDED, EXITED, onMainThread, state } from "../process/_state.ts";

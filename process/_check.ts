@@ -103,3 +103,13 @@ export function checkModuleUrl(module: unknown, what: string): string {
   if (typeof module === "string" && URL.canParse(module)) return module;
   return wrongType(what, "module", "a URL such as `import.meta.url`", module);
 }
+
+/** Checks a start method name; used by every API that takes one. */
+export function checkStartMethod(method: unknown): "worker" | "subprocess" {
+  if (method !== "worker" && method !== "subprocess") {
+    throw new TypeError(
+      `Cannot use start method '${String(method)}': expected "worker" or "subprocess"`,
+    );
+  }
+  return method;
+}

@@ -10,7 +10,7 @@ import { ADOPT, installState, newRegistry, type State, state } from "./_state.ts
 import { joinRegistry, type RegistryRef } from "./_shm.ts";
 import { moduleLabel } from "./_target.ts";
 import { Process } from "./process.ts";
-import { setCurrentProcess } from "./current.ts";
+import { setCurrentProcess } from "./_current.ts";
 import { finishChildren } from "./_exit.ts";
 
 /** How a child of one start method reaches the outside. */

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { checkStartMethod, Process, type ProcessOptions } from "./process.ts";
+import { Process, type ProcessOptions } from "./process.ts";
+import { checkStartMethod } from "./_check.ts";
 import { type StartMethod, state } from "./_state.ts";
 
 /**

@@ -6,7 +6,8 @@
  */
 
 import { Process } from "./process.ts";
-import { ADOPT, state } from "./_state.ts";
+import { state } from "./_state.ts";
+import { current, setCurrentProcess } from "./_current.ts";
 
 /** The parent of the current process, as the child knows it. */
 export interface ParentProcess {
@@ -15,8 +16,6 @@ export interface ParentProcess {
   /** The parent's OS pid. */
   readonly pid: number;
 }
-
-const CURRENT = Symbol.for("@mp/multiprocessing.current");
 
 /**
  * The `Process` object that stands for the current process: named `"MainProcess"` in the main
@@ -32,20 +31,12 @@ const CURRENT = Symbol.for("@mp/multiprocessing.current");
  * ```
  */
 export function currentProcess(): Process {
-  const g = globalThis as unknown as Record<symbol, Process | undefined>;
-  let p = g[CURRENT];
+  let p = current();
   if (!p) {
     p = new Process({ name: state().self.name });
     setCurrentProcess(p);
   }
   return p;
-}
-
-/** Makes `p` the current process's object; used by a child's bootstrap. */
-export function setCurrentProcess(p: Process): void {
-  const s = state();
-  Process[ADOPT](p, { ...s.self, pid: Deno.pid });
-  (globalThis as unknown as Record<symbol, Process>)[CURRENT] = p;
 }
 
 /**

@@ -20,7 +20,13 @@ import {
   type ProcessPermissions,
 } from "./_permissions.ts";
 import { watchExit } from "./_exit.ts";
-import { checkBoolean, checkModuleUrl, checkString, wrongType } from "./_check.ts";
+import {
+  checkBoolean,
+  checkModuleUrl,
+  checkStartMethod,
+  checkString,
+  wrongType,
+} from "./_check.ts";
 import {
   ADOPT,
   allocateIdent,
@@ -84,16 +90,6 @@ const RUNTIMES: Record<StartMethod, Runtime> = {
   worker: workerRuntime,
   subprocess: subprocessRuntime,
 };
-
-/** Checks a start method name; used by every API that takes one. */
-export function checkStartMethod(method: unknown): StartMethod {
-  if (method !== "worker" && method !== "subprocess") {
-    throw new TypeError(
-      `Cannot use start method '${String(method)}': expected "worker" or "subprocess"`,
-    );
-  }
-  return method;
-}
 
 /**
  * A process: the unit of work that runs in parallel with its parent, as in Python.
