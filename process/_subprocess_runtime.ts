@@ -4,6 +4,7 @@
 // The directory lives only until the child has connected (either side removes it then), so that
 // even a parent killed with SIGKILL leaves nothing behind once its children have started.
 
+import { childConfigFlags } from "./_config.ts";
 import { SocketLink } from "./_link.ts";
 import { until } from "./_until.ts";
 import { need, permissionFlags } from "./_permissions.ts";
@@ -49,7 +50,16 @@ class SubprocessChild implements ChildHandle {
       const flags = permissionFlags(spec.permissions, socket);
       const entry = entryFor(payload.module);
       this.#child = new Deno.Command(deno, {
-        args: ["run", "--no-prompt", ...flags, entry, socket, JSON.stringify(early), ...Deno.args],
+        args: [
+          "run",
+          "--no-prompt",
+          ...childConfigFlags(),
+          ...flags,
+          entry,
+          socket,
+          JSON.stringify(early),
+          ...Deno.args,
+        ],
         stdin: "null",
         stdout: "inherit",
         stderr: "inherit",

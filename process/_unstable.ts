@@ -6,6 +6,7 @@
 // deno.jsonc found from the main module's directory upwards, as `deno run` finds it).
 
 import { ownFlags } from "./_permissions.ts";
+import { configFlag } from "./_config.ts";
 
 const IN_CONFIG = /"unstable"\s*:\s*\[[^\]]*"worker-options"/;
 
@@ -15,18 +16,6 @@ function listsFeature(path: string): boolean | undefined {
   } catch (e) {
     return e instanceof Deno.errors.NotFound ? undefined : true; // unreadable: cannot tell
   }
-}
-
-/** The config file named by `flags`: a path, `null` for `--no-config`, undefined for none. */
-function configFlag(flags: string[]): string | null | undefined {
-  for (let i = 0; i < flags.length; i++) {
-    const f = flags[i];
-    if (f === "--no-config") return null;
-    if (f === "--config" || f === "-c") return flags[i + 1];
-    if (f.startsWith("--config=")) return f.slice("--config=".length);
-    if (f.startsWith("-c=")) return f.slice(3);
-  }
-  return undefined;
 }
 
 function detect(main: string): boolean {
