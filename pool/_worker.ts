@@ -2,6 +2,7 @@
 // the worker's end of its channel in the arguments. Task functions are imported by module URL
 // and looked up by export name, as a `Process` target is.
 
+import { importUrl } from "../process/_import.ts";
 import { errorToData } from "../process/_rpc.ts";
 import { state } from "../process/_state.ts";
 import { moduleLabel } from "../process/_target.ts";
@@ -18,7 +19,7 @@ export interface WorkerConfig {
 type Fn = (...args: unknown[]) => unknown;
 
 async function load(module: string, name: string): Promise<Fn> {
-  const ns = await import(module) as Record<string, unknown>;
+  const ns = await importUrl(module);
   const found = ns[name];
   if (typeof found !== "function") {
     throw new TypeError(

@@ -1,6 +1,7 @@
 // Entry of a worker child: a Web Worker, or a `node:worker_threads` Worker for a daemon. Its
 // first message comes from the host and carries the channel to its parent.
 
+import { importUrl } from "./_import.ts";
 import { parentPort } from "node:worker_threads";
 import { PortLink } from "./_link.ts";
 import { RpcEndpoint } from "./_rpc.ts";
@@ -59,7 +60,7 @@ function adopt(msg: AdoptMessage): void {
       payload.module,
       payload.registry,
     );
-    runChild(payload, { rpc, load: (m) => import(m), exit });
+    runChild(payload, { rpc, load: importUrl, exit });
   };
 }
 

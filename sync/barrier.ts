@@ -5,6 +5,7 @@
  * @module
  */
 
+import { importUrl } from "../process/_import.ts";
 import { notifyWord, type SharedMemory, sharedMemory } from "../process/_shm.ts";
 import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
 import { type Caller, registerError, remoteCall } from "../process/_rpc.ts";
@@ -222,7 +223,7 @@ export class Barrier {
     if (this.#action) return void await this.#action();
     const ref = this.#actionRef;
     if (!ref) return;
-    const ns = await import(ref.module) as Record<string, unknown>;
+    const ns = await importUrl(ref.module);
     const fn = ns[ref.name];
     if (typeof fn !== "function") {
       throw new TypeError(
