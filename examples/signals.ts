@@ -6,10 +6,12 @@
 //
 //   deno task example:signals
 //
-// Signals go to OS processes, and a worker child shares its parent's: the children here are
-// subprocesses whatever `--start-method` says.
+// Signals go to OS processes, and a worker child shares its parent's (its `pid` is the parent's,
+// and `Deno.kill` on it would signal the whole program): the children here are subprocesses
+// whatever `--start-method` says, and the example says so.
 
 import { Process, SimpleQueue } from "../mod.ts";
+import { useStartMethodFromArgs } from "./_args.ts";
 
 /** Waits for one `signal` (Python's `signal.pause()`, for that signal). */
 function nextSignal(signal: Deno.Signal): Promise<void> {
@@ -50,6 +52,12 @@ export function sleeper(log: SimpleQueue<string>): Promise<void> {
 }
 
 if (import.meta.main) {
+  if (useStartMethodFromArgs() === "worker") {
+    console.log(
+      "(signals reach OS processes and a worker child shares its parent's: the children here " +
+        "are subprocesses)",
+    );
+  }
   const log = new SimpleQueue<string>();
   const child = new Process({ target: handler, args: [log], startMethod: "subprocess" });
   child.start();

@@ -460,8 +460,13 @@ function leaveFutex(call: FutexCall): Promise<void> | undefined {
   return call.done;
 }
 
-/** Polls for this long before sleeping when other processes share the memory. */
-const SPIN_MS = 0.05;
+// Waiting for another OS process polls the word for a while before it sleeps: a futex sleep and
+// the wake-up of a nonblocking FFI call take ~50-150 us, more than a reply from a process that is
+// awake. Polling adapts, as an adaptive mutex's spinning does: after a wait that ended within
+// SHORT_MS (a conversation: a pipe's round trips, a contended lock) the next one polls up to
+// SPIN_MAX_MS, so that both sides stay awake; after a longer one, SPIN_MIN_MS.
+const SPIN_MIN_MS = 0.05, SPIN_MAX_MS = 1, SHORT_MS = 1;
+let spinMs = SPIN_MIN_MS;
 
 /**
  * One sleep on mapped memory while `view[index] === expected`, for `ms` at most: resolves when
@@ -479,10 +484,14 @@ export function sleepMapped(
 ): { done: Promise<unknown>; end: () => Promise<void> | undefined } | undefined {
   const ctl = registry!.ctl;
   const others = !watch && Atomics.load(ctl, ATTACHED) > 1;
+  const start = others ? performance.now() : 0;
   if (others) {
-    const stop = performance.now() + Math.min(SPIN_MS, ms);
+    const stop = start + Math.min(spinMs, ms);
     do {
-      if (Atomics.load(view, index) !== expected) return undefined;
+      if (Atomics.load(view, index) !== expected) {
+        spinMs = SPIN_MAX_MS;
+        return undefined;
+      }
     } while (performance.now() < stop);
   }
   const b = bellOf(view, index);
@@ -494,7 +503,11 @@ export function sleepMapped(
   if (!r?.async) return call ? { done: Promise.resolve(), end: () => leaveFutex(call) } : undefined;
   return {
     done: call ? Promise.race([r.value, call.done]) : r.value,
-    end: () => call ? leaveFutex(call) : undefined,
+    end: () => {
+      if (!call) return undefined;
+      spinMs = performance.now() - start < SHORT_MS ? SPIN_MAX_MS : SPIN_MIN_MS;
+      return leaveFutex(call);
+    },
   };
 }
 

@@ -262,7 +262,12 @@ export class Process<A extends any[] = any[]> {
       wrongType(what, "daemon", "true or false", value);
   }
 
-  /** The child's OS pid (this OS process's for a worker); `undefined` before `start()`. */
+  /**
+   * The child's OS pid; `undefined` before `start()`. A worker child runs in this OS process, so
+   * its `pid` is this process's own (`Deno.pid`): `Deno.kill(p.pid, sig)` would signal the whole
+   * program. Stop a child of either start method with `terminate()` (SIGTERM) or `kill()`
+   * (SIGKILL); signal handling in a child needs the `"subprocess"` start method.
+   */
   get pid(): number | undefined {
     return this.#self ? this.#self.pid : this.#handle?.pid;
   }
