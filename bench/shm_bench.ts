@@ -1,0 +1,398 @@
+// Shared memory across OS processes: the figures of a child that maps the program's memory
+// (process/_shm.ts, with --allow-ffi on Linux), for subprocess children (separate `deno run` OS
+// processes) and worker children alike, beside Python's multiprocessing with fork measured in the
+// same run with the same items:
+//
+// - Queue items/s from a child to its parent, and from one child to another (small numbers);
+// - a Lock contended by two children, each doing `await lock.acquire(); v.value += 1;
+//   lock.release()` on a shared `Value("i")` without a lock of its own: the total is checked to
+//   be exact after every round (Python: `with lock: v.value += 1` on `Value('i', 0,
+//   lock=False)`);
+// - Pipe round trips between the parent and an echoing child, microseconds each.
+//
+// Each figure on each side runs in a fresh process with fresh objects and children that live
+// through every round: one untimed round of four items, the cold round, then the warm rounds
+// (the median is the warm figure). A rate is timed by the receiver from its first item to its
+// last (the go signal is left out); the contended lock is timed by the parent between two
+// barriers; a round trip's cold figure is one round trip. Python's figure of a kind is measured
+// once and stands beside both start methods. bench/README.md's section between its
+// `<!-- shm:table -->` markers is rewritten from each run, with the acceptance targets.
+//
+//   deno run -A bench/shm_bench.ts [--quick] [--runs=5] [--methods=worker,subprocess]
+
+import {
+  Barrier,
+  type Connection,
+  Lock,
+  Pipe,
+  Process,
+  Queue,
+  type StartMethod,
+  Value,
+} from "../mod.ts";
+import {
+  coldWarm,
+  fresh,
+  type Params,
+  perSecond,
+  QUICK,
+  RUNS,
+  type Sample,
+  serveCase,
+  size,
+} from "./_measure.ts";
+import { pythonSample } from "./_python.ts";
+import {
+  formatRatio,
+  formatValue,
+  loadavg,
+  report,
+  type Row,
+  speedUp,
+  toFigure,
+  writeFormatted,
+} from "./_results.ts";
+
+/** For each size, waits for the go, then puts `0..n-1`. */
+export async function producer(
+  q: Queue<number>,
+  go: Queue<number>,
+  sizes: number[],
+): Promise<void> {
+  for (const n of sizes) {
+    await go.get();
+    for (let i = 0; i < n; i++) await q.put(i);
+  }
+}
+
+/** Takes `n` items from `q`; microseconds per item from the first to the last. */
+async function take(q: Queue<number>, n: number): Promise<number> {
+  await q.get();
+  const t0 = performance.now();
+  for (let i = 1; i < n; i++) await q.get();
+  return (performance.now() - t0) * 1000 / (n - 1);
+}
+
+/** For each size, takes `n` items and reports microseconds per item, first to last. */
+export async function consumer(
+  q: Queue<number>,
+  out: Queue<number>,
+  sizes: number[],
+): Promise<void> {
+  for (const n of sizes) await out.put(await take(q, n));
+}
+
+/** For each size, between the barriers: `n` times `v.value += 1` under `lock`. */
+export async function increment(
+  go: Barrier,
+  done: Barrier,
+  sizes: number[],
+  lock: Lock,
+  v: Value<"i">,
+): Promise<void> {
+  for (const n of sizes) {
+    await go.wait();
+    for (let i = 0; i < n; i++) {
+      await lock.acquire();
+      v.value += 1;
+      lock.release();
+    }
+    await done.wait();
+  }
+}
+
+/** Sends back what it receives, until EOF. */
+export async function echo(conn: Connection<number>): Promise<void> {
+  for await (const v of conn) await conn.send(v);
+  conn.close();
+}
+
+/** Starts `target(...args)` as a child. */
+function start(target: (...a: never[]) => unknown, args: unknown[], method: StartMethod): Process {
+  const p = new Process({ target: target as (...a: unknown[]) => void, args, startMethod: method });
+  p.start();
+  return p;
+}
+
+/** The sizes of the rounds: the untimed one of four, the cold one, the warm ones. */
+function rounds(n: number): number[] {
+  return [4, n, ...Array(RUNS).fill(n)];
+}
+
+/** Queue items from a child to this process, a round per size; microseconds per item. */
+async function toParent(method: StartMethod, n: number): Promise<Sample> {
+  const sizes = rounds(n), q = new Queue<number>(), go = new Queue<number>();
+  const p = start(producer, [q, go, sizes], method);
+  const us: number[] = [];
+  for (const k of sizes) {
+    await go.put(1);
+    us.push(await take(q, k));
+  }
+  await p.join();
+  return { cold: us[1], runs: us.slice(2) };
+}
+
+/** Queue items from one child to another, a round per size; microseconds per item. */
+async function childToChild(method: StartMethod, n: number): Promise<Sample> {
+  const sizes = rounds(n), q = new Queue<number>(), go = new Queue<number>();
+  const out = new Queue<number>();
+  const ps = [start(consumer, [q, out, sizes], method), start(producer, [q, go, sizes], method)];
+  const us: number[] = [];
+  for (const _ of sizes) {
+    await go.put(1);
+    us.push(await out.get());
+  }
+  await Promise.all(ps.map((p) => p.join()));
+  return { cold: us[1], runs: us.slice(2) };
+}
+
+/** Two children increment a Value under a Lock, a round per size; microseconds per operation. */
+async function contended(method: StartMethod, n: number): Promise<Sample> {
+  const sizes = rounds(n), go = new Barrier(3), done = new Barrier(3), lock = new Lock();
+  const v = new Value("i", 0, { lock: false });
+  const ps = [0, 1].map(() => start(increment, [go, done, sizes, lock, v], method));
+  const us: number[] = [];
+  for (const k of sizes) {
+    v.value = 0;
+    await go.wait();
+    const t0 = performance.now();
+    await done.wait();
+    us.push((performance.now() - t0) * 1000 / (2 * k));
+    if (v.value !== 2 * k) throw new Error(`Value ended at ${v.value}, not ${2 * k}`);
+  }
+  await Promise.all(ps.map((p) => p.join()));
+  return { cold: us[1], runs: us.slice(2) };
+}
+
+/** Round trips between this process and an echoing child; microseconds per round trip. */
+async function roundTrip(method: StartMethod, n: number): Promise<Sample> {
+  const [a, b] = Pipe<number>();
+  const p = start(echo, [b], method);
+  b.close();
+  const trips = async (k: number): Promise<void> => {
+    for (let i = 0; i < k; i++) {
+      await a.send(i);
+      await a.recv();
+    }
+  };
+  const sample = await coldWarm({
+    warmUp: () => trips(4),
+    cold: () => trips(1),
+    coldPer: 1,
+    run: () => trips(n),
+    per: n,
+  });
+  a.close();
+  await p.join();
+  return sample;
+}
+
+const CASES: Record<string, (method: StartMethod, n: number) => Promise<Sample>> = {
+  "queue-parent": toParent,
+  "queue-child": childToChild,
+  lock: contended,
+  rtt: roundTrip,
+};
+
+/** Our side of one figure, in a fresh process: `{ kind, method, n }`. */
+function ours(params: Params): Promise<Sample> {
+  return CASES[params.kind as string](params.method as StartMethod, params.n as number);
+}
+
+/** Python's side of one figure (fork), microseconds per item, operation or round trip. */
+function theirs(kind: string, n: number): Promise<Sample | undefined> {
+  return pythonSample(`
+import multiprocessing as mp
+def take(q, n):
+    q.get(); t0 = time.perf_counter()
+    for i in range(1, n): q.get()
+    return (time.perf_counter() - t0) * 1e6 / (n - 1)
+def producer(q, go, sizes):
+    for n in sizes:
+        go.get()
+        for i in range(n): q.put(i)
+def consumer(q, out, sizes):
+    for n in sizes: out.put(take(q, n))
+def increment(go, done, sizes, lock, v):
+    for n in sizes:
+        go.wait()
+        for _ in range(n):
+            with lock:
+                v.value += 1
+        done.wait()
+def echo(conn):
+    while (v := conn.recv()) is not None:
+        conn.send(v)
+def trips(a, k):
+    for i in range(k):
+        a.send(i); a.recv()
+if __name__ == "__main__":
+    mp.set_start_method("fork")
+    kind, n = "${kind}", ${n}
+    sizes = [4, n] + [n] * RUNS
+    us = []
+    if kind == "rtt":
+        a, b = mp.Pipe()
+        p = mp.Process(target=echo, args=(b,)); p.start(); b.close()
+        cold_warm(lambda: trips(a, n), n, warm_up=lambda: trips(a, 4),
+                  cold=lambda: trips(a, 1), cold_per=1)
+        a.send(None); a.close(); p.join()
+    elif kind == "lock":
+        go, done, lock = mp.Barrier(3), mp.Barrier(3), mp.Lock()
+        v = mp.Value("i", 0, lock=False)
+        ps = [mp.Process(target=increment, args=(go, done, sizes, lock, v)) for _ in range(2)]
+        for p in ps: p.start()
+        for k in sizes:
+            v.value = 0
+            go.wait(); t0 = time.perf_counter(); done.wait()
+            us.append((time.perf_counter() - t0) * 1e6 / (2 * k))
+            assert v.value == 2 * k, v.value
+        for p in ps: p.join()
+        emit(us[1], us[2:])
+    else:
+        q, go, out = mp.Queue(), mp.Queue(), mp.Queue()
+        ps = [mp.Process(target=producer, args=(q, go, sizes))]
+        if kind == "queue-child":
+            ps.append(mp.Process(target=consumer, args=(q, out, sizes)))
+        for p in ps: p.start()
+        for k in sizes:
+            go.put(1)
+            us.append(out.get() if kind == "queue-child" else take(q, k))
+        for p in ps: p.join()
+        emit(us[1], us[2:])
+`);
+}
+
+/** A figure: what, its case, items per round, Python's counterpart, and the targets. */
+interface FigureSpec {
+  what: string;
+  kind: string;
+  n: number;
+  unit: "us" | "/s";
+  pythonAs: string;
+  /** The acceptance target for subprocess children: the least speed-up (Python's time / ours). */
+  target: number;
+  /** The target as the issue words it. */
+  targetText: string;
+}
+
+const FIGURES: FigureSpec[] = [
+  {
+    what: "Queue items/s, child to parent",
+    kind: "queue-parent",
+    n: 200_000,
+    unit: "/s",
+    pythonAs: "Queue, fork",
+    target: 10,
+    targetText: ">= 10x Python's items/s",
+  },
+  {
+    what: "Queue items/s, child to child",
+    kind: "queue-child",
+    n: 200_000,
+    unit: "/s",
+    pythonAs: "Queue, fork",
+    target: 10,
+    targetText: ">= 10x Python's items/s",
+  },
+  {
+    what: "Lock contended by two children, v.value += 1 under it",
+    kind: "lock",
+    n: 500_000,
+    unit: "/s",
+    pythonAs: "Lock + Value(lock=False), fork",
+    target: 3,
+    targetText: ">= 3x Python's ops/s",
+  },
+  {
+    what: "Pipe round trip, parent and child",
+    kind: "rtt",
+    n: 10_000,
+    unit: "us",
+    pythonAs: "Pipe, fork",
+    target: 5,
+    targetText: "<= 0.2x Python's time",
+  },
+];
+
+/** The start methods to measure: `--methods=worker,subprocess` (both by default). */
+const METHODS =
+  (Deno.args.find((a) => a.startsWith("--methods="))?.slice(10) ?? "worker,subprocess")
+    .split(",") as StartMethod[];
+
+const BENCH_README = new URL("./README.md", import.meta.url);
+const MARKER = "<!-- shm:table -->";
+
+/** bench/README.md's table of these figures, with each subprocess figure against its target. */
+function table(rows: Row[], specs: FigureSpec[]): string {
+  const lines = [
+    "| what | ours vs Python | ours cold | Python cold | ours warm | Python warm | speed-up cold | speed-up warm | target (subprocess) |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  rows.forEach((r, i) => {
+    const f = toFigure("shm_bench.ts", r), spec = specs[i];
+    const warm = speedUp(f, f.ours.warm, f.python?.warm);
+    const target = r.method === "worker"
+      ? "no lower than before shared memory"
+      : `${spec.targetText}: ${
+        warm === undefined ? "n/a" : warm >= spec.target ? "met" : "missed"
+      }`;
+    const cells = [
+      f.what,
+      `${f.method} vs ${f.pythonAs}`,
+      formatValue(f.ours.cold, f.unit),
+      formatValue(f.python?.cold, f.unit),
+      formatValue(f.ours.warm, f.unit),
+      formatValue(f.python?.warm, f.unit),
+      formatRatio(speedUp(f, f.ours.cold, f.python?.cold)),
+      formatRatio(warm),
+      target,
+    ];
+    lines.push(`| ${cells.join(" | ")} |`);
+  });
+  return lines.join("\n");
+}
+
+/** Puts `markdown` between bench/README.md's markers (with the run's date). */
+async function writeReadme(markdown: string): Promise<void> {
+  const text = await Deno.readTextFile(BENCH_README);
+  const parts = text.split(MARKER);
+  if (parts.length !== 3) throw new Error(`bench/README.md needs two ${MARKER} markers`);
+  const command = ["deno run -A bench/shm_bench.ts", ...Deno.args].join(" ");
+  const stamp = `Run of ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC ` +
+    `(\`${command}\`, load average ${loadavg().join(" ")})`;
+  await writeFormatted(
+    BENCH_README,
+    `${parts[0]}${MARKER}\n\n${stamp}:\n\n${markdown}\n\n${MARKER}${parts[2]}`,
+  );
+}
+
+if (import.meta.main && !await serveCase({ ours })) {
+  const rows: Row[] = [], specs: FigureSpec[] = [];
+  for (const f of FIGURES) {
+    const n = size(f.n);
+    const python = await theirs(f.kind, n);
+    const per = f.kind === "rtt" ? "trips" : f.kind === "lock" ? "each, exact total" : "items";
+    const what = `${f.what} (${n.toLocaleString("en-US")} ${per})`;
+    for (const method of METHODS) {
+      const mine = await fresh(import.meta.url, "ours", { kind: f.kind, method, n });
+      const rate = f.unit === "/s";
+      rows.push({
+        what,
+        method,
+        pythonAs: f.pythonAs,
+        unit: f.unit,
+        ours: rate ? perSecond(mine) : mine,
+        python: python && rate ? perSecond(python) : python,
+      });
+      specs.push(f);
+      console.log(`  done: ${what}, ${method}`);
+    }
+  }
+  await report(
+    import.meta.url,
+    "Shared memory across processes: Queue, contended Lock, Pipe round trip",
+    rows,
+  );
+  if (!QUICK && METHODS.length === 2) await writeReadme(table(rows, specs));
+}
