@@ -488,9 +488,11 @@ export function sleepMapped(
   if (others) {
     const stop = start + Math.min(spinMs, ms);
     do {
-      if (Atomics.load(view, index) !== expected) {
-        spinMs = SPIN_MAX_MS;
-        return undefined;
+      for (let i = 0; i < 64; i++) { // the clock is a call into the runtime: read it less often
+        if (Atomics.load(view, index) !== expected) {
+          spinMs = SPIN_MAX_MS;
+          return undefined;
+        }
       }
     } while (performance.now() < stop);
   }
@@ -524,6 +526,20 @@ export function mapped(view: Int32Array): boolean {
 export function pidAlive(pid: number): boolean {
   const c = lib();
   if (!c || pid === Deno.pid) return true;
+  // Asked at every step of some loops (a pipe checks its other end): an answer is kept for a
+  // while, a death for good (its ident slot no longer names it by the time the pid is reused).
+  const known = alive.get(pid);
+  const now = performance.now();
+  if (known !== undefined && (known < 0 || now < known)) return known >= 0;
+  const yes = askPid(c, pid);
+  alive.set(pid, yes ? now + PID_CACHE_MS : -1);
+  if (alive.size > 4096) alive.clear();
+  return yes;
+}
+const alive = new Map<number, number>();
+const PID_CACHE_MS = 20;
+
+function askPid(c: Libc, pid: number): boolean {
   if (c.kill(pid, 0) !== 0) {
     return new Deno.UnsafePointerView(c.__errno_location()!).getInt32() !== 3; // ESRCH: gone
   }
