@@ -3,7 +3,7 @@
 // and `node:v8` serialization for everything else structured-cloneable.
 
 import { cloneFromBytes, cloneToBytes } from "../process/_clone.ts";
-import { encode, type ReduceContext } from "../process/_reduce.ts";
+import { decode, encode, type ReduceContext } from "../process/_reduce.ts";
 import { readTree, TreeWriter } from "../process/_tree.ts";
 
 /** Kinds of record payload. */
@@ -109,6 +109,7 @@ export function encodeItem(value: unknown, what: string): Encoded {
 }
 
 const num64 = new Float64Array(1);
+const NO_REVIVE = { rpc: undefined };
 const num8 = new Uint8Array(num64.buffer);
 
 /**
@@ -136,8 +137,8 @@ export function decodeItem(kind: number, bytes: Uint8Array, own: boolean): unkno
       return own ? bytes : bytes.slice();
     case Kind.TREE:
       return readTree(bytes);
-    case Kind.V8:
-      return cloneFromBytes(bytes);
+    case Kind.V8: // handles in it (as `encodeItem` marked them) become handles again
+      return decode(cloneFromBytes(bytes), NO_REVIVE);
     default:
       throw new Error(`Corrupt item in a shared queue: unknown kind ${kind}`);
   }
