@@ -6,7 +6,7 @@ import "../mod.ts"; // every handle type registers its reviver, so any handle ca
 import { decode } from "./_reduce.ts";
 import type { RpcEndpoint } from "./_rpc.ts";
 import type { StartPayload } from "./_runtime.ts";
-import { ADOPT, installState, newRegistry, type State, state } from "./_state.ts";
+import { ADOPT, installState, newRegistry, type State, state, useRegistry } from "./_state.ts";
 import { joinRegistry, type RegistryRef } from "./_shm.ts";
 import { moduleLabel } from "./_target.ts";
 import { Process } from "./process.ts";
@@ -54,6 +54,7 @@ export function becomeChild(
     exitWatched: false,
   };
   installState(s);
+  useRegistry(s, registry); // so that this realm knows which OS process each ident runs in
   return s;
 }
 
