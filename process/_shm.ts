@@ -370,7 +370,9 @@ export function notifyWord(view: Int32Array, index: number, count = Infinity): v
   ringBell(bellOf(view, index));
   const ctl = registry!.ctl;
   Atomics.add(ctl, SEQ, 1);
-  if (Atomics.load(ctl, FWAITERS) > 0) futexWake(ctl, SEQ);
+  // (a process killed in a futex call leaves FWAITERS counted: once no other process is left,
+  // its count costs nothing)
+  if (Atomics.load(ctl, FWAITERS) > 0 && Atomics.load(ctl, ATTACHED) > 1) futexWake(ctl, SEQ);
 }
 
 /** Bells per OS process: waiters on different words mostly sleep on different bells. */
