@@ -88,6 +88,15 @@ function connectError(e: unknown, t: Target): Error {
   return new Deno.errors.ConnectionRefused(`${at}: ${msg}`, { cause: e });
 }
 
+/** Destroys a client, which node-redis refuses (throws) once it is closed. */
+function destroy(c: Client): void {
+  try {
+    c.destroy();
+  } catch {
+    // closed already
+  }
+}
+
 async function openClient(t: Target, base?: Client): Promise<Client> {
   const { createClient } = await loadRedis();
   const c = (base ? base.duplicate() : createClient(t.options)) as Client;
@@ -105,7 +114,7 @@ async function openClient(t: Target, base?: Client): Promise<Client> {
       }),
     ]);
   } catch (e) {
-    c.destroy();
+    destroy(c);
     throw connectError(e, t);
   } finally {
     clearTimeout(timer);
@@ -161,7 +170,7 @@ export class RedisConn {
     });
     const c = await opening;
     if (this.#closed) {
-      c.destroy();
+      destroy(c);
       throw this.#gone(undefined);
     }
     return c;
@@ -200,12 +209,12 @@ export class RedisConn {
     let c = this.#idle.pop();
     if (!c?.isOpen) c = await openClient(this.target, await this.#main());
     if (this.#closed) {
-      c.destroy();
+      destroy(c);
       throw this.#gone(undefined);
     }
     this.#blocking.add(c);
     c.ref();
-    const onAbort = () => c.destroy();
+    const onAbort = () => destroy(c);
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       return await c.sendCommand(args, { typeMapping: await bufferMapping() });
@@ -218,7 +227,7 @@ export class RedisConn {
       if (c.isOpen && !this.#closed && this.#idle.length < 2) {
         c.unref();
         this.#idle.push(c);
-      } else if (c.isOpen) c.destroy();
+      } else if (c.isOpen) destroy(c);
     }
   }
 
@@ -226,12 +235,12 @@ export class RedisConn {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const c of [...this.#idle, ...this.#blocking]) c.destroy();
+    for (const c of [...this.#idle, ...this.#blocking]) destroy(c);
     this.#idle = [];
     this.#blocking.clear();
     const c = await this.#client?.catch(() => undefined);
     this.#client = undefined;
-    if (c?.isOpen) c.destroy();
+    if (c?.isOpen) destroy(c);
   }
 }
 

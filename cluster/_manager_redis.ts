@@ -3,8 +3,9 @@
 // sees the same ones. ../ipc/manager.ts imports this module only when such a manager connects
 // or a proxy of one is used, so local users never load it (nor npm:redis, ./_manager_conn.ts).
 //
-// Layout: each object is a name; its keys share the prefix `mp:m:{NAME}:` (one hash tag, so one
-// cluster slot and multi-key scripts stay legal):
+// Layout: an object is a kind and a name (a dict and a lock may share a name); its keys share
+// the prefix `mp:m:{KIND:NAME}:` (one hash tag, so one cluster slot: multi-key scripts stay
+// legal there):
 //   meta   hash: kind ("dict", ...), param (a queue's maxsize, a lock's lease in ms), seq (dict)
 //   dict       h: hash field -> value; o: zset field -> insertion number (the keys' order)
 //   list       l: list of values
@@ -56,7 +57,7 @@ const SUFFIXES: Record<Kind, string[]> = {
 
 /** The keys of an object: meta first, then those of its kind. */
 export function keysOf(kind: Kind, name: string): string[] {
-  return SUFFIXES[kind].map((s) => `${PREFIX}{${name}}:${s}`);
+  return SUFFIXES[kind].map((s) => `${PREFIX}{${kind}:${name}}:${s}`);
 }
 
 /** Checks a name given by the user. */

@@ -801,10 +801,10 @@ export class Manager implements AsyncDisposable {
    *
    * Naming: `dict("scores")`, `list("log")`, `lock("db")`... get or make the object of that
    * name: the first caller's initial contents (and a queue's maxsize, a lock's lease) are kept,
-   * later callers find it as it is; asking for a name under another kind throws a TypeError.
-   * A named object stays in Redis until cleared. Without a name the object is new and belongs
+   * later callers find it as it is. Names are per kind: `dict("hits")` and `lock("hits")` are
+   * two objects. A named object stays in Redis until cleared. Without a name the object is new and belongs
    * to this manager: `shutdown()` deletes it, and if this process dies its keys expire within
-   * 30 seconds. Keys are `mp:m:{NAME}:*`.
+   * 30 seconds. Its keys are `mp:m:{KIND:NAME}:*`.
    *
    * A lock is held by the process that acquired it (an owner token) and only it may release
    * it; its lease is renewed by a timer in that process, and a holder that died loses the lock
@@ -926,7 +926,7 @@ export class Manager implements AsyncDisposable {
    * @param name the dict's name.
    * @param init the first entries, stored only when the dict is new.
    * @returns its proxy.
-   * @throws {TypeError} for a local manager, or when the name is another kind's.
+   * @throws {TypeError} for a local manager, or a name with `{` or `}`.
    */
   dict<K extends DictKey = string, V = unknown>(
     name: string,
@@ -953,7 +953,7 @@ export class Manager implements AsyncDisposable {
    * @param name the list's name.
    * @param items the first items, stored only when the list is new.
    * @returns its proxy.
-   * @throws {TypeError} for a local manager, or when the name is another kind's.
+   * @throws {TypeError} for a local manager, or a name with `{` or `}`.
    */
   list<T = unknown>(name: string, items?: Iterable<T>): Promise<ListProxy<T>>;
   list<T = unknown>(a?: string | Iterable<T>, b?: Iterable<T>): Promise<ListProxy<T>> {
@@ -976,7 +976,7 @@ export class Manager implements AsyncDisposable {
    * @param name the namespace's name.
    * @param init the first fields, stored only when the namespace is new.
    * @returns its proxy.
-   * @throws {TypeError} for a local manager, or when the name is another kind's.
+   * @throws {TypeError} for a local manager, or a name with `{` or `}`.
    */
   namespace<T extends Record<string, unknown> = Record<string, unknown>>(
     name: string,
@@ -1004,7 +1004,7 @@ export class Manager implements AsyncDisposable {
    * @param name the lock's name.
    * @param options the lease, kept only when the lock is new.
    * @returns its proxy.
-   * @throws {TypeError} for a local manager, or when the name is another kind's.
+   * @throws {TypeError} for a local manager, or a name with `{` or `}`.
    * @throws {RangeError} when the lease is not a positive number.
    */
   lock(name: string, options?: LockOptions): Promise<LockProxy>;
@@ -1033,7 +1033,7 @@ export class Manager implements AsyncDisposable {
    * @param name the queue's name.
    * @param maxsize the most items it holds, 0 for no bound; kept only when the queue is new.
    * @returns its proxy.
-   * @throws {TypeError} for a local manager, or when the name is another kind's.
+   * @throws {TypeError} for a local manager, or a name with `{` or `}`.
    * @throws {RangeError} when `maxsize` is negative or not an integer.
    */
   queue<T = unknown>(name: string, maxsize?: number): Promise<QueueProxy<T>>;
