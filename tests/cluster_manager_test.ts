@@ -211,18 +211,18 @@ if (!haveRedisServer()) {
   Deno.test("redis manager: a SIGKILLed holder's lock frees after its lease", async () => {
     await using srv = await startRedisServer();
     await using m = await Manager.connect(srv.url);
-    const lock = await m.lock("held", { lease: 600 });
+    const lock = await m.lock("held", { lease: 1000 });
     const q = await m.queue<string>();
     const p = new Process({ target: holdForever, args: [lock, q], module });
     p.start();
     assert.equal(await q.get({ timeout: 20_000 }), "held");
-    assert.equal(await lock.acquire({ timeout: 1000 }), false, "a live holder keeps it");
+    assert.equal(await lock.acquire({ timeout: 1500 }), false, "a live holder keeps it");
     p.kill();
     await p.join();
     const t0 = performance.now();
     assert.equal(await lock.acquire({ timeout: 5000 }), true);
     const waited = performance.now() - t0;
-    assert.ok(waited < 1500, `freed ${waited.toFixed(0)} ms after the kill`);
+    assert.ok(waited < 3000, `freed ${waited.toFixed(0)} ms after the kill`);
     await lock.release();
   });
 
@@ -237,7 +237,7 @@ if (!haveRedisServer()) {
     const t0 = performance.now();
     await srv.stop();
     await waiting;
-    await assert.rejects(d.get("a"), /Cannot connect to Redis/);
+    await assert.rejects(d.get("a"), /Cannot connect to Redis|Redis at .* is gone/);
     const t1 = performance.now();
     await m.shutdown(); // with the server gone too
     const t2 = performance.now();
