@@ -10,6 +10,11 @@
  * processes reach it through its socket; proxies in the starting process call it directly.
  * Either way values are copies: what a proxy returns is never the object the manager keeps.
  *
+ * `Manager.connect("redis://host:6379")` makes the same proxies backed by a Redis server
+ * instead, so that processes on different machines that share the URL share the objects; such
+ * objects can be named, so that processes that never passed each other a proxy find the same
+ * one (see {@link Manager.connect}).
+ *
  * @module
  */
 
@@ -24,6 +29,15 @@ import {
 } from "./_manager_client.ts";
 import { ManagerServer } from "./_manager_server.ts";
 import { type Address, checkAddress, checkAuthkey } from "./_socket.ts";
+import type { RedisConn } from "../cluster/_manager_conn.ts";
+import type { RedisManager } from "../cluster/_manager_redis.ts";
+
+type RedisModule = typeof import("../cluster/_manager_redis.ts");
+let redisModule: Promise<RedisModule> | undefined;
+/** The Redis side, loaded (with npm:redis) only when a Redis manager or proxy is used. */
+function loadRedis(): Promise<RedisModule> {
+  return redisModule ??= import("../cluster/_manager_redis.ts");
+}
 
 /** A key of a manager dict. */
 export type DictKey = string | number | bigint | boolean | null | undefined;
@@ -43,6 +57,35 @@ export interface ProxyState {
   readonly id: number;
 }
 
+/**
+ * What a proxy of an object kept in Redis is made of (see {@link Manager.connect}); it travels
+ * to other processes as this, and the copy connects to the URL by itself.
+ */
+export interface RedisProxyState {
+  /** The kind of object. */
+  readonly kind: ProxyKind;
+  /** The Redis URL. */
+  readonly url: string;
+  /** The object's name in Redis. */
+  readonly name: string;
+  /** Milliseconds after which an unnamed object's keys expire unless refreshed; 0 if named. */
+  readonly ttl: number;
+  /** A queue's maxsize (0: no bound), or a lock's lease in milliseconds; else 0. */
+  readonly param: number;
+}
+
+/** Options of a Redis manager's lock (see {@link Manager.lock}). */
+export interface LockOptions {
+  /**
+   * For a manager connected to Redis: the milliseconds after which a holder that stopped
+   * renewing its hold (its process died, or lost the server) loses the lock. A live holder's
+   * process renews it every third of a lease by a timer. Fixed by whoever makes the lock first.
+   * Ignored by a local manager, which frees a dead holder's lock at once.
+   * @default {10000}
+   */
+  lease?: number;
+}
+
 /** Options of a proxy call that may wait. */
 export interface ProxyWaitOptions {
   /** The most milliseconds to wait. @default {Infinity} */
@@ -52,7 +95,13 @@ export interface ProxyWaitOptions {
 }
 
 const PROXY_TYPE = "ipc.ManagerProxy";
-const refs = new WeakMap<ManagerProxy, { ref: ManagerRef; state: ProxyState }>();
+interface Ref {
+  ref?: ManagerRef;
+  state: ProxyState | RedisProxyState;
+  /** A Redis proxy's connection: its manager's, or this process's for its URL. */
+  conn?: Promise<RedisConn>;
+}
+const refs = new WeakMap<ManagerProxy, Ref>();
 
 function call(
   proxy: ManagerProxy,
@@ -60,8 +109,17 @@ function call(
   args: unknown[],
   signal?: AbortSignal,
 ): Promise<unknown> {
-  const { ref, state } = refs.get(proxy)!;
-  return managerCall(ref, state.id, method, args, signal);
+  const r = refs.get(proxy)!;
+  if (r.ref) return managerCall(r.ref, (r.state as ProxyState).id, method, args, signal);
+  return redisCall(r, method, args, signal);
+}
+
+async function redisCall(r: Ref, method: string, args: unknown[], signal?: AbortSignal) {
+  const m = await loadRedis();
+  const state = r.state as RedisProxyState;
+  r.conn ??= m.connFor(state.url);
+  r.conn.catch(() => r.conn = undefined); // the next call tries again
+  return await m.redisCall(await r.conn, state, method, args, signal);
 }
 
 function checkTimeout(timeout: number | undefined, what: string): number | null {
@@ -79,17 +137,30 @@ export abstract class ManagerProxy {
   /**
    * Makes a proxy of an existing object; `Manager` and a process receiving a proxy do this.
    *
-   * @param state the manager's address and authkey, and the object's id, as a proxy travels.
+   * @param state the manager's address and authkey, and the object's id, as a proxy travels;
+   * or, for an object kept in Redis, its URL and name.
    */
-  constructor(state: ProxyState) {
+  constructor(state: ProxyState | RedisProxyState) {
+    if ("url" in state) {
+      const { kind, url, name, ttl, param } = state;
+      refs.set(this, { state: { kind, url, name, ttl, param } });
+      return;
+    }
     const authkey = new Uint8Array(state.authkey);
     const s = { kind: state.kind, address: state.address, authkey, id: state.id };
     refs.set(this, { ref: managerRef(state.address, authkey), state: s });
   }
 
-  /** The object's id in its manager. */
+  /** The object's id in its manager; -1 for an object kept in Redis (it has a name). */
   get id(): number {
-    return refs.get(this)!.state.id;
+    const s = refs.get(this)!.state;
+    return "id" in s ? s.id : -1;
+  }
+
+  /** The object's name in Redis; undefined for a local manager's object. */
+  get name(): string | undefined {
+    const s = refs.get(this)!.state;
+    return "name" in s ? s.name : undefined;
   }
 
   /** @ignore */
@@ -615,7 +686,7 @@ export class QueueProxy<T = unknown> extends ManagerProxy {
   }
 }
 
-const PROXIES: Record<ProxyKind, new (state: ProxyState) => ManagerProxy> = {
+const PROXIES: Record<ProxyKind, new (state: ProxyState | RedisProxyState) => ManagerProxy> = {
   dict: DictProxy,
   list: ListProxy,
   namespace: NamespaceProxy,
@@ -624,7 +695,7 @@ const PROXIES: Record<ProxyKind, new (state: ProxyState) => ManagerProxy> = {
 };
 
 registerReviver(PROXY_TYPE, (state) => {
-  const s = state as ProxyState;
+  const s = state as ProxyState | RedisProxyState;
   return new PROXIES[s.kind](s);
 });
 
@@ -680,13 +751,19 @@ export interface ManagerConnectOptions {
  * ```
  */
 export class Manager implements AsyncDisposable {
-  #ref: ManagerRef;
+  #ref: ManagerRef | undefined;
   #server: ManagerServer | undefined;
+  #redis: RedisManager | undefined;
   #closed = false;
 
-  private constructor(ref: ManagerRef, server: ManagerServer | undefined) {
+  private constructor(
+    ref: ManagerRef | undefined,
+    server: ManagerServer | undefined,
+    redis?: RedisManager,
+  ) {
     this.#ref = ref;
     this.#server = server;
+    this.#redis = redis;
   }
 
   /**
@@ -717,6 +794,49 @@ export class Manager implements AsyncDisposable {
   }
 
   /**
+   * Connects to a Redis server that keeps the manager's objects, so that processes on any
+   * machine that reach it with the same URL share them. The proxies are those of a local
+   * manager, with the same methods and errors, and travel in `Process` args the same way (the
+   * copy connects to the URL by itself).
+   *
+   * Naming: `dict("scores")`, `list("log")`, `lock("db")`... get or make the object of that
+   * name: the first caller's initial contents (and a queue's maxsize, a lock's lease) are kept,
+   * later callers find it as it is. Names are per kind: `dict("hits")` and `lock("hits")` are
+   * two objects. A named object stays in Redis until cleared. Without a name the object is new and belongs
+   * to this manager: `shutdown()` deletes it, and if this process dies its keys expire within
+   * 30 seconds. Its keys are `mp:m:{KIND:NAME}:*`.
+   *
+   * A lock is held by the process that acquired it (an owner token) and only it may release
+   * it; its lease is renewed by a timer in that process, and a holder that died loses the lock
+   * when its lease runs out. `shutdown()` releases this process's locks.
+   *
+   * Loads `npm:redis` on the first call.
+   *
+   * @param url `redis://[user:password@]host[:port][/db]`, `rediss://` for TLS, or
+   * `unix:///path/to/redis.sock[?db=N&password=P]` for a local server's socket.
+   * @returns a handle that makes objects in Redis; `shutdown()` closes its connections.
+   * @throws {TypeError} when the URL is not a Redis URL.
+   * @throws {AuthenticationError} when the user or password is wrong.
+   * @throws {Deno.errors.ConnectionRefused} or {Deno.errors.NotFound} when nobody listens there,
+   * {Deno.errors.TimedOut} when nothing answers within 4 seconds.
+   *
+   * @example Two processes, anywhere, share a named dict
+   * ```ts ignore
+   * import { Manager } from "@mp/multiprocessing/ipc";
+   *
+   * await using m = await Manager.connect("redis://localhost:6379");
+   * const hits = await m.dict<string, number>("hits");
+   * const lock = await m.lock("hits");
+   * await lock.acquire();
+   * try {
+   *   await hits.set("home", ((await hits.get("home")) ?? 0) + 1);
+   * } finally {
+   *   await lock.release();
+   * }
+   * ```
+   */
+  static connect(url: string): Promise<Manager>;
+  /**
    * Connects to a manager started elsewhere (another process, another machine).
    *
    * @param address the manager's address.
@@ -736,7 +856,12 @@ export class Manager implements AsyncDisposable {
    * console.log(await d.get("a")); // 1
    * ```
    */
-  static async connect(address: Address, options: ManagerConnectOptions): Promise<Manager> {
+  static connect(address: Address, options: ManagerConnectOptions): Promise<Manager>;
+  static async connect(address: Address, options?: ManagerConnectOptions): Promise<Manager> {
+    if (typeof address === "string" && options === undefined && REDIS_URL.test(address)) {
+      const redis = await (await loadRedis()).RedisManager.connect(address);
+      return new Manager(undefined, undefined, redis);
+    }
     const what = "Cannot connect to manager";
     const authkey = checkAuthkey(options?.authkey, what);
     if (authkey === undefined) throw new TypeError(`${what}: an authkey is required`);
@@ -745,21 +870,44 @@ export class Manager implements AsyncDisposable {
     return new Manager(ref, undefined);
   }
 
-  /** Where the manager listens: the socket path, or the host and the actual port. */
+  /**
+   * Where the manager listens: the socket path, or the host and the actual port; for a manager
+   * connected to Redis, its URL.
+   */
   get address(): Address {
-    const a = this.#ref.address;
+    if (this.#redis) return this.#redis.url;
+    const a = this.#ref!.address;
     return typeof a === "string" ? a : { ...a };
   }
 
-  /** A copy of the manager's authkey. */
+  /** A copy of the manager's authkey (empty for a manager connected to Redis). */
   get authkey(): Uint8Array {
-    return this.#ref.authkey.slice();
+    return this.#ref?.authkey.slice() ?? new Uint8Array(0);
   }
 
-  async #create<P extends ManagerProxy>(kind: ProxyKind, init: unknown): Promise<P> {
+  async #create<P extends ManagerProxy>(
+    kind: ProxyKind,
+    name: string | undefined,
+    init: unknown,
+    param = 0,
+  ): Promise<P> {
     if (this.#closed) throw new TypeError(`Cannot make a ${kind}: the manager is shut down`);
-    const id = await managerCall(this.#ref, 0, "create", [kind, init]) as number;
-    const { address, authkey } = this.#ref;
+    if (this.#redis) {
+      const r = await loadRedis();
+      if (name !== undefined) r.checkName(name, `Cannot make a ${kind}`);
+      const state = await this.#redis.create(kind, name, init, param);
+      const proxy = new PROXIES[kind](state) as P;
+      refs.get(proxy)!.conn = Promise.resolve(this.#redis.conn);
+      return proxy;
+    }
+    if (name !== undefined) {
+      throw new TypeError(
+        `Cannot make a ${kind} named '${name}': names are for a manager connected to Redis ` +
+          "(Manager.connect(url)); pass a local manager's proxies to the processes instead",
+      );
+    }
+    const id = await managerCall(this.#ref!, 0, "create", [kind, init]) as number;
+    const { address, authkey } = this.#ref!;
     return new PROXIES[kind]({ kind, address, authkey, id }) as P;
   }
 
@@ -770,9 +918,26 @@ export class Manager implements AsyncDisposable {
    * @returns its proxy.
    */
   dict<K extends DictKey = string, V = unknown>(
-    init: Record<string, V> | Iterable<readonly [K, V]> = {},
+    init?: Record<string, V> | Iterable<readonly [K, V]>,
+  ): Promise<DictProxy<K, V>>;
+  /**
+   * Gets or makes the dict of a name, in a manager connected to Redis.
+   *
+   * @param name the dict's name.
+   * @param init the first entries, stored only when the dict is new.
+   * @returns its proxy.
+   * @throws {TypeError} for a local manager, or a name with `{` or `}`.
+   */
+  dict<K extends DictKey = string, V = unknown>(
+    name: string,
+    init?: Record<string, V> | Iterable<readonly [K, V]>,
+  ): Promise<DictProxy<K, V>>;
+  dict<K extends DictKey = string, V = unknown>(
+    a?: string | Record<string, V> | Iterable<readonly [K, V]>,
+    b?: Record<string, V> | Iterable<readonly [K, V]>,
   ): Promise<DictProxy<K, V>> {
-    return this.#create("dict", toEntries(init));
+    const [name, init] = typeof a === "string" ? [a, b] : [undefined, a];
+    return this.#create("dict", name, toEntries(init ?? {}));
   }
 
   /**
@@ -781,8 +946,19 @@ export class Manager implements AsyncDisposable {
    * @param items the first items.
    * @returns its proxy.
    */
-  list<T = unknown>(items: Iterable<T> = []): Promise<ListProxy<T>> {
-    return this.#create("list", [...items]);
+  list<T = unknown>(items?: Iterable<T>): Promise<ListProxy<T>>;
+  /**
+   * Gets or makes the list of a name, in a manager connected to Redis.
+   *
+   * @param name the list's name.
+   * @param items the first items, stored only when the list is new.
+   * @returns its proxy.
+   * @throws {TypeError} for a local manager, or a name with `{` or `}`.
+   */
+  list<T = unknown>(name: string, items?: Iterable<T>): Promise<ListProxy<T>>;
+  list<T = unknown>(a?: string | Iterable<T>, b?: Iterable<T>): Promise<ListProxy<T>> {
+    const [name, items] = typeof a === "string" ? [a, b] : [undefined, a];
+    return this.#create("list", name, [...items ?? []]);
   }
 
   /**
@@ -792,18 +968,55 @@ export class Manager implements AsyncDisposable {
    * @returns its proxy.
    */
   namespace<T extends Record<string, unknown> = Record<string, unknown>>(
-    init: Partial<T> = {},
+    init?: Partial<T>,
+  ): Promise<NamespaceProxy<T>>;
+  /**
+   * Gets or makes the namespace of a name, in a manager connected to Redis.
+   *
+   * @param name the namespace's name.
+   * @param init the first fields, stored only when the namespace is new.
+   * @returns its proxy.
+   * @throws {TypeError} for a local manager, or a name with `{` or `}`.
+   */
+  namespace<T extends Record<string, unknown> = Record<string, unknown>>(
+    name: string,
+    init?: Partial<T>,
+  ): Promise<NamespaceProxy<T>>;
+  namespace<T extends Record<string, unknown> = Record<string, unknown>>(
+    a?: string | Partial<T>,
+    b?: Partial<T>,
   ): Promise<NamespaceProxy<T>> {
-    return this.#create("namespace", { ...init });
+    const [name, init] = typeof a === "string" ? [a, b] : [undefined, a];
+    return this.#create("namespace", name, { ...init });
   }
 
   /**
    * Makes a shared lock.
    *
+   * @param options the lease, for a manager connected to Redis.
    * @returns its proxy.
+   * @throws {RangeError} when the lease is not a positive number.
    */
-  lock(): Promise<LockProxy> {
-    return this.#create("lock", undefined);
+  lock(options?: LockOptions): Promise<LockProxy>;
+  /**
+   * Gets or makes the lock of a name, in a manager connected to Redis.
+   *
+   * @param name the lock's name.
+   * @param options the lease, kept only when the lock is new.
+   * @returns its proxy.
+   * @throws {TypeError} for a local manager, or a name with `{` or `}`.
+   * @throws {RangeError} when the lease is not a positive number.
+   */
+  lock(name: string, options?: LockOptions): Promise<LockProxy>;
+  lock(a?: string | LockOptions, b?: LockOptions): Promise<LockProxy> {
+    const [name, options] = typeof a === "string" ? [a, b] : [undefined, a];
+    const lease = options?.lease ?? 10_000;
+    if (!(lease > 0) || !Number.isFinite(lease)) {
+      return Promise.reject(
+        new RangeError(`Cannot make a lock: lease must be a finite number > 0, got ${lease}`),
+      );
+    }
+    return this.#create("lock", name, undefined, Math.ceil(lease));
   }
 
   /**
@@ -813,26 +1026,41 @@ export class Manager implements AsyncDisposable {
    * @returns its proxy.
    * @throws {RangeError} when `maxsize` is negative or not an integer.
    */
-  queue<T = unknown>(maxsize = 0): Promise<QueueProxy<T>> {
+  queue<T = unknown>(maxsize?: number): Promise<QueueProxy<T>>;
+  /**
+   * Gets or makes the queue of a name, in a manager connected to Redis.
+   *
+   * @param name the queue's name.
+   * @param maxsize the most items it holds, 0 for no bound; kept only when the queue is new.
+   * @returns its proxy.
+   * @throws {TypeError} for a local manager, or a name with `{` or `}`.
+   * @throws {RangeError} when `maxsize` is negative or not an integer.
+   */
+  queue<T = unknown>(name: string, maxsize?: number): Promise<QueueProxy<T>>;
+  queue<T = unknown>(a?: string | number, b?: number): Promise<QueueProxy<T>> {
+    const [name, maxsize = 0] = typeof a === "string" ? [a, b] : [undefined, a];
     if (!Number.isInteger(maxsize) || maxsize < 0) {
       return Promise.reject(
         new RangeError(`Cannot make a queue: maxsize must be an integer >= 0, got ${maxsize}`),
       );
     }
-    return this.#create("queue", maxsize);
+    return this.#create("queue", name, maxsize, maxsize);
   }
 
   /**
    * Stops the server (for a manager started here) and closes this process's connection to it.
-   * Calls still waiting in any process fail; the Unix socket is removed.
+   * Calls still waiting in any process fail; the Unix socket is removed. For a manager
+   * connected to Redis: releases the locks this process holds through it, deletes its unnamed
+   * objects, and closes its connections (within about two seconds, even if Redis is gone).
    *
    * @returns once done; calling it again does nothing.
    */
   async shutdown(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#server) setLocalServer(this.#ref, undefined);
-    await closeManagerLink(this.#ref);
+    if (this.#redis) return await this.#redis.close();
+    if (this.#server) setLocalServer(this.#ref!, undefined);
+    await closeManagerLink(this.#ref!);
     this.#server?.close();
   }
 
@@ -841,3 +1069,5 @@ export class Manager implements AsyncDisposable {
     return this.shutdown();
   }
 }
+
+const REDIS_URL = /^(redis|rediss|unix|redis\+unix):/i;
