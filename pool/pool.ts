@@ -9,7 +9,7 @@ import { Process, type StartMethod } from "../process/process.ts";
 import { checkStartMethod } from "../process/_check.ts";
 import { cpuCount } from "../process/current.ts";
 import { dataToError } from "../process/_rpc.ts";
-import { ENDED, EXITED, onMainThread, state } from "../process/_state.ts";
+import { ENDED, EXITED, state } from "../process/_state.ts";
 import { addExitHook } from "../process/_exit.ts";
 import { findExport, moduleLabel } from "../process/_target.ts";
 import { type ChildEnd, type FnRef, Kind, openChannel, type ParentEnd } from "./_channel.ts";
@@ -17,6 +17,7 @@ import { hold, unhold as release } from "../process/_wait.ts";
 import { Deque } from "./_deque.ts";
 import { checkInteger, checkIterable, checkModuleUrl, wrongType } from "../process/_check.ts";
 import { poolWorker, type WorkerConfig } from "./_worker.ts";
+import { type Interruptible, watchSigint } from "./_sigint.ts";
 import { AsyncResult, type CallbackOptions } from "./async_result.ts";
 import { TaskTimeoutError, WorkerLostError } from "./errors.ts";
 
@@ -204,6 +205,8 @@ export class Pool {
   #streak = 0;
   #streakTimer: ReturnType<typeof setTimeout> | undefined;
   #refs = new WeakMap<TaskFunction, FnRef>();
+  /** What Ctrl-C ends. */
+  #live: Interruptible;
   /** Removes the exit hook that ends the workers of a pool left open when the program ends. */
   #unhook: () => void;
 
@@ -239,11 +242,11 @@ export class Pool {
       initArgs: options.initArgs ?? [],
     };
     for (let i = 0; i < processes; i++) this.#spawn();
-    interrupters.set(this, () => this.#interrupt());
-    watchSigint(this, true);
+    this.#live = { processes, interrupt: () => this.#interrupt() };
+    watchSigint(this.#live, true);
     // As Python's pool finalizer: an open pool does not keep a finished program alive.
     this.#unhook = addExitHook(() => {
-      watchSigint(this, false);
+      watchSigint(this.#live, false);
       void this.#interrupt();
     });
   }
@@ -432,7 +435,7 @@ export class Pool {
       this.#endStreak();
       for (const slot of [...this.#slots]) this.#retire(slot, false);
       await this.#allEnded();
-      watchSigint(this, false);
+      watchSigint(this.#live, false);
       this.#unhook();
     } finally {
       release();
@@ -448,7 +451,7 @@ export class Pool {
     this.#state = "terminate";
     this.#stopping = true;
     this.#endStreak();
-    watchSigint(this, false);
+    watchSigint(this.#live, false);
     this.#unhook();
     const error = () => new Error(TERMINATED);
     for (let t = this.#queue.shift(); t; t = this.#queue.shift()) t.done(false, error());
@@ -940,34 +943,4 @@ function checkArgs(args: unknown): unknown[] {
 
 function checkChunksize(chunksize: number | undefined, name: string): void {
   checkInteger(chunksize, `Cannot ${name}`, "chunksize", 1);
-}
-
-// --- Ctrl-C ---
-
-const livePools = new Set<Pool>();
-const interrupters = new WeakMap<Pool, () => Promise<void>>();
-
-async function onSigint(): Promise<void> {
-  const pools = [...livePools];
-  const workers = pools.reduce((n, p) => n + p.processes, 0);
-  console.error(`Interrupted (SIGINT): ending ${workers} pool worker(s) and exiting`);
-  await Promise.race([
-    Promise.all(pools.map((p) => interrupters.get(p)?.())),
-    new Promise((resolve) => setTimeout(resolve, 2000)),
-  ]);
-  Deno.exit(130);
-}
-
-/** Ends live pools' workers on Ctrl-C, listening only while a pool is alive. */
-function watchSigint(pool: Pool, alive: boolean): void {
-  if (!onMainThread()) return;
-  const before = livePools.size;
-  if (alive) livePools.add(pool);
-  else livePools.delete(pool);
-  try {
-    if (before === 0 && livePools.size === 1) Deno.addSignalListener("SIGINT", onSigint);
-    if (before === 1 && livePools.size === 0) Deno.removeSignalListener("SIGINT", onSigint);
-  } catch {
-    // signals are not available here
-  }
 }
