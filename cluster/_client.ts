@@ -51,12 +51,12 @@ const RECONNECTS = 3;
  */
 let backoffEnds = 0;
 
-let loaded: Promise<typeof import("npm:@redis/client@^5")> | undefined;
+let loaded: Promise<typeof import("@redis/client")> | undefined;
 
 /** Opens a node-redis connection to `url`, within `timeout` ms. */
 async function openConn(url: string, timeout: number, reconnect: boolean): Promise<Conn> {
   const address = parseAddress(url);
-  const redis = await (loaded ??= import("npm:@redis/client@^5"));
+  const redis = await (loaded ??= import("@redis/client"));
   BUFFERS ??= { typeMapping: { [redis.RESP_TYPES.BLOB_STRING]: Buffer } };
   const socket = "path" in address.socket
     ? { path: address.socket.path }
