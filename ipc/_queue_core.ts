@@ -10,6 +10,7 @@ import type { WaitLimits } from "./_wait.ts";
 import { callWaiting } from "./_remote.ts";
 import type { RpcEndpoint } from "../process/_rpc.ts";
 import { registerReviver } from "../process/_reduce.ts";
+import { RedisQueueCore, type RedisQueueSpec } from "../cluster/_queue_core.ts";
 
 /** The core behind each queue handle, for the queue classes of this folder. */
 export const cores: WeakMap<object, QueueCore> = new WeakMap();
@@ -37,6 +38,8 @@ export interface QueueCore {
   taskDone(): void | Promise<void>;
   /** Waits until every item is marked done; false on timeout. */
   join(limits: WaitLimits): Promise<boolean>;
+  /** Ends what the core opened (connections, timers), where it opened any. */
+  close?(): Promise<void>;
 }
 
 /** A queue over a shared ring that this process shares or maps. */
@@ -204,6 +207,8 @@ export interface QueueState {
   sab?: unknown;
   /** The shared object's id, for a child that reaches the queue over RPC. */
   id?: number;
+  /** Where a queue on Redis is: the child connects itself. */
+  redis?: RedisQueueSpec;
 }
 
 /** The handle type of a queue class (or of its nearest registered ancestor). */
@@ -220,7 +225,9 @@ export function registerQueueClass(cls: new (maxsize: number) => object, type: s
   queueTypes.set(cls, type);
   registerReviver(type, (state, { rpc }) => {
     const s = state as QueueState;
-    if (s.sab) {
+    if (s.redis) {
+      adopting.core = new RedisQueueCore(s.redis);
+    } else if (s.sab) {
       adopting.core = new RingCore(
         new Ring(openMemory(s.sab) as SharedMemory),
         s.maxsize,

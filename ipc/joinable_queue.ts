@@ -8,6 +8,9 @@
 import { Queue } from "./queue.ts";
 import { cores, registerQueueClass } from "./_queue_core.ts";
 import { limitsOf, type QueueWaitOptions } from "./_remote.ts";
+import type { JoinableQueueConnectOptions } from "../cluster/queue.ts";
+
+export type { JoinableQueueConnectOptions };
 
 /**
  * A queue that counts the items put and not yet marked done with `taskDone()`; `join()` waits
@@ -38,13 +41,52 @@ import { limitsOf, type QueueWaitOptions } from "./_remote.ts";
  */
 export class JoinableQueue<T = unknown> extends Queue<T> {
   /**
+   * Connects to the joinable queue `options.name` on a Redis broker, as `Queue.connect()` does,
+   * with `join()` counted across hosts and items leased to their consumer: an item that a
+   * consumer got and did not mark done is delivered again about `options.lease` ms (1 s) after
+   * that consumer died (SIGKILL, host gone) or closed its handle. Work is thus done at least
+   * once: make it idempotent. `taskDone()` marks the oldest item that this handle got, so call it
+   * on the handle that got the item, and await it.
+   *
+   * @typeParam T the items' type.
+   * @param url the broker's address (see `Queue.connect()`).
+   * @param options the queue's name, `lease`, `connectTimeout`, `expireAfter`, `signal`.
+   * @returns a connected handle.
+   * @throws {TypeError} for an address not of the supported forms, or bad options.
+   * @throws {RangeError} for a number out of range.
+   * @throws {import("../cluster/errors.ts").BrokerError} when the broker cannot be reached
+   * within `connectTimeout` or refuses the credentials.
+   *
+   * @example
+   * ```ts ignore
+   * import { JoinableQueue } from "@mp/multiprocessing/ipc";
+   *
+   * await using q = await JoinableQueue.connect<string>("redis://localhost:6379", {
+   *   name: "work",
+   * });
+   * await q.put("job 1");
+   * const job = await q.get(); // on any host
+   * await q.taskDone();
+   * console.log(await q.join({ timeout: 5000 })); // true: every item is done
+   * ```
+   */
+  static override async connect<T = unknown>(
+    url: string,
+    options: JoinableQueueConnectOptions,
+  ): Promise<JoinableQueue<T>> {
+    const { connectQueue } = await import("../cluster/queue.ts");
+    return await connectQueue(this as new (maxsize?: number) => JoinableQueue<T>, url, options);
+  }
+
+  /**
    * Marks one item taken from the queue as done. In a process that reaches the queue through
    * its parent (it cannot map shared memory: no FFI, or not Linux), await it so that the mark
    * reaches the queue before the process goes.
    *
    * @returns nothing (a promise of nothing in a process that reaches the queue through its
-   * parent).
-   * @throws {RangeError} when called more times than items were put.
+   * parent, and for a handle from `connect()`).
+   * @throws {RangeError} when called more times than items were put (for a handle from
+   * `connect()`: than this handle got items).
    */
   taskDone(): void | Promise<void> {
     return cores.get(this)!.taskDone();
@@ -55,7 +97,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    *
    * An item taken by a consumer that dies before its `taskDone()` (a killed child) is never
    * marked done, as in Python, where `join()` then hangs: give `join()` a `timeout` or a `signal`
-   * where a consumer may die.
+   * where a consumer may die. (A queue from `connect()` delivers such an item again instead.)
    *
    * @param options `timeout` in milliseconds and `signal`.
    * @returns true once every item is done; false when the timeout passed first.

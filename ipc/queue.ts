@@ -20,8 +20,10 @@ import {
 import { Ring } from "./_ring.ts";
 import { shareMemory } from "../process/_shm.ts";
 import { limitsOf, type QueueWaitOptions, ServedCalls } from "./_remote.ts";
+import type { QueueConnectOptions } from "../cluster/queue.ts";
+import { RedisQueueCore } from "../cluster/_queue_core.ts";
 
-export type { QueueWaitOptions };
+export type { QueueConnectOptions, QueueWaitOptions };
 
 /** Options of a {@link Queue}. */
 export interface QueueOptions {
@@ -219,6 +221,47 @@ export class Queue<T = unknown> {
     cores.set(this, this.#core);
   }
 
+  /**
+   * Connects to the queue `options.name` on a Redis broker, which handles on any host reach
+   * alike. The handle has this class's API, with these differences: each call is a round trip
+   * to the broker, so the synchronous calls throw a TypeError that names the call to await
+   * instead (`put(item, { timeout: 0 })` for `putNowait()`, `get({ timeout: 0 })` for
+   * `getNowait()`, `qsizeAsync()`, `emptyAsync()` and `fullAsync()`, which are exact); `close()`
+   * returns a promise that settles once the connections are closed (or use `await using`); and
+   * a connection lost during a call fails that call with a `BrokerError` (from the `cluster`
+   * module). The handle travels to children in `args`, where it connects itself. Loading this
+   * module does not load the Redis client: the first `connect()` does.
+   *
+   * Addresses: `redis://[user:password@]host[:port][/db]`, `rediss://…` (TLS), and
+   * `unix:///path/to/redis.sock[?db=N&password=P]` (or `redis+unix://`) for a local server.
+   *
+   * @typeParam T the items' type.
+   * @param url the broker's address.
+   * @param options the queue's name, `maxsize`, `connectTimeout`, `expireAfter`, `signal`.
+   * @returns a connected handle.
+   * @throws {TypeError} for an address not of those forms, or options of the wrong type.
+   * @throws {RangeError} for a number out of range.
+   * @throws {import("../cluster/errors.ts").BrokerError} when the broker cannot be reached
+   * within `connectTimeout` or refuses the credentials.
+   *
+   * @example
+   * ```ts ignore
+   * import { Queue } from "@mp/multiprocessing/ipc";
+   *
+   * await using q = await Queue.connect<string>("redis://localhost:6379", {
+   *   name: "jobs",
+   *   maxsize: 1000,
+   * });
+   * await q.put("hello"); // any host connected to the same broker and name can get it
+   * console.log(await q.qsizeAsync()); // 1
+   * console.log(await q.get()); // "hello"
+   * ```
+   */
+  static async connect<T = unknown>(url: string, options: QueueConnectOptions): Promise<Queue<T>> {
+    const { connectQueue } = await import("../cluster/queue.ts");
+    return await connectQueue(this as new (maxsize?: number) => Queue<T>, url, options);
+  }
+
   /** The most items the queue holds; 0 for no limit. */
   get maxsize(): number {
     return this.#maxsize;
@@ -411,9 +454,17 @@ export class Queue<T = unknown> {
     return this.#isFull(await this.#core.qsizeAsync());
   }
 
-  /** Says that this process will use the queue no more; later `put`/`get` here throw. */
-  close(): void {
+  /**
+   * Says that this process will use the queue no more; later `put`/`get` here throw. A handle
+   * from `connect()` also closes its connections to the broker (calls still waiting fail), and
+   * a `JoinableQueue` handle gives back the items it got and did not mark done.
+   *
+   * @returns nothing for a local queue; for a handle from `connect()`, a promise that settles
+   * once its connections are closed.
+   */
+  close(): void | Promise<void> {
     this.#closed = true;
+    return this.#core.close?.();
   }
 
   /** Whether `close()` was called in this process. */
@@ -421,15 +472,24 @@ export class Queue<T = unknown> {
     return this.#closed;
   }
 
-  /** Closes the queue in this process. */
+  /** Closes the queue in this process (without waiting for a broker connection to close). */
   [Symbol.dispose](): void {
-    this.close();
+    void this.close();
+  }
+
+  /** Closes the queue in this process, and waits until its broker connections are closed. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   /** @ignore */
   [reduce](ctx: ReduceContext): Reduced {
     const type = queueTypeOf(this.constructor);
     const state: QueueState = { maxsize: this.#maxsize, joinable: type === "mp.JoinableQueue" };
+    if (this.#core instanceof RedisQueueCore) {
+      state.redis = this.#core.spec; // the child connects itself
+      return { type, state };
+    }
     const memory = this.#core instanceof RingCore
       ? shareMemory(this.#core.ring.sab, ctx)
       : undefined;

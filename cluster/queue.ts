@@ -1,0 +1,113 @@
+/**
+ * Queues on a Redis broker, reached from any host: what `Queue.connect()` and
+ * `JoinableQueue.connect()` (in the `ipc` module) build on.
+ *
+ * @module
+ */
+
+import { checkInteger, checkString } from "../process/_check.ts";
+import { adopting, queueTypeOf } from "../ipc/_queue_core.ts";
+import { RedisQueueCore } from "./_queue_core.ts";
+
+/** Options of `Queue.connect()`. */
+export interface QueueConnectOptions {
+  /**
+   * The queue's name on the broker: every handle connected with the same address and name
+   * reaches the same items.
+   */
+  name: string;
+  /**
+   * The most items the queue holds, counted across hosts; `put()` waits while it holds as many.
+   * 0 for no limit. Give every handle of one queue the same `maxsize`: each put checks its own.
+   * @default {0}
+   */
+  maxsize?: number;
+  /**
+   * The most milliseconds that connecting (socket, password, database) may take; a broker that
+   * cannot be reached, or does not answer, fails within it.
+   * @default {5000}
+   */
+  connectTimeout?: number;
+  /**
+   * Milliseconds after which the keys of a queue that no handle uses any more expire from the
+   * broker, with the items still in it. Every open handle keeps them alive.
+   * @default {3600000} (one hour)
+   */
+  expireAfter?: number;
+  /** Stops connecting when aborted. @default {undefined} */
+  signal?: AbortSignal;
+}
+
+/** Options of `JoinableQueue.connect()`. */
+export interface JoinableQueueConnectOptions extends QueueConnectOptions {
+  /**
+   * Milliseconds after its consumer died (or stalled: its event loop blocked this long) that
+   * an item it got and did not mark done is delivered again. A timer renews the lease of a live
+   * consumer every `lease / 3` ms, whatever the code that processes the item does, as long as
+   * that code does not block the event loop for `lease` ms.
+   * @default {1000}
+   */
+  lease?: number;
+}
+
+/**
+ * Connects a new handle of class `cls` (`Queue` or `JoinableQueue`) to the queue `name` at
+ * `url`.
+ *
+ * @throws {TypeError} for an address that is not one of the supported forms, or bad options.
+ * @throws {RangeError} for a number out of range.
+ * @throws {import("./errors.ts").BrokerError} when the broker cannot be reached in time or
+ * refuses the credentials.
+ *
+ * @example
+ * ```ts ignore
+ * import { Queue } from "@mp/multiprocessing/ipc";
+ *
+ * // Queue.connect() calls connectQueue(Queue, url, options).
+ * await using q = await Queue.connect<string>("redis://localhost:6379", { name: "jobs" });
+ * await q.put("hello");
+ * ```
+ */
+export async function connectQueue<Q extends object>(
+  cls: new (maxsize?: number) => Q,
+  url: string,
+  options: JoinableQueueConnectOptions,
+): Promise<Q> {
+  const what = "Cannot connect queue";
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`${what}: give the options, with the queue's name: { name: "jobs" }`);
+  }
+  const name = checkString(options.name, what, "name");
+  if (!name) throw new TypeError(`${what}: options.name must name the queue ({ name: "jobs" })`);
+  const maxsize = checkInteger(options.maxsize, what, "maxsize", 0, 2 ** 31 - 1) ?? 0;
+  const connectTimeout = checkInteger(options.connectTimeout, what, "connectTimeout", 1) ?? 5000;
+  const expireAfter = checkInteger(options.expireAfter, what, "expireAfter", 1000) ?? 3_600_000;
+  const lease = checkInteger(options.lease, what, "lease", 30) ?? 1000;
+  options.signal?.throwIfAborted();
+  const core = new RedisQueueCore({
+    url,
+    name,
+    maxsize,
+    joinable: queueTypeOf(cls) === "mp.JoinableQueue",
+    connectTimeout,
+    expireAfter,
+    lease,
+  });
+  const signal = options.signal;
+  const onAbort = () => void core.close();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    await core.open();
+  } catch (e) {
+    await core.close();
+    throw signal?.aborted ? signal.reason : e;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+  adopting.core = core;
+  try {
+    return new cls(maxsize);
+  } finally {
+    adopting.core = undefined;
+  }
+}
