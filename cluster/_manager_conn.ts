@@ -6,21 +6,19 @@
 // (To be folded into the shared client in ./_client.ts.)
 
 import type { Buffer } from "node:buffer";
-// deno-lint-ignore no-import-prefix -- inline, so that it resolves without this deno.json too
-import type { RedisClientType } from "npm:redis@^5";
+import type { RedisClientType } from "@redis/client";
 import { AuthenticationError } from "../ipc/_auth_error.ts";
 import { EOFError } from "../ipc/connection.ts";
 
 type Client = RedisClientType;
-type RedisModule = typeof import("npm:redis@^5");
+type RedisModule = typeof import("@redis/client");
 
 /** A command argument. */
 export type Arg = string | Buffer;
 
 let redisModule: Promise<RedisModule> | undefined;
 function loadRedis(): Promise<RedisModule> {
-  // deno-lint-ignore no-import-prefix -- a program run from outside this checkout resolves it too
-  return redisModule ??= import("npm:redis@^5");
+  return redisModule ??= import("@redis/client");
 }
 
 /** How a URL names a server: node-redis client options, and a label without the password. */

@@ -16,7 +16,7 @@ export const HAVE_REDIS: boolean = (() => {
 let told = false;
 
 /** Prints, once per test module, why the Redis tests are skipped. */
-function tellMissing(): void {
+export function skipRedisSuite(): void {
   if (told) return;
   told = true;
   console.log(
@@ -134,7 +134,7 @@ export function redisTest(
   fn: (server: RedisServer) => Promise<void>,
   options: RedisServerOptions = {},
 ): void {
-  if (!HAVE_REDIS) tellMissing();
+  if (!HAVE_REDIS) skipRedisSuite();
   Deno.test({
     name,
     ignore: !HAVE_REDIS,

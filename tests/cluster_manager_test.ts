@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { METHODS, startOne } from "./_helpers.ts";
-import { haveRedisServer, redisCli, skipLine, startRedisServer } from "./_redis_server.ts";
+import { HAVE_REDIS, skipRedisSuite, startRedis } from "./_redis.ts";
 import {
   AuthenticationError,
   type DictKey,
@@ -65,11 +65,11 @@ export async function holdForever(lock: LockProxy, q: QueueProxy<string>): Promi
 
 // ---- tests --------------------------------------------------------------------------------
 
-if (!haveRedisServer()) {
-  skipLine("cluster_manager_test.ts");
+if (!HAVE_REDIS) {
+  skipRedisSuite();
 } else {
   Deno.test("redis manager: the proxies behave as a local manager's", async () => {
-    await using srv = await startRedisServer();
+    await using srv = await startRedis();
     await using m = await Manager.connect(srv.url);
     const d = await m.dict<DictKey, unknown>({ a: 1 });
     await d.set(2, { x: [1, 2n] });
@@ -149,7 +149,7 @@ if (!haveRedisServer()) {
   });
 
   Deno.test("redis manager: names are shared; unnamed objects go with their manager", async () => {
-    await using srv = await startRedisServer();
+    await using srv = await startRedis();
     await using a = await Manager.connect(srv.url);
     {
       await using b = await Manager.connect(srv.url);
@@ -164,10 +164,10 @@ if (!haveRedisServer()) {
       await assert.rejects(b.dict("a{b}"), TypeError);
       const anon = await b.list([1]);
       assert.match(anon.name!, /^anon-/);
-      assert.match(await redisCli(srv, "PTTL", `mp:m:{list:${anon.name}}:l`), /^[1-9]\d*$/);
-      assert.equal(await redisCli(srv, "PTTL", "mp:m:{dict:scores}:h"), "-1");
+      assert.match(await srv.cli("PTTL", `mp:m:{list:${anon.name}}:l`), /^[1-9]\d*$/);
+      assert.equal(await srv.cli("PTTL", "mp:m:{dict:scores}:h"), "-1");
     }
-    const keys = (await redisCli(srv, "KEYS", "mp:m:*")).split("\n").sort();
+    const keys = (await srv.cli("KEYS", "mp:m:*")).split("\n").sort();
     assert.deepEqual(keys, [
       "mp:m:{dict:scores}:h",
       "mp:m:{dict:scores}:meta",
@@ -182,7 +182,7 @@ if (!haveRedisServer()) {
 
   for (const method of METHODS) {
     Deno.test(`redis manager: two processes share a dict and a list (${method})`, async () => {
-      await using srv = await startRedisServer();
+      await using srv = await startRedis();
       await using m = await Manager.connect(srv.url);
       const d = await m.dict<string, string>();
       const l = await m.list<string>(["parent"]);
@@ -197,7 +197,7 @@ if (!haveRedisServer()) {
   }
 
   Deno.test("redis manager: the lock excludes across processes", async () => {
-    await using srv = await startRedisServer();
+    await using srv = await startRedis();
     const ps = [...METHODS, "subprocess" as const].map((method) =>
       startOne(count, [srv.url, 10], method, module)
     );
@@ -209,7 +209,7 @@ if (!haveRedisServer()) {
   });
 
   Deno.test("redis manager: a SIGKILLed holder's lock frees after its lease", async () => {
-    await using srv = await startRedisServer();
+    await using srv = await startRedis();
     await using m = await Manager.connect(srv.url);
     const lock = await m.lock("held", { lease: 1000 });
     const q = await m.queue<string>();
@@ -227,7 +227,7 @@ if (!haveRedisServer()) {
   });
 
   Deno.test("redis manager: a stopped server fails calls with a clear error", async () => {
-    await using srv = await startRedisServer();
+    await using srv = await startRedis();
     const m = await Manager.connect(srv.url);
     const q = await m.queue<number>("q");
     const d = await m.dict("d");
@@ -246,16 +246,16 @@ if (!haveRedisServer()) {
   });
 
   Deno.test("redis manager: a missing server or a wrong password fails at once", async () => {
-    await using srv = await startRedisServer({ password: "secret" });
+    await using srv = await startRedis({ password: "secret" });
     const t0 = performance.now();
     await assert.rejects(
-      Manager.connect(srv.url.replace("secret", "wrong")),
+      Manager.connect(`${srv.url}?password=wrong`),
       AuthenticationError,
     );
     await assert.rejects(Manager.connect("unix:///nonexistent/redis.sock"), Deno.errors.NotFound);
     await assert.rejects(Manager.connect("redis://127.0.0.1:1"), Deno.errors.ConnectionRefused);
     assert.ok(performance.now() - t0 < 3000);
-    await using m = await Manager.connect(srv.url);
+    await using m = await Manager.connect(`${srv.url}?password=secret`);
     assert.equal(await (await m.namespace({ ok: true })).get("ok"), true);
   });
 }
