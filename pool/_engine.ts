@@ -30,6 +30,9 @@ interface Pending extends Task {
 type Outcome = { ok: boolean; value: unknown; settled: boolean };
 
 /** A pool's task bookkeeping, in front of its transport. */
+/** The most items of a default chunk sent in one piece. */
+const PIECE_ITEMS = 1024;
+
 export class Engine {
   #transport: Transport;
   #processes: number;
@@ -102,6 +105,10 @@ export class Engine {
     }
     const n = items.length;
     const size = chunksize ?? Math.max(1, Math.ceil(n / (4 * this.#processes)));
+    // Python's default chunks are large (a quarter of the items per worker over four): each is
+    // sent in pieces small enough for the shared-memory rings (a larger frame would take the
+    // slower side path), and counts as done, for `onProgress`, once all its pieces are.
+    const piece = chunksize === undefined ? Math.min(size, PIECE_ITEMS) : size;
     const results = new Array(n);
     if (n === 0) return results;
     let done = 0;
@@ -109,22 +116,28 @@ export class Engine {
     return await new Promise<unknown[]>((resolve, reject) => {
       const batch: Task[] = [];
       for (let at = 0; at < n; at += size) {
-        const start = at;
-        const task = this.#task(fn, kind, items.slice(at, at + size), (ok, value) => {
-          if (failed) return;
-          try {
-            if (!ok) throw value;
-            const vs = value as unknown[];
-            for (let i = 0; i < vs.length; i++) results[start + i] = vs[i];
-            done += vs.length;
-            onProgress?.(done, n);
-            if (done === n) resolve(results);
-          } catch (e) {
-            failed = true;
-            reject(e);
-          }
-        });
-        if (task) batch.push(task);
+        const chunkEnd = Math.min(n, at + size);
+        let left = Math.ceil((chunkEnd - at) / piece);
+        for (let from = at; from < chunkEnd; from += piece) {
+          const start = from;
+          const items_ = items.slice(from, Math.min(chunkEnd, from + piece));
+          const task = this.#task(fn, kind, items_, (ok, value) => {
+            if (failed) return;
+            try {
+              if (!ok) throw value;
+              const vs = value as unknown[];
+              for (let i = 0; i < vs.length; i++) results[start + i] = vs[i];
+              if (--left > 0) return;
+              done += chunkEnd - at;
+              onProgress?.(done, n);
+              if (done === n) resolve(results);
+            } catch (e) {
+              failed = true;
+              reject(e);
+            }
+          });
+          if (task) batch.push(task);
+        }
       }
       this.#send(batch);
     });
