@@ -117,7 +117,7 @@ export class Ring {
           this.#backlog.shift();
           continue;
         }
-        await this.#waitForSpace();
+        await this.#waitForSpace(4 + frame.length);
       }
     } catch {
       this.#backlog = []; // closed
@@ -126,10 +126,20 @@ export class Ring {
     }
   }
 
-  async #waitForSpace(): Promise<void> {
+  /**
+   * Waits until the reader may have made room for `need` bytes. WAITING is announced first and
+   * the space looked at again after it, as the reader's {@link Ring.waitReadable} does: the
+   * reader may have taken every frame between the failed write and the announcement, seeing no
+   * writer waiting, and then TAIL never moves again (a writer asleep on an empty ring).
+   */
+  async #waitForSpace(need: number): Promise<void> {
     Atomics.store(this.#ctrl, WAITING, 1);
     const tail = Atomics.load(this.#ctrl, TAIL);
     if (this.closed) throw new RingClosed();
+    if (this.#cap - ((this.#pos - tail) | 0) >= need) {
+      Atomics.store(this.#ctrl, WAITING, 0);
+      return; // room was made meanwhile
+    }
     const r = Atomics.waitAsync(this.#ctrl, TAIL, tail);
     if (r.async) await r.value;
     Atomics.store(this.#ctrl, WAITING, 0);
