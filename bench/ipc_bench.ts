@@ -10,17 +10,9 @@
 //
 //   deno run -A bench/ipc_bench.ts [--quick] [--runs=5]
 
-import { type Connection, Pipe, Process, Queue, type StartMethod } from "../mod.ts";
-import {
-  coldWarm,
-  fresh,
-  type Params,
-  perSecond,
-  RUNS,
-  type Sample,
-  serveCase,
-  size,
-} from "./_measure.ts";
+import { type Connection, Pipe, type Process, Queue, type StartMethod } from "../mod.ts";
+import { fresh, type Params, perSecond, RUNS, type Sample, serveCase, size } from "./_measure.ts";
+import { roundTrip, start } from "./_children.ts";
 import { pythonSample } from "./_python.ts";
 import { report, type Row } from "./_results.ts";
 
@@ -78,19 +70,6 @@ export async function receiver(
   r.close();
 }
 
-/** Sends back what it receives, until EOF. */
-export async function echo(conn: Connection<number>): Promise<void> {
-  for await (const v of conn) await conn.send(v);
-  conn.close();
-}
-
-/** Starts `target(...args)` as a child. */
-function start(target: (...a: never[]) => unknown, args: unknown[], method: StartMethod): Process {
-  const p = new Process({ target: target as (...a: unknown[]) => void, args, startMethod: method });
-  p.start();
-  return p;
-}
-
 /** One-way items between two children, a round per size; microseconds per item. */
 async function stream(transport: string, method: StartMethod, n: number): Promise<Sample> {
   const sizes = [4, n, ...Array(RUNS).fill(n)];
@@ -98,10 +77,16 @@ async function stream(transport: string, method: StartMethod, n: number): Promis
   let children: Process[];
   if (transport === "queue") {
     const q = new Queue<number>();
-    children = [start(consumer, [q, out, sizes], method), start(producer, [q, go, sizes], method)];
+    children = [
+      start(consumer, [q, out, sizes], method, import.meta.url),
+      start(producer, [q, go, sizes], method, import.meta.url),
+    ];
   } else {
     const [r, w] = Pipe<number>({ duplex: false });
-    children = [start(receiver, [r, out, sizes], method), start(sender, [w, go, sizes], method)];
+    children = [
+      start(receiver, [r, out, sizes], method, import.meta.url),
+      start(sender, [w, go, sizes], method, import.meta.url),
+    ];
     r.close();
     w.close();
   }
@@ -112,29 +97,6 @@ async function stream(transport: string, method: StartMethod, n: number): Promis
   }
   await Promise.all(children.map((p) => p.join()));
   return { cold: us[1], runs: us.slice(2) };
-}
-
-/** Round trips between this process and an echoing child; microseconds per round trip. */
-async function roundTrip(method: StartMethod, n: number): Promise<Sample> {
-  const [a, b] = Pipe<number>();
-  const p = start(echo, [b], method);
-  b.close();
-  const trips = async (k: number): Promise<void> => {
-    for (let i = 0; i < k; i++) {
-      await a.send(i);
-      await a.recv();
-    }
-  };
-  const sample = await coldWarm({
-    warmUp: () => trips(4),
-    cold: () => trips(1),
-    coldPer: 1,
-    run: () => trips(n),
-    per: n,
-  });
-  a.close();
-  await p.join();
-  return sample;
 }
 
 /** Our side of one figure, in a fresh process: `{ kind, method, n }`. */

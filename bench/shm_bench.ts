@@ -20,18 +20,8 @@
 //
 //   deno run -A bench/shm_bench.ts [--quick] [--runs=5] [--methods=worker,subprocess]
 
+import { Barrier, Lock, Queue, type StartMethod, Value } from "../mod.ts";
 import {
-  Barrier,
-  type Connection,
-  Lock,
-  Pipe,
-  Process,
-  Queue,
-  type StartMethod,
-  Value,
-} from "../mod.ts";
-import {
-  coldWarm,
   fresh,
   type Params,
   perSecond,
@@ -41,6 +31,7 @@ import {
   serveCase,
   size,
 } from "./_measure.ts";
+import { CHILDREN, increment, roundTrip, start } from "./_children.ts";
 import { pythonSample } from "./_python.ts";
 import {
   formatRatio,
@@ -82,38 +73,6 @@ export async function consumer(
   for (const n of sizes) await out.put(await take(q, n));
 }
 
-/** For each size, between the barriers: `n` times `v.value += 1` under `lock`. */
-export async function increment(
-  go: Barrier,
-  done: Barrier,
-  sizes: number[],
-  lock: Lock,
-  v: Value<"i">,
-): Promise<void> {
-  for (const n of sizes) {
-    await go.wait();
-    for (let i = 0; i < n; i++) {
-      await lock.acquire();
-      v.value += 1;
-      lock.release();
-    }
-    await done.wait();
-  }
-}
-
-/** Sends back what it receives, until EOF. */
-export async function echo(conn: Connection<number>): Promise<void> {
-  for await (const v of conn) await conn.send(v);
-  conn.close();
-}
-
-/** Starts `target(...args)` as a child. */
-function start(target: (...a: never[]) => unknown, args: unknown[], method: StartMethod): Process {
-  const p = new Process({ target: target as (...a: unknown[]) => void, args, startMethod: method });
-  p.start();
-  return p;
-}
-
 /** The sizes of the rounds: the untimed one of four, the cold one, the warm ones. */
 function rounds(n: number): number[] {
   return [4, n, ...Array(RUNS).fill(n)];
@@ -122,7 +81,7 @@ function rounds(n: number): number[] {
 /** Queue items from a child to this process, a round per size; microseconds per item. */
 async function toParent(method: StartMethod, n: number): Promise<Sample> {
   const sizes = rounds(n), q = new Queue<number>(), go = new Queue<number>();
-  const p = start(producer, [q, go, sizes], method);
+  const p = start(producer, [q, go, sizes], method, import.meta.url);
   const us: number[] = [];
   for (const k of sizes) {
     await go.put(1);
@@ -136,7 +95,10 @@ async function toParent(method: StartMethod, n: number): Promise<Sample> {
 async function childToChild(method: StartMethod, n: number): Promise<Sample> {
   const sizes = rounds(n), q = new Queue<number>(), go = new Queue<number>();
   const out = new Queue<number>();
-  const ps = [start(consumer, [q, out, sizes], method), start(producer, [q, go, sizes], method)];
+  const ps = [
+    start(consumer, [q, out, sizes], method, import.meta.url),
+    start(producer, [q, go, sizes], method, import.meta.url),
+  ];
   const us: number[] = [];
   for (const _ of sizes) {
     await go.put(1);
@@ -150,7 +112,7 @@ async function childToChild(method: StartMethod, n: number): Promise<Sample> {
 async function contended(method: StartMethod, n: number): Promise<Sample> {
   const sizes = rounds(n), go = new Barrier(3), done = new Barrier(3), lock = new Lock();
   const v = new Value("i", 0, { lock: false });
-  const ps = [0, 1].map(() => start(increment, [go, done, sizes, lock, v], method));
+  const ps = [0, 1].map(() => start(increment, [go, done, sizes, lock, v], method, CHILDREN));
   const us: number[] = [];
   for (const k of sizes) {
     v.value = 0;
@@ -162,29 +124,6 @@ async function contended(method: StartMethod, n: number): Promise<Sample> {
   }
   await Promise.all(ps.map((p) => p.join()));
   return { cold: us[1], runs: us.slice(2) };
-}
-
-/** Round trips between this process and an echoing child; microseconds per round trip. */
-async function roundTrip(method: StartMethod, n: number): Promise<Sample> {
-  const [a, b] = Pipe<number>();
-  const p = start(echo, [b], method);
-  b.close();
-  const trips = async (k: number): Promise<void> => {
-    for (let i = 0; i < k; i++) {
-      await a.send(i);
-      await a.recv();
-    }
-  };
-  const sample = await coldWarm({
-    warmUp: () => trips(4),
-    cold: () => trips(1),
-    coldPer: 1,
-    run: () => trips(n),
-    per: n,
-  });
-  a.close();
-  await p.join();
-  return sample;
 }
 
 const CASES: Record<string, (method: StartMethod, n: number) => Promise<Sample>> = {

@@ -10,6 +10,7 @@
 //
 //   deno run -A bench/sync_bench.ts [--quick] [--runs=5]
 
+import { CHILDREN, increment } from "./_children.ts";
 import { Barrier, Lock, Process, Value } from "../mod.ts";
 import {
   coldWarm,
@@ -54,34 +55,16 @@ export async function hammer(
   }
 }
 
-/** A child of the Value benchmark: a round of `n` increments under the value's lock, per size. */
-export async function increment(
-  go: Barrier,
-  done: Barrier,
-  sizes: number[],
-  v: Value<"i">,
-): Promise<void> {
-  const lock = v.getLock();
-  for (const n of sizes) {
-    await go.wait();
-    for (let i = 0; i < n; i++) {
-      await lock.acquire();
-      v.value += 1;
-      lock.release();
-    }
-    await done.wait();
-  }
-}
-
 /** Runs `target` in two worker children, a round per size; microseconds per operation. */
 async function twoChildren(
   target: typeof hammer | typeof increment,
   args: unknown[],
   sizes: number[],
+  module: string = import.meta.url,
 ): Promise<number[]> {
   const go = new Barrier(3), done = new Barrier(3);
   const ps = [0, 1].map(() =>
-    new Process({ target: target as never, args: [go, done, sizes, ...args] })
+    new Process({ target: target as never, args: [go, done, sizes, ...args], module })
   );
   ps.forEach((p) => p.start());
   const us: number[] = [];
@@ -111,7 +94,7 @@ async function ours(params: Params): Promise<Sample> {
   const v = new Value("i", 0);
   const us = params.kind === "pair"
     ? await twoChildren(hammer, [new Lock(), fast], sizes)
-    : await twoChildren(increment, [v], sizes);
+    : await twoChildren(increment, [v.getLock(), v], sizes, CHILDREN);
   if (params.kind === "value" && v.value !== total) {
     throw new Error(`Value ended at ${v.value}, not ${total}`);
   }
