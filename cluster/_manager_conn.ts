@@ -5,6 +5,7 @@
 // unref'd while idle: a connection keeps its program alive only while a call is under way.
 // (To be folded into the shared client in ./_client.ts.)
 
+import { type Address, parseAddress, shownAddress } from "./_address.ts";
 import type { Buffer } from "node:buffer";
 import type { RedisClientType } from "@redis/client";
 import { AuthenticationError } from "../ipc/_auth_error.ts";
@@ -29,44 +30,28 @@ export interface Target {
 }
 
 /**
- * Reads a broker URL: `redis://[user:password@]host[:port][/db]`, `rediss://...` (TLS), or
- * `unix:///path/to/redis.sock[?db=N&password=P&user=U]` (also spelled `redis+unix:`).
+ * Reads a broker URL, as every Redis handle of the package does (./_address.ts).
  *
  * @throws {TypeError} naming what is wrong.
  */
 export function parseUrl(url: string, what: string): Target {
-  if (typeof url !== "string") throw new TypeError(`${what}: the URL must be a string`);
-  let u: URL;
+  let addr: Address;
   try {
-    u = new URL(url);
-  } catch {
-    throw new TypeError(`${what}: '${url}' is not a URL`);
+    addr = parseAddress(url);
+  } catch (e) {
+    throw new TypeError(`${what}: ${(e as Error).message}`);
   }
-  const socket = { reconnectStrategy: false as const, connectTimeout: 3000 };
-  if (u.protocol === "unix:" || u.protocol === "redis+unix:") {
-    if (!u.pathname) throw new TypeError(`${what}: '${url}' names no socket path`);
-    const q = u.searchParams;
-    const db = q.get("db");
-    return {
-      url,
-      label: `unix:${decodeURIComponent(u.pathname)}${db ? `?db=${db}` : ""}`,
-      options: {
-        socket: { ...socket, path: decodeURIComponent(u.pathname) },
-        ...(q.get("password") !== null ? { password: q.get("password") } : {}),
-        ...(q.get("user") !== null ? { username: q.get("user") } : {}),
-        ...(db !== null ? { database: Number(db) } : {}),
-      },
-    };
-  }
-  if (u.protocol !== "redis:" && u.protocol !== "rediss:") {
-    throw new TypeError(
-      `${what}: '${u.protocol}' is not a Redis URL scheme (redis:, rediss: or unix:)`,
-    );
-  }
-  const shown = new URL(url);
-  shown.password = "";
-  shown.username = "";
-  return { url, label: shown.href, options: { url, socket } };
+  const socket = { reconnectStrategy: false as const, connectTimeout: 3000, ...addr.socket };
+  return {
+    url,
+    label: shownAddress(url),
+    options: {
+      socket,
+      database: addr.database,
+      ...(addr.username !== undefined ? { username: addr.username } : {}),
+      ...(addr.password !== undefined ? { password: addr.password } : {}),
+    },
+  };
 }
 
 function connectError(e: unknown, t: Target): Error {
