@@ -5,7 +5,8 @@
  * @module
  */
 
-import { openMemory, type SharedMemory, shareMemory } from "../process/_shm.ts";
+import { type SharedMemory } from "../process/_shm.ts";
+import { openMemory, shareMemory } from "../process/_share.ts";
 import { checkBoolean, checkInteger } from "../process/_check.ts";
 import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
 import { type Caller, registerError, remoteCall, type RpcEndpoint } from "../process/_rpc.ts";

@@ -18,7 +18,7 @@ import {
   RingCore,
 } from "./_queue_core.ts";
 import { Ring } from "./_ring.ts";
-import { shareMemory } from "../process/_shm.ts";
+import { shareMemory } from "../process/_share.ts";
 import { limitsOf, type QueueWaitOptions, ServedCalls } from "./_remote.ts";
 import type { QueueConnectOptions } from "../cluster/queue.ts";
 import { RedisQueueCore } from "../cluster/_queue_core.ts";

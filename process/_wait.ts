@@ -4,7 +4,7 @@
 // on a SharedArrayBuffer, ./_shm.ts's bell and futex on mapped memory.
 
 import { checkTimeout } from "./_check.ts";
-import { mapped, sleepMapped } from "./_shm.ts";
+import { isMapped, sleepMapped } from "./_shm.ts";
 
 let pending = 0;
 let keepAlive: ReturnType<typeof setInterval> | undefined;
@@ -57,7 +57,7 @@ export async function waitWord(
 ): Promise<void> {
   signal?.throwIfAborted();
   let sleep: { done: Promise<unknown>; end?: () => Promise<void> | undefined } | undefined;
-  if (mapped(view)) {
+  if (isMapped(view.buffer)) {
     sleep = sleepMapped(view, index, expected, ms, keepAlive === "watch");
   } else {
     const r = Atomics.waitAsync(view, index, expected, ms);

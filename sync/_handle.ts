@@ -6,7 +6,7 @@
 import type { ReduceContext, Reduced } from "../process/_reduce.ts";
 import type { Caller, RemoteTarget, RpcEndpoint } from "../process/_rpc.ts";
 import { identAlive, state, TABLE_SIZE } from "../process/_state.ts";
-import { openMemory, shareMemory } from "../process/_shm.ts";
+import { openMemory, shareMemory } from "../process/_share.ts";
 import { waitWord } from "../process/_wait.ts";
 
 /** Who acts on a handle: an ident in this OS process's liveness table, and a sub-owner tag. */
