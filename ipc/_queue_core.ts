@@ -3,7 +3,7 @@
 // map shared memory and does not share its parent's SharedArrayBuffers, and whatever that child
 // passes the queue on to).
 
-import { type SharedMemory } from "../process/_shm.ts";
+import type { SharedMemory } from "../process/_shm.ts";
 import { openMemory } from "../process/_share.ts";
 import { decodeItem, type Encoded, encodeItem } from "../process/_codec.ts";
 import { RETRY, Ring, StreamStart } from "./_ring.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type SharedMemory } from "../process/_shm.ts";
+import type { SharedMemory } from "../process/_shm.ts";
 import { openMemory, shareMemory } from "../process/_share.ts";
 import { checkBoolean, checkInteger } from "../process/_check.ts";
 import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
