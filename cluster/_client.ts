@@ -12,6 +12,8 @@
 //   losing what the blocked command may have taken).
 // - `close()` ends every connection; node-redis leaves no timer once a client is closed or
 //   destroyed.
+// - With `unrefIdle`, a connection keeps the program alive only while a command on it is under
+//   way (as a local manager's connection does): a handle the program forgets does not hold it.
 
 import { Buffer } from "node:buffer";
 import { parseAddress, shownAddress } from "./_address.ts";
@@ -23,6 +25,7 @@ export type Reply = null | number | Buffer | string | Reply[];
 /** The part of a node-redis client that the link uses. */
 interface Conn {
   isOpen: boolean;
+  unref(): void;
   connect(): Promise<unknown>;
   close(): Promise<void>;
   destroy(): void;
@@ -41,6 +44,11 @@ let BUFFERS: { typeMapping: Record<number, unknown> };
 export interface LinkOptions {
   /** The most milliseconds that opening a connection (socket and handshake) takes. */
   connectTimeout: number;
+  /**
+   * Whether a connection keeps the program alive only while a command on it is under way.
+   * @default {false}
+   */
+  unrefIdle?: boolean;
 }
 
 const RECONNECTS = 3;
@@ -53,8 +61,9 @@ let backoffEnds = 0;
 
 let loaded: Promise<typeof import("@redis/client")> | undefined;
 
-/** Opens a node-redis connection to `url`, within `timeout` ms. */
-async function openConn(url: string, timeout: number, reconnect: boolean): Promise<Conn> {
+/** Opens a node-redis connection to `url`, within `options.connectTimeout` ms. */
+async function openConn(url: string, options: LinkOptions, reconnect: boolean): Promise<Conn> {
+  const timeout = options.connectTimeout;
   const address = parseAddress(url);
   const redis = await (loaded ??= import("@redis/client"));
   BUFFERS ??= { typeMapping: { [redis.RESP_TYPES.BLOB_STRING]: Buffer } };
@@ -90,16 +99,36 @@ async function openConn(url: string, timeout: number, reconnect: boolean): Promi
     // A PING proves the server answers, and that this client may talk (NOAUTH otherwise).
     await Promise.race([conn.connect().then(() => conn.sendCommand(["PING"], BUFFERS)), timedOut]);
     up = true;
+    if (options.unrefIdle) conn.unref();
     return conn;
   } catch (e) {
-    try {
-      conn.destroy();
-    } catch {
-      // never opened
-    }
+    destroy(conn); // never opened, or half-way
     throw brokerError(url, "connect", e);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * How many commands are under way on connections that are unref'd while idle, and the timer
+ * that keeps the program alive meanwhile (a socket cannot: node-redis makes a new one, unref'd,
+ * each time it reconnects).
+ */
+let holding = 0;
+let holder: ReturnType<typeof setInterval> | undefined;
+
+/** Sends one command on `conn`, holding the program alive meanwhile when it is unref'd. */
+async function command(
+  conn: Conn,
+  options: LinkOptions,
+  args: ReadonlyArray<string | Buffer>,
+): Promise<Reply> {
+  if (!options.unrefIdle) return await conn.sendCommand(args, BUFFERS) as Reply;
+  if (holding++ === 0) holder = setInterval(() => {}, 1 << 30);
+  try {
+    return await conn.sendCommand(args, BUFFERS) as Reply;
+  } finally {
+    if (--holding === 0) clearInterval(holder);
   }
 }
 
@@ -138,6 +167,17 @@ export interface Blocking {
   send(args: ReadonlyArray<string | Buffer>, what: string): Promise<Reply>;
   /** Makes the blocked command on this connection return as if it timed out. */
   unblock(): Promise<void>;
+  /** Ends this connection (the link's `close()` ends it otherwise); a command on it fails. */
+  close(): void;
+}
+
+/** Ends a node-redis connection, which throws once it is closed already. */
+function destroy(conn: Conn): void {
+  try {
+    conn.destroy();
+  } catch {
+    // closed already (it gave up reconnecting)
+  }
 }
 
 /** The package's connections to one broker. */
@@ -164,7 +204,7 @@ export class Link {
   async #conn(what: string): Promise<Conn> {
     if (this.#closed) throw new TypeError(`Cannot ${what}: the connection to Redis is closed`);
     if (this.#main?.isOpen) return this.#main;
-    const opening = this.#opening ??= openConn(this.url, this.#options.connectTimeout, true);
+    const opening = this.#opening ??= openConn(this.url, this.#options, true);
     try {
       this.#main = await opening;
     } catch (e) {
@@ -179,11 +219,16 @@ export class Link {
     return this.#main;
   }
 
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Sends one command on the main connection; `what` names the call in errors. */
   async send(args: ReadonlyArray<string | Buffer>, what: string): Promise<Reply> {
     const conn = await this.#conn(what);
     try {
-      return await conn.sendCommand(args, BUFFERS) as Reply;
+      return await command(conn, this.#options, args);
     } catch (e) {
       throw brokerError(this.url, what, e);
     }
@@ -203,26 +248,30 @@ export class Link {
   /** A new connection for one blocking reader, closed by `close()`. */
   async blocking(what: string): Promise<Blocking> {
     if (this.#closed) throw new TypeError(`Cannot ${what}: the connection to Redis is closed`);
-    const conn = await openConn(this.url, this.#options.connectTimeout, false);
+    const conn = await openConn(this.url, this.#options, false);
     if (this.#closed) {
       conn.destroy();
       throw new TypeError(`Cannot ${what}: the connection to Redis is closed`);
     }
     this.#blocking.push(conn);
-    const id = String(await conn.sendCommand(["CLIENT", "ID"], BUFFERS));
+    const id = String(await command(conn, this.#options, ["CLIENT", "ID"]));
     return {
       get open() {
         return conn.isOpen;
       },
       send: async (args, what) => {
         try {
-          return await conn.sendCommand(args, BUFFERS) as Reply;
+          return await command(conn, this.#options, args);
         } catch (e) {
           throw brokerError(this.url, what, e);
         }
       },
       unblock: async () => {
         await this.send(["CLIENT", "UNBLOCK", id, "TIMEOUT"], "cancel a wait");
+      },
+      close: () => {
+        this.#blocking = this.#blocking.filter((c) => c !== conn);
+        destroy(conn);
       },
     };
   }
@@ -234,14 +283,8 @@ export class Link {
     const opening = this.#opening;
     const all = [...this.#blocking, ...(this.#main ? [this.#main] : [])];
     this.#blocking = [];
-    for (const conn of all) {
-      try {
-        conn.destroy(); // blocked commands would keep close() waiting
-      } catch {
-        // closed already (it gave up reconnecting)
-      }
-    }
-    if (opening) await opening.then((c) => c.destroy(), () => {});
+    for (const conn of all) destroy(conn); // blocked commands would keep close() waiting
+    if (opening) await opening.then(destroy, () => {});
     const left = backoffEnds - performance.now();
     if (left > 0) await new Promise((r) => setTimeout(r, left + 5));
   }

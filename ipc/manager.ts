@@ -29,7 +29,7 @@ import {
 } from "./_manager_client.ts";
 import { ManagerServer } from "./_manager_server.ts";
 import { type Address, checkAddress, checkAuthkey } from "./_socket.ts";
-import type { RedisConn } from "../cluster/_manager_conn.ts";
+import type { Link } from "../cluster/_client.ts";
 import type { RedisManager } from "../cluster/_manager_redis.ts";
 
 type RedisModule = typeof import("../cluster/_manager_redis.ts");
@@ -98,8 +98,8 @@ const PROXY_TYPE = "ipc.ManagerProxy";
 interface Ref {
   ref?: ManagerRef;
   state: ProxyState | RedisProxyState;
-  /** A Redis proxy's connection: its manager's, or this process's for its URL. */
-  conn?: Promise<RedisConn>;
+  /** A Redis proxy's link: its manager's, or this process's for its URL. */
+  link?: Promise<Link>;
 }
 const refs = new WeakMap<ManagerProxy, Ref>();
 
@@ -117,9 +117,9 @@ function call(
 async function redisCall(r: Ref, method: string, args: unknown[], signal?: AbortSignal) {
   const m = await loadRedis();
   const state = r.state as RedisProxyState;
-  r.conn ??= m.connFor(state.url);
-  r.conn.catch(() => r.conn = undefined); // the next call tries again
-  return await m.redisCall(await r.conn, state, method, args, signal);
+  r.link ??= m.linkFor(state.url);
+  r.link.catch(() => r.link = undefined); // the next call tries again
+  return await m.redisCall(await r.link, state, method, args, signal);
 }
 
 function checkTimeout(timeout: number | undefined, what: string): number | null {
@@ -802,23 +802,29 @@ export class Manager implements AsyncDisposable {
    * Naming: `dict("scores")`, `list("log")`, `lock("db")`... get or make the object of that
    * name: the first caller's initial contents (and a queue's maxsize, a lock's lease) are kept,
    * later callers find it as it is. Names are per kind: `dict("hits")` and `lock("hits")` are
-   * two objects. A named object stays in Redis until cleared. Without a name the object is new and belongs
-   * to this manager: `shutdown()` deletes it, and if this process dies its keys expire within
-   * 30 seconds. Its keys are `mp:m:{KIND:NAME}:*`.
+   * two objects. A named object stays in Redis until cleared. Without a name the object is new
+   * and belongs to this manager: `shutdown()` deletes it, and if this process dies its keys
+   * expire within 30 seconds. Its keys are `mp:m:{KIND:NAME}:*`.
    *
    * A lock is held by the process that acquired it (an owner token) and only it may release
    * it; its lease is renewed by a timer in that process, and a holder that died loses the lock
    * when its lease runs out. `shutdown()` releases this process's locks.
    *
-   * Loads `npm:redis` on the first call.
+   * Errors: a misuse fails as it does in a local manager, with the same error (a list index out
+   * of range is a `RangeError`, a full or empty queue a `QueueFullError` or `QueueEmptyError`).
+   * A broker that cannot be reached, refuses the credentials or stops fails the call (or
+   * `connect()`) within 5 seconds with a `BrokerError` (from `@mp/multiprocessing/cluster`), as
+   * the queues on Redis do: it names the call, the address (without its password), why, and
+   * what to check. The connections keep the program alive only while a call is under way.
+   *
+   * Loads the Redis client (`npm:@redis/client`) on the first call.
    *
    * @param url `redis://[user:password@]host[:port][/db]`, `rediss://` for TLS, or
    * `unix:///path/to/redis.sock[?db=N&password=P]` for a local server's socket.
    * @returns a handle that makes objects in Redis; `shutdown()` closes its connections.
-   * @throws {TypeError} when the URL is not a Redis URL.
-   * @throws {AuthenticationError} when the user or password is wrong.
-   * @throws {Deno.errors.ConnectionRefused} or {Deno.errors.NotFound} when nobody listens there,
-   * {Deno.errors.TimedOut} when nothing answers within 4 seconds.
+   * @throws {TypeError} when the URL is not one of those forms.
+   * @throws {import("../cluster/errors.ts").BrokerError} when nothing answers there within 5
+   * seconds, or the server refuses the user or password.
    *
    * @example Two processes, anywhere, share a named dict
    * ```ts ignore
@@ -897,7 +903,7 @@ export class Manager implements AsyncDisposable {
       if (name !== undefined) r.checkName(name, `Cannot make a ${kind}`);
       const state = await this.#redis.create(kind, name, init, param);
       const proxy = new PROXIES[kind](state) as P;
-      refs.get(proxy)!.conn = Promise.resolve(this.#redis.conn);
+      refs.get(proxy)!.link = Promise.resolve(this.#redis.link);
       return proxy;
     }
     if (name !== undefined) {

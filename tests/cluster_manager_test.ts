@@ -1,16 +1,16 @@
 // Manager.connect(redis URL) against a real redis-server (one per test, on a unix socket):
-// the proxies' semantics, sharing between processes of both start methods (by passing proxies
-// and by name), the lock across processes and after its holder is SIGKILLed, and clear errors
-// when the server is missing, refuses the password or stops mid-call.
+// the proxies' semantics and misuse errors (those of a local manager), sharing between
+// processes of both start methods (by passing proxies and by name), the lock across processes
+// and after its holder is SIGKILLed, and a BrokerError, as the queues give, when the server is
+// missing, refuses the password or stops mid-call.
 
 import assert from "node:assert/strict";
 import { METHODS, startOne } from "./_helpers.ts";
 import { HAVE_REDIS, skipRedisSuite, startRedis } from "./_redis.ts";
+import { BrokerError } from "../cluster/mod.ts";
 import {
-  AuthenticationError,
   type DictKey,
   type DictProxy,
-  EOFError,
   type ListProxy,
   type LockProxy,
   Manager,
@@ -61,6 +61,45 @@ export async function holdForever(lock: LockProxy, q: QueueProxy<string>): Promi
   await q.put("held");
   setInterval(() => {}, 1000);
   await new Promise(() => {});
+}
+
+/** Misuses of each kind of proxy: the errors they give, by name and message. */
+async function misuses(m: Manager): Promise<string[]> {
+  const l = await m.list<number>([1, 2]);
+  const d = await m.dict();
+  const lock = await m.lock();
+  const q = await m.queue<number>(1);
+  const calls: (() => Promise<unknown>)[] = [
+    () => l.get(2),
+    () => l.get(-3),
+    () => l.set(5, 0),
+    () => l.set(-3, 0),
+    () => l.pop(9),
+    () => l.get(1.5),
+    async () => {
+      await l.clear();
+      return await l.pop();
+    },
+    () => d.set({} as unknown as string, 1),
+    () => lock.release(),
+    () => q.getNowait(),
+    () => q.get({ timeout: 10 }),
+    async () => {
+      await q.put(1);
+      return await q.putNowait(2);
+    },
+    () => q.put(3, { timeout: 10 }),
+  ];
+  const out = [];
+  for (const call of calls) {
+    try {
+      await call();
+      out.push("no error");
+    } catch (e) {
+      out.push(`${(e as Error).name}: ${(e as Error).message}`);
+    }
+  }
+  return out;
 }
 
 // ---- tests --------------------------------------------------------------------------------
@@ -148,6 +187,15 @@ if (!HAVE_REDIS) {
     await assert.rejects(lock.release(), RangeError);
   });
 
+  Deno.test("redis manager: a misuse fails with the local manager's error", async () => {
+    await using srv = await startRedis();
+    await using local = await Manager.start();
+    await using redis = await Manager.connect(srv.url);
+    const expected = await misuses(local);
+    assert.ok(!expected.includes("no error"), expected.join("\n"));
+    assert.deepEqual(await misuses(redis), expected);
+  });
+
   Deno.test("redis manager: names are shared; unnamed objects go with their manager", async () => {
     await using srv = await startRedis();
     await using a = await Manager.connect(srv.url);
@@ -232,12 +280,16 @@ if (!HAVE_REDIS) {
     const q = await m.queue<number>("q");
     const d = await m.dict("d");
     await d.set("a", 1);
-    const waiting = assert.rejects(q.get(), EOFError);
+    const waiting = assert.rejects(q.get(), BrokerError);
     await new Promise((r) => setTimeout(r, 50));
     const t0 = performance.now();
     await srv.stop();
     await waiting;
-    await assert.rejects(d.get("a"), /Cannot connect to Redis|Redis at .* is gone/);
+    await assert.rejects(d.get("a"), (e: Error) => {
+      assert.ok(e instanceof BrokerError);
+      assert.match(e.message, /^Cannot .*: the Redis broker at unix:\/\/.* failed: .*; check that/);
+      return true;
+    });
     const t1 = performance.now();
     await m.shutdown(); // with the server gone too
     const t2 = performance.now();
@@ -248,12 +300,19 @@ if (!HAVE_REDIS) {
   Deno.test("redis manager: a missing server or a wrong password fails at once", async () => {
     await using srv = await startRedis({ password: "secret" });
     const t0 = performance.now();
-    await assert.rejects(
-      Manager.connect(`${srv.url}?password=wrong`),
-      AuthenticationError,
-    );
-    await assert.rejects(Manager.connect("unix:///nonexistent/redis.sock"), Deno.errors.NotFound);
-    await assert.rejects(Manager.connect("redis://127.0.0.1:1"), Deno.errors.ConnectionRefused);
+    const fails = async (url: string, advice: RegExp) => {
+      await assert.rejects(Manager.connect(url), (e: Error) => {
+        assert.ok(e instanceof BrokerError, `${e}`);
+        assert.match(e.message, /^Cannot connect: the Redis broker at /);
+        assert.match(e.message, advice);
+        assert.doesNotMatch(e.message, /password=wrong/, "the password is not shown");
+        return true;
+      });
+    };
+    await fails(`${srv.url}?password=wrong`, /check the user and password/);
+    await fails("unix:///nonexistent/redis.sock", /check that redis-server runs at that address/);
+    await fails("redis://127.0.0.1:1", /check that redis-server runs at that address/);
+    await assert.rejects(Manager.connect("redis://"), TypeError);
     assert.ok(performance.now() - t0 < 3000);
     await using m = await Manager.connect(`${srv.url}?password=secret`);
     assert.equal(await (await m.namespace({ ok: true })).get("ok"), true);
