@@ -12,20 +12,26 @@
 //   dead consumer held is delivered again about `lease` ms after it died. The timer, not the
 //   code that processes the item, keeps a live consumer's lease.
 // - The connection opens at the first call (a handle revived in a child connects itself) or at
-//   `open()` (Queue.connect, which reports a bad address at once).
+//   `open()` (Queue.connect, which reports a bad address at once). Opening records the queue's
+//   maxsize at the broker unless the first handle to connect did (SIZE): a handle that gave
+//   another fails with a RangeError; one that gave none adopts it.
 
 import { Buffer } from "node:buffer";
 import { decodeItem, encodeItem } from "../process/_codec.ts";
 import type { QueueCore } from "../ipc/_queue_core.ts";
 import type { WaitLimits } from "../ipc/_wait.ts";
 import { type Blocking, Link, type Reply } from "./_client.ts";
-import { DONE, LEAVE, PUT, type QueueKeys, queueKeys, TAKE, TICK } from "./_queue_scripts.ts";
+import { DONE, LEAVE, PUT, type QueueKeys, queueKeys, SIZE, TAKE, TICK } from "./_queue_scripts.ts";
 
 /** What a handle needs to reach a queue on Redis; travels to children as it is. */
 export interface RedisQueueSpec {
   url: string;
   name: string;
-  maxsize: number;
+  /**
+   * The queue's maxsize (0: none); undefined until connected for a handle that gave none (it
+   * adopts the one recorded at the broker).
+   */
+  maxsize: number | undefined;
   joinable: boolean;
   /** Milliseconds that opening a connection may take. */
   connectTimeout: number;
@@ -132,6 +138,13 @@ export class RedisQueueCore implements QueueCore {
       await link.close();
       throw new TypeError(`Cannot use queue '${this.spec.name}': it is closed in this process`);
     }
+    try {
+      await this.#agreeOnMaxsize(link);
+    } catch (e) {
+      this.#link = undefined;
+      await link.close();
+      throw e;
+    }
     await this.#tick(link);
     const every = this.spec.joinable
       ? this.spec.lease / 3
@@ -141,9 +154,27 @@ export class RedisQueueCore implements QueueCore {
     return link;
   }
 
+  /** Records this handle's maxsize at the broker, or adopts the one recorded there. */
+  async #agreeOnMaxsize(link: Link): Promise<void> {
+    const { name, maxsize, expireAfter } = this.spec;
+    const recorded = await link.eval(SIZE, [this.#keys.maxsize], [
+      maxsize === undefined ? "" : String(maxsize),
+      String(expireAfter),
+    ], `connect queue '${name}'`) as number;
+    if (maxsize !== undefined && maxsize !== recorded) {
+      throw new RangeError(
+        `Cannot connect queue '${name}' with maxsize ${maxsize}: the queue has maxsize ` +
+          `${recorded}${recorded === 0 ? " (no limit)" : ""} at the broker, set by the first ` +
+          `handle that connected, and every handle of a queue counts against one maxsize; give ` +
+          `maxsize ${recorded}, or leave maxsize out to adopt it`,
+      );
+    }
+    this.spec.maxsize = recorded;
+  }
+
   #tick(link: Link): Promise<Reply> {
     const k = this.#keys;
-    return link.eval(TICK, [k.items, k.unfinished, k.leases, k.held], [
+    return link.eval(TICK, [k.items, k.unfinished, k.leases, k.held, k.maxsize], [
       String(this.spec.expireAfter),
       this.spec.joinable ? this.#id : "",
       String(this.spec.lease),
@@ -181,7 +212,7 @@ export class RedisQueueCore implements QueueCore {
           const link = await this.open();
           const k = this.#keys;
           put = await link.eval(PUT, [k.items, k.unfinished], [
-            String(this.spec.maxsize),
+            String(this.spec.maxsize ?? 0),
             String(this.spec.expireAfter),
             this.spec.joinable ? "1" : "0",
             ...sent.map((p) => p.bytes),

@@ -1,6 +1,8 @@
 // The Lua scripts of a queue on Redis, each one atomic on the server. The keys of queue NAME
 // (the braces are a hash tag: a Redis Cluster keeps them in one slot) are
 //   mp:queue:{NAME}:items      LIST   the items not yet taken, oldest first (RPUSH, LPOP/BLMOVE)
+//   mp:queue:{NAME}:maxsize    STRING the queue's maxsize (0: none), set by the first handle
+//                                     that connected
 //   mp:queue:{NAME}:unfinished STRING JoinableQueue: items put and not yet marked done
 //   mp:queue:{NAME}:leases     ZSET   JoinableQueue: consumer id -> when its lease ends (ms,
 //                                     the server's clock)
@@ -32,6 +34,19 @@ return n
 `);
 
 /**
+ * Records the queue's maxsize unless one is recorded; returns the recorded one.
+ * KEYS: maxsize. ARGV: the handle's maxsize ('' when it gave none: 0 is recorded), expiry ms.
+ */
+export const SIZE: Script = new Script(`
+local have = redis.call('GET', KEYS[1])
+if not have then
+  have = ARGV[1] ~= '' and ARGV[1] or '0'
+  redis.call('SET', KEYS[1], have, 'PX', ARGV[2])
+end
+return tonumber(have)
+`);
+
+/**
  * Takes the oldest item now, for a joinable queue into the consumer's held list; nil when none.
  * KEYS: items, held. ARGV: joinable ("1"/"0").
  */
@@ -54,11 +69,12 @@ return left
 `);
 
 /**
- * A handle's heartbeat: refreshes the keys' expiry; for a joinable queue also renews this
- * consumer's lease and gives the items of consumers whose lease ended back to the head of the
- * queue, in their order. Returns how many items it gave back.
- * KEYS: items, unfinished, leases, held. ARGV: expiry ms, consumer id ('' for a plain queue),
- * lease ms, prefix of the held lists.
+ * A handle's heartbeat: refreshes the keys' expiry (the maxsize's too, when given as KEYS[5]);
+ * for a joinable queue also renews this consumer's lease and gives the items of consumers whose
+ * lease ended back to the head of the queue, in their order. Returns how many items it gave
+ * back.
+ * KEYS: items, unfinished, leases, held[, maxsize]. ARGV: expiry ms, consumer id ('' for a
+ * plain queue), lease ms, prefix of the held lists.
  */
 export const TICK: Script = new Script(`
 local back = 0
@@ -76,6 +92,7 @@ if ARGV[2] ~= '' then
   redis.call('PEXPIRE', KEYS[4], ARGV[1])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
+if KEYS[5] then redis.call('PEXPIRE', KEYS[5], ARGV[1]) end
 return back
 `);
 
@@ -93,6 +110,7 @@ return 0
 /** The key names of queue `name`. */
 export interface QueueKeys {
   items: string;
+  maxsize: string;
   unfinished: string;
   leases: string;
   heldPrefix: string;
@@ -104,6 +122,7 @@ export function queueKeys(name: string, id: string): QueueKeys {
   const base = `mp:queue:{${name}}:`;
   return {
     items: base + "items",
+    maxsize: base + "maxsize",
     unfinished: base + "unfinished",
     leases: base + "leases",
     heldPrefix: base + "held:",

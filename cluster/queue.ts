@@ -18,8 +18,11 @@ export interface QueueConnectOptions {
   name: string;
   /**
    * The most items the queue holds, counted across hosts; `put()` waits while it holds as many.
-   * 0 for no limit. Give every handle of one queue the same `maxsize`: each put checks its own.
-   * @default {0}
+   * 0 for no limit. The first handle to connect records the queue's maxsize at the broker (0
+   * when it gives none; it expires with the queue's keys): a later handle that gives another
+   * fails to connect with a `RangeError`, and one that gives none adopts it (its `maxsize`
+   * tells it).
+   * @default {the queue's maxsize at the broker, else 0}
    */
   maxsize?: number;
   /**
@@ -55,7 +58,8 @@ export interface JoinableQueueConnectOptions extends QueueConnectOptions {
  * `url`.
  *
  * @throws {TypeError} for an address that is not one of the supported forms, or bad options.
- * @throws {RangeError} for a number out of range.
+ * @throws {RangeError} for a number out of range, or a `maxsize` other than the one the queue
+ * has at the broker.
  * @throws {import("./errors.ts").BrokerError} when the broker cannot be reached in time or
  * refuses the credentials.
  *
@@ -79,7 +83,7 @@ export async function connectQueue<Q extends object>(
   }
   const name = checkString(options.name, what, "name");
   if (!name) throw new TypeError(`${what}: options.name must name the queue ({ name: "jobs" })`);
-  const maxsize = checkInteger(options.maxsize, what, "maxsize", 0, 2 ** 31 - 1) ?? 0;
+  const maxsize = checkInteger(options.maxsize, what, "maxsize", 0, 2 ** 31 - 1);
   const connectTimeout = checkInteger(options.connectTimeout, what, "connectTimeout", 1) ?? 5000;
   const expireAfter = checkInteger(options.expireAfter, what, "expireAfter", 1000) ?? 3_600_000;
   const lease = checkInteger(options.lease, what, "lease", 30) ?? 1000;
@@ -106,7 +110,7 @@ export async function connectQueue<Q extends object>(
   }
   adopting.core = core;
   try {
-    return new cls(maxsize);
+    return new cls(core.spec.maxsize);
   } finally {
     adopting.core = undefined;
   }

@@ -50,10 +50,12 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    *
    * @typeParam T the items' type.
    * @param url the broker's address (see `Queue.connect()`).
-   * @param options the queue's name, `lease`, `connectTimeout`, `expireAfter`, `signal`.
+   * @param options the queue's name, `maxsize`, `lease`, `connectTimeout`, `expireAfter`,
+   * `signal`.
    * @returns a connected handle.
    * @throws {TypeError} for an address not of the supported forms, or bad options.
-   * @throws {RangeError} for a number out of range.
+   * @throws {RangeError} for a number out of range, or a `maxsize` other than the queue's at
+   * the broker (see `Queue.connect()`).
    * @throws {import("../cluster/errors.ts").BrokerError} when the broker cannot be reached
    * within `connectTimeout` or refuses the credentials.
    *

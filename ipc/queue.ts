@@ -235,12 +235,17 @@ export class Queue<T = unknown> {
    * Addresses: `redis://[user:password@]host[:port][/db]`, `rediss://…` (TLS), and
    * `unix:///path/to/redis.sock[?db=N&password=P]` (or `redis+unix://`) for a local server.
    *
+   * One queue has one `maxsize`, counted across hosts: the first handle to connect records it
+   * at the broker (0, no limit, when it gives none), a later handle that gives another fails
+   * with a `RangeError` naming both, and one that gives none adopts it (see `q.maxsize`).
+   *
    * @typeParam T the items' type.
    * @param url the broker's address.
    * @param options the queue's name, `maxsize`, `connectTimeout`, `expireAfter`, `signal`.
    * @returns a connected handle.
    * @throws {TypeError} for an address not of those forms, or options of the wrong type.
-   * @throws {RangeError} for a number out of range.
+   * @throws {RangeError} for a number out of range, or a `maxsize` other than the queue's at
+   * the broker (recorded by the first handle that connected; leave `maxsize` out to adopt it).
    * @throws {import("../cluster/errors.ts").BrokerError} when the broker cannot be reached
    * within `connectTimeout` or refuses the credentials.
    *

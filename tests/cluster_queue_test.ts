@@ -83,6 +83,35 @@ redisTest(
   },
 );
 
+redisTest(
+  "Queue.connect: the first handle records the queue's maxsize; a later one agrees or adopts it",
+  async (s) => {
+    await using first = await Queue.connect<number>(s.url, { name: "sized", maxsize: 2 });
+    assert.equal(first.maxsize, 2);
+    await assert.rejects(Queue.connect(s.url, { name: "sized", maxsize: 5 }), {
+      name: "RangeError",
+      message:
+        /^Cannot connect queue 'sized' with maxsize 5: the queue has maxsize 2 at the .*give maxsize 2, or leave maxsize out to adopt it$/,
+    });
+    await assert.rejects(JoinableQueue.connect(s.url, { name: "sized", maxsize: 0 }), RangeError);
+    await using same = await Queue.connect<number>(s.url, { name: "sized", maxsize: 2 });
+    await using adopter = await Queue.connect<number>(s.url, { name: "sized" });
+    assert.equal(adopter.maxsize, 2);
+    await adopter.put(1);
+    await same.put(2);
+    await assert.rejects(adopter.put(3, { timeout: 0 }), QueueFullError);
+    assert.equal(await adopter.fullAsync(), true);
+    assert.match(await s.cli("PTTL", "mp:queue:{sized}:maxsize"), /^[1-9]\d*$/, "it expires");
+
+    await using unbounded = await Queue.connect<number>(s.url, { name: "open" });
+    assert.equal(unbounded.maxsize, 0);
+    await assert.rejects(
+      Queue.connect(s.url, { name: "open", maxsize: 3 }),
+      /with maxsize 3: the queue has maxsize 0 \(no limit\)/,
+    );
+  },
+);
+
 redisTest("Queue.connect: get honours its timeout and signal, and loses nothing", async (s) => {
   await using q = await Queue.connect<number>(s.url, { name: "waits" });
   const t0 = performance.now();
