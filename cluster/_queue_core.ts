@@ -9,8 +9,9 @@
 //   woken by CLIENT UNBLOCK (atomic on the server: an item it took meanwhile is delivered).
 // - A timer (the heartbeat, TICK) refreshes the keys' expiry and, for a joinable queue, renews
 //   this consumer's lease and gives back the items of consumers whose lease ended: an item a
-//   dead consumer held is delivered again about `lease` ms after it died. The timer, not the
-//   code that processes the item, keeps a live consumer's lease.
+//   dead consumer held is delivered again about `lease` ms after it died. The timer runs on the
+//   consumer's event loop: awaiting work keeps its lease however long it takes, but code that
+//   blocks the loop for `lease` ms loses it (the `lease` option's JSDoc says what to do).
 // - The connection opens at the first call (a handle revived in a child connects itself) or at
 //   `open()` (Queue.connect, which reports a bad address at once). Opening records the queue's
 //   maxsize at the broker unless the first handle to connect did (SIZE): a handle that gave

@@ -44,10 +44,18 @@ export interface QueueConnectOptions {
 /** Options of `JoinableQueue.connect()`. */
 export interface JoinableQueueConnectOptions extends QueueConnectOptions {
   /**
-   * Milliseconds after its consumer died (or stalled: its event loop blocked this long) that
-   * an item it got and did not mark done is delivered again. A timer renews the lease of a live
-   * consumer every `lease / 3` ms, whatever the code that processes the item does, as long as
-   * that code does not block the event loop for `lease` ms.
+   * Milliseconds after its consumer died (or stalled) that an item it got and did not mark done
+   * is delivered again, to another consumer.
+   *
+   * The lease is renewed every `lease / 3` ms by a timer on the consumer's own event loop, not
+   * by a thread of its own: while the code that processes the item awaits (I/O, timers, other
+   * promises), the renewals go on, however long the work takes. Code that keeps the event loop
+   * busy for `lease` ms (a long synchronous loop, a blocking call such as `Atomics.wait` or a
+   * synchronous FFI call) stops them: the lease ends and the item is delivered again while this
+   * consumer still works on it, so it is done twice. For such work give a `lease` longer than
+   * the longest stretch without an await, or yield to the event loop now and then
+   * (`await new Promise((r) => setTimeout(r))`); a longer lease also delays the redelivery of
+   * a dead consumer's items by as much.
    * @default {1000}
    */
   lease?: number;

@@ -48,6 +48,13 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * once: make it idempotent. `taskDone()` marks the oldest item that this handle got, so call it
    * on the handle that got the item, and await it.
    *
+   * The lease of a live consumer is renewed by a timer on that consumer's own event loop: code
+   * that keeps the event loop busy (a synchronous loop, a blocking call) for `lease` ms stops
+   * the renewals, the lease ends, and the item is delivered again to another consumer while the
+   * first still works on it. For long synchronous work give a `lease` longer than the longest
+   * stretch between awaits, or yield to the event loop now and then (`await new Promise((r) =>
+   * setTimeout(r))`).
+   *
    * @typeParam T the items' type.
    * @param url the broker's address (see `Queue.connect()`).
    * @param options the queue's name, `maxsize`, `lease`, `connectTimeout`, `expireAfter`,
