@@ -171,6 +171,51 @@ export interface Blocking {
   close(): void;
 }
 
+/** When a blocking command is woken (see {@link sendWoken}). */
+export interface WakeOptions {
+  /** Wakes it when aborted; the caller sees the abort. @default {undefined} */
+  signal?: AbortSignal;
+  /** Wakes it after this many milliseconds. @default {Infinity} */
+  wakeAfter?: number;
+}
+
+/** How often a wake-up is sent again until the blocked command returns. */
+const KICK_MS = 100;
+
+/**
+ * Sends a blocking command (BLPOP, BLMOVE…) on `blocking`, and wakes it as if it timed out
+ * (CLIENT UNBLOCK … TIMEOUT, atomic on the server: an item it took meanwhile is still returned)
+ * when `signal` aborts or `wakeAfter` ms have passed. The wake-up is sent again every KICK_MS
+ * until the command returns: one that reaches the server before the command does nothing.
+ *
+ * @throws the signal's reason when it was aborted before the command was sent.
+ */
+export async function sendWoken(
+  blocking: Blocking,
+  args: ReadonlyArray<string | Buffer>,
+  what: string,
+  options: WakeOptions = {},
+): Promise<Reply> {
+  const { signal, wakeAfter = Infinity } = options;
+  signal?.throwIfAborted();
+  let kicks: ReturnType<typeof setInterval> | undefined;
+  const wake = () => {
+    if (kicks !== undefined) return;
+    const kick = () => void blocking.unblock().catch(() => {});
+    kicks = setInterval(kick, KICK_MS);
+    kick();
+  };
+  const timer = wakeAfter === Infinity ? undefined : setTimeout(wake, wakeAfter);
+  signal?.addEventListener("abort", wake, { once: true });
+  try {
+    return await blocking.send(args, what);
+  } finally {
+    clearTimeout(timer);
+    clearInterval(kicks);
+    signal?.removeEventListener("abort", wake);
+  }
+}
+
 /** Ends a node-redis connection, which throws once it is closed already. */
 function destroy(conn: Conn): void {
   try {

@@ -3,7 +3,7 @@
 
 import { Buffer } from "node:buffer";
 import { decodeItem, encodeItem } from "../process/_codec.ts";
-import type { Blocking, Link, Reply, Script } from "./_client.ts";
+import { type Blocking, type Link, type Reply, type Script, sendWoken } from "./_client.ts";
 import { keysOf, type Kind } from "./_manager_scripts.ts";
 
 /** A command argument. */
@@ -64,33 +64,21 @@ export class Call {
 
   /**
    * Runs a blocking command (BLPOP) on a connection of its own (a spare one when there is). An
-   * abort of the call's signal wakes it as if it timed out (CLIENT UNBLOCK, atomic on the
-   * server: an item it took meanwhile is still returned), and the caller sees the abort.
+   * abort of the call's signal wakes it as if it timed out (./_client.ts, sendWoken: an item it
+   * took meanwhile is still returned); the caller then sees the abort.
    */
   async blocking(args: Arg[]): Promise<Reply> {
-    const signal = this.signal;
-    signal?.throwIfAborted();
+    this.signal?.throwIfAborted();
     let spare = spares.get(this.link);
     if (!spare) spares.set(this.link, spare = []);
     let b = spare.pop();
     while (b && !b.open) b = spare.pop();
     b ??= await this.link.blocking(this.what);
-    const conn = b;
-    let kicks: ReturnType<typeof setInterval> | undefined;
-    const onAbort = () => {
-      const kick = () => void conn.unblock().catch(() => {});
-      kick();
-      kicks = setInterval(kick, 100); // the command may reach the server after the first kick
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      signal?.throwIfAborted();
-      return await conn.send(args, this.what);
+      return await sendWoken(b, args, this.what, { signal: this.signal });
     } finally {
-      signal?.removeEventListener("abort", onAbort);
-      clearInterval(kicks);
-      if (conn.open && !this.link.closed && spare.length < SPARE_BLOCKING) spare.push(conn);
-      else conn.close();
+      if (b.open && !this.link.closed && spare.length < SPARE_BLOCKING) spare.push(b);
+      else b.close();
     }
   }
 }

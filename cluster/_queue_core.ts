@@ -21,7 +21,7 @@ import { Buffer } from "node:buffer";
 import { decodeItem, encodeItem } from "../process/_codec.ts";
 import type { QueueCore } from "../ipc/_queue_core.ts";
 import type { WaitLimits } from "../ipc/_wait.ts";
-import { type Blocking, Link, type Reply } from "./_client.ts";
+import { type Blocking, Link, type Reply, sendWoken } from "./_client.ts";
 import { DONE, LEAVE, PUT, type QueueKeys, queueKeys, SIZE, TAKE, TICK } from "./_queue_scripts.ts";
 
 /** What a handle needs to reach a queue on Redis; travels to children as it is. */
@@ -274,20 +274,14 @@ export class RedisQueueCore implements QueueCore {
       // The server checks blocking timeouts ten times a second: a local timer keeps the
       // deadline to the millisecond, and the server's timeout (a little later) is the backstop.
       const seconds = left === Infinity ? "0" : ((left + 200) / 1000).toFixed(3);
-      const onAbort = () => void blocking.unblock().catch(() => {});
-      const timer = left === Infinity ? undefined : setTimeout(onAbort, left);
-      limits.signal?.addEventListener("abort", onAbort, { once: true });
-      try {
-        got = await blocking.send(
-          joinable
-            ? ["BLMOVE", k.items, k.held, "LEFT", "RIGHT", seconds]
-            : ["BLPOP", k.items, seconds],
-          what,
-        );
-      } finally {
-        clearTimeout(timer);
-        limits.signal?.removeEventListener("abort", onAbort);
-      }
+      got = await sendWoken(
+        blocking,
+        joinable
+          ? ["BLMOVE", k.items, k.held, "LEFT", "RIGHT", seconds]
+          : ["BLPOP", k.items, seconds],
+        what,
+        { signal: limits.signal, wakeAfter: left },
+      );
       if (Array.isArray(got)) got = got[1]; // BLPOP: [key, item]
     }
     if (got === null) {

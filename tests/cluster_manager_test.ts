@@ -5,7 +5,7 @@
 // missing, refuses the password or stops mid-call.
 
 import assert from "node:assert/strict";
-import { METHODS, startOne } from "./_helpers.ts";
+import { METHODS, startOne, within } from "./_helpers.ts";
 import { HAVE_REDIS, skipRedisSuite, startRedis } from "./_redis.ts";
 import { BrokerError } from "../cluster/mod.ts";
 import {
@@ -175,6 +175,11 @@ if (!HAVE_REDIS) {
     const ac = new AbortController();
     setTimeout(() => ac.abort(new Error("stop")), 30);
     await assert.rejects(q.get({ signal: ac.signal }), /stop/);
+    for (const delay of [0, 1, 2]) { // as the wait starts
+      const early = new AbortController();
+      setTimeout(() => early.abort(new Error("early")), delay);
+      await within(assert.rejects(q.get({ signal: early.signal }), /early/), 5000, "get");
+    }
     setTimeout(() => q.put("later"), 30);
     assert.equal(await q.get({ timeout: 5000 }), "later");
 

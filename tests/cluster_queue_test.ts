@@ -123,6 +123,14 @@ redisTest("Queue.connect: get honours its timeout and signal, and loses nothing"
   await assert.rejects(q.get({ signal: ctl.signal }), /stop/);
   await q.put(7);
   assert.equal(await q.get({ timeout: 1000 }), 7);
+  await using fresh = await Queue.connect<number>(s.url, { name: "waits" });
+  for (const delay of [0, 1, 2]) { // while its blocking connection opens, or as the wait starts
+    const early = new AbortController();
+    setTimeout(() => early.abort(new Error("early")), delay);
+    await within(assert.rejects(fresh.get({ signal: early.signal }), /early/), 5000, "get");
+  }
+  await fresh.put(8);
+  assert.equal(await q.get({ timeout: 1000 }), 8);
 });
 
 for (const method of METHODS) {
