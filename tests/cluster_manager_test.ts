@@ -5,7 +5,7 @@
 // missing, refuses the password or stops mid-call.
 
 import assert from "node:assert/strict";
-import { METHODS, startOne, within } from "./_helpers.ts";
+import { METHODS, readUntil, spawnDeno, startOne, within } from "./_helpers.ts";
 import { HAVE_REDIS, skipRedisSuite, startRedis } from "./_redis.ts";
 import { BrokerError } from "../cluster/mod.ts";
 import {
@@ -277,6 +277,23 @@ if (!HAVE_REDIS) {
     const waited = performance.now() - t0;
     assert.ok(waited < 3000, `freed ${waited.toFixed(0)} ms after the kill`);
     await lock.release();
+  });
+
+  Deno.test("redis manager: a wait holds the program; a manager left open does not", async () => {
+    await using srv = await startRedis();
+    const child = spawnDeno(["run", "-A", "tests/fixtures/redis_manager_open.ts", srv.url]);
+    assert.match(await readUntil(child, (t) => t.includes("waiting")), /waiting/);
+    // the get waits in a BLPOP, holding the program
+    while (!/blocked_clients:1/.test(await srv.cli("INFO", "clients"))) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    {
+      await using m = await Manager.connect(srv.url);
+      await (await m.queue<string>("open")).put("late");
+    }
+    const out = await within(child.output(), 10_000, "the program");
+    assert.equal(new TextDecoder().decode(out.stdout).trim(), "got late");
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
   });
 
   Deno.test("redis manager: a stopped server fails calls with a clear error", async () => {
