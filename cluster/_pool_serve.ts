@@ -114,6 +114,9 @@ export class ClusterWorker {
       lease: options.lease ?? 1000,
       connectTimeout: options.connectTimeout ?? 5000,
     };
+    // Every handle type that can travel in a task's args (a queue on Redis, a manager proxy)
+    // is revived here before the task goes on to a child: the package registers them all.
+    await import("../mod.ts");
     const link = await Link.open(o.broker, { connectTimeout: o.connectTimeout });
     let reader: Blocking;
     try {
