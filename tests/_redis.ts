@@ -42,3 +42,54 @@ export function redisTest(
     },
   });
 }
+
+/** Worker commands (cluster/worker.ts) attached to a test's redis-server. */
+export interface WorkerCommands extends AsyncDisposable {
+  /** The OS processes, in start order. */
+  readonly children: Deno.ChildProcess[];
+  /** Sends SIGKILL to worker `i` and waits for its exit. */
+  kill(i: number): Promise<void>;
+}
+
+const WORKER = new URL("../cluster/worker.ts", import.meta.url).pathname;
+
+/**
+ * Starts `n` worker commands (`deno run -A cluster/worker.ts --broker … --processes 2`, plus
+ * `args`) and waits until the broker lists them all; disposing kills the ones still running.
+ */
+export async function startWorkers(
+  server: RedisServer,
+  n: number,
+  args: string[] = [],
+): Promise<WorkerCommands> {
+  const before = Number(await server.cli("ZCARD", "mp:workers"));
+  const children = Array.from({ length: n }, () =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", WORKER, "--broker", server.url, "--processes", "2", ...args],
+      stdin: "null",
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn());
+  const kill = async (i: number) => {
+    try {
+      children[i].kill("SIGKILL");
+    } catch {
+      // gone already
+    }
+    await children[i].status;
+  };
+  const all = {
+    children,
+    kill,
+    [Symbol.asyncDispose]: () => Promise.all(children.map((_, i) => kill(i))).then(() => {}),
+  };
+  const deadline = performance.now() + 20_000;
+  while (Number(await server.cli("ZCARD", "mp:workers")) < before + n) {
+    if (performance.now() > deadline) {
+      await all[Symbol.asyncDispose]();
+      throw new Error(`${n} worker commands did not register within 20 s`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return all;
+}
