@@ -173,8 +173,8 @@ if (import.meta.main && !await serveCase({ ours, bull, bullWorker })) {
   const broker = server.url;
   const rows: Row[] = [];
   {
-    await using _a = startWorkerCommand(broker, { processes: 1 });
-    await using _b = startWorkerCommand(broker, { processes: 1 });
+    await using _a = await startWorkerCommand(broker, { processes: 1 });
+    await using _b = await startWorkerCommand(broker, { processes: 1 });
     const n = size(20_000);
     const tasks = `${n.toLocaleString("en-US")} no-op tasks, jobs/s`;
     const ourTasks = perSecond(await fresh(import.meta.url, "ours", { op: "tasks", n, broker }));

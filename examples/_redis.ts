@@ -123,8 +123,6 @@ export interface WorkerCommandOptions {
   processes?: number;
   /** `--start-method`: how it starts those processes; the command's own default when absent. @default {undefined} */
   startMethod?: "worker" | "subprocess";
-  /** Where its output goes: `"null"` to keep the caller's output clean. @default {"null"} */
-  stdout?: "inherit" | "null";
 }
 
 /** A running worker command (`deno run -A cluster/worker.ts --broker URL --processes N`). */
@@ -141,12 +139,15 @@ export interface WorkerCommand extends AsyncDisposable {
 
 const ROOT = new URL("../", import.meta.url);
 
-/** Starts the worker command of this checkout against `broker`, from the project's root. */
-export function startWorkerCommand(
+/**
+ * Starts the worker command of this checkout against `broker`, from the project's root, and
+ * waits until it says it serves (its first line); the rest of its output is dropped.
+ */
+export async function startWorkerCommand(
   broker: string,
   options: WorkerCommandOptions = {},
-): WorkerCommand {
-  const { processes = 2, stdout = "null", startMethod } = options;
+): Promise<WorkerCommand> {
+  const { processes = 2, startMethod } = options;
   const args = ["run", "-A", "cluster/worker.ts", "--broker", broker];
   args.push("--processes", String(processes));
   if (startMethod) args.push("--start-method", startMethod);
@@ -154,7 +155,7 @@ export function startWorkerCommand(
     args,
     cwd: ROOT,
     stdin: "null",
-    stdout,
+    stdout: "piped",
     stderr: "inherit",
   }).spawn();
   const kill = (signal: Deno.Signal = "SIGKILL"): void => {
@@ -173,6 +174,19 @@ export function startWorkerCommand(
       clearTimeout(timer);
     }
   };
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let said = "";
+  while (!said.includes("\n")) {
+    const { value, done } = await lines.read();
+    if (done) {
+      await child.status;
+      throw new Error(`the worker command exited before it served ${broker}`);
+    }
+    said += value;
+  }
+  void (async () => {
+    while (!(await lines.read()).done) { /* drop */ }
+  })();
   return {
     pid: child.pid,
     status: child.status,

@@ -28,12 +28,12 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   await using server = await startRedis();
-  await using first = startWorkerCommand(server.url, { processes: 2, startMethod });
-  await using second = startWorkerCommand(server.url, { processes: 2, startMethod });
+  await using first = await startWorkerCommand(server.url, { processes: 2, startMethod });
+  await using second = await startWorkerCommand(server.url, { processes: 2, startMethod });
   console.log(`redis-server (pid ${server.pid}) on ${server.url}`);
   console.log(`worker commands (${startMethod}): pid ${first.pid} and pid ${second.pid}`);
 
-  let killedAt: string | undefined;
+  let killedAt: string | undefined, killTime = 0;
   const ys = await (async () => {
     await using pool = new Pool({ broker: server.url, module: import.meta.url });
     const xs = Array.from({ length: ITEMS }, (_, i) => i);
@@ -43,12 +43,16 @@ if (import.meta.main) {
         bar("map", done, total);
         if (killedAt === undefined && done >= total / 3) {
           first.kill("SIGKILL"); // the host is gone: no goodbye to the broker
-          killedAt = `${done}/${total} chunks`;
+          killedAt = `${done}/${total} items`;
+          killTime = performance.now();
         }
       },
     });
   })();
-  console.log(`worker command ${first.pid} SIGKILLed at ${killedAt} done`);
+  const after = ((performance.now() - killTime) / 1000).toFixed(1);
+  console.log(
+    `worker command ${first.pid} SIGKILLed at ${killedAt} done; the map ended ${after} s later`,
+  );
   const wrong = ys.flatMap((y, i) => y === i * i ? [] : [i]);
   console.log(
     wrong.length === 0 && ys.length === ITEMS

@@ -57,7 +57,7 @@ const outcomes: Record<string, { says: RegExp[]; never?: RegExp[]; redis?: boole
   signals: { says: [/SIGUSR1 handled \(2\)/, /exitCode 0 /, /exitCode -12 /] },
   cluster: {
     says: [
-      /SIGKILLed at \d+\/\d+ chunks done/,
+      /SIGKILLed at \d+\/\d+ items done/,
       /every result is there: 200 squares, each right, in order/,
       /stopped \(SIGTERM\): exit code 0/,
     ],
@@ -100,9 +100,13 @@ Deno.test({
     for (const method of METHODS) {
       let running: number[] = [];
       const left = await leftInTmp(async (env) => {
-        await runExample("cluster", method, env);
-        // redis-server, both worker commands and their children, even the SIGKILLed one's
-        running = await stillRunning(pidsWithEnv(`TMPDIR=${env.TMPDIR}`), 5000);
+        const text = await runExample("cluster", method, env);
+        // redis-server and both worker commands (the pids it printed; redis-server rewrites
+        // its environment), and every process that inherited this TMPDIR, even the children of
+        // the SIGKILLed command
+        const printed = [...text.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
+        assert.equal(printed.length, 3, text);
+        running = await stillRunning([...printed, ...pidsWithEnv(`TMPDIR=${env.TMPDIR}`)], 5000);
       });
       assert.deepEqual(running, [], `${method}: still running`);
       assert.deepEqual(left, [], `${method}: left in TMPDIR`);
