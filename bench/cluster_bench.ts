@@ -188,8 +188,7 @@ if (import.meta.main && !await serveCase({ ours, bull, bullWorker })) {
         await w.status;
       }
     }
-    const pythonAs =
-      "BullMQ 6 on the same server (in the Python columns), 2 workers x concurrency 100";
+    const pythonAs = "BullMQ 6, same server, 2 workers x concurrency 100 (Python columns)";
     rows.push({
       what: `Pool on Redis: ${tasks}`,
       method: "worker",
