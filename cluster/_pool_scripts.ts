@@ -16,6 +16,7 @@
 // not promise.
 
 import { type Link, Script } from "./_client.ts";
+import { UNPACK_LUA } from "./_wire.ts";
 
 export const TASKS = "mp:pool:tasks";
 export const GROUP = "workers";
@@ -41,16 +42,19 @@ export function poolKeys(id: string): PoolKeys {
 
 /**
  * Adds a batch of tasks, in order; returns their entry ids.
- * KEYS: tasks. ARGV: pool id, max deliveries, then (task id, name, kind, payload) per task.
+ * KEYS: tasks. ARGV: pool id, max deliveries, then the tasks packed (./_wire.ts `pack`):
+ * (task id, name, kind, payload) per task.
  */
-export const SUBMIT: Script = new Script(`
-local ids = {}
-for i = 3, #ARGV, 4 do
-  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'p', ARGV[1], 'i', ARGV[i], 'm', ARGV[2],
-    'f', ARGV[i + 1], 'k', ARGV[i + 2], 'd', ARGV[i + 3])
+export const SUBMIT: Script = new Script(
+  UNPACK_LUA + `
+local f, ids = unpack_fields(ARGV[3]), {}
+for i = 1, #f, 4 do
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'p', ARGV[1], 'i', f[i], 'm', ARGV[2],
+    'f', f[i + 1], 'k', f[i + 2], 'd', f[i + 3])
 end
 return ids
-`);
+`,
+);
 
 /**
  * The caller's heartbeat: keeps the pool alive and its keys from expiring; returns the
@@ -95,23 +99,28 @@ return redis.call('GET', KEYS[1])
  * Tasks done: acknowledges and deletes the entries, and hands the caller the outcome of each
  * entry that this call acknowledged (not one that another delivery finished first), while the
  * caller lives. An empty outcome drops the entry. Returns how many outcomes it handed over.
- * KEYS: tasks, results, alive. ARGV: expiry ms, then (entry id, outcome) per task.
+ * KEYS: tasks, results, alive. ARGV: expiry ms, then packed (./_wire.ts `pack`): (entry id,
+ * outcome) per task.
  */
-export const FINISH: Script = new Script(`
-local out = {}
-for i = 2, #ARGV, 2 do
-  if redis.call('XACK', KEYS[1], 'workers', ARGV[i]) == 1 and ARGV[i + 1] ~= '' then
-    out[#out + 1] = ARGV[i + 1]
+export const FINISH: Script = new Script(
+  UNPACK_LUA + `
+local f, out = unpack_fields(ARGV[2]), {}
+for i = 1, #f, 2 do
+  if redis.call('XACK', KEYS[1], 'workers', f[i]) == 1 and f[i + 1] ~= '' then
+    out[#out + 1] = f[i + 1]
   end
-  redis.call('XDEL', KEYS[1], ARGV[i])
+  redis.call('XDEL', KEYS[1], f[i])
 end
 if #out > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
-  redis.call('RPUSH', KEYS[2], unpack(out))
+  for i = 1, #out, 1000 do
+    redis.call('RPUSH', KEYS[2], unpack(out, i, math.min(i + 999, #out)))
+  end
   redis.call('PEXPIRE', KEYS[2], ARGV[1])
   return #out
 end
 return 0
-`);
+`,
+);
 
 /**
  * A worker's lease renewal: resets the idle time of the entries it holds that are still its

@@ -36,7 +36,7 @@ import {
   TASKS,
   WORKERS,
 } from "./_pool_scripts.ts";
-import { fromWire, toWire } from "./_wire.ts";
+import { fromWire, pack, toWire } from "./_wire.ts";
 
 /** Options of a worker attached to a broker. */
 export interface ClusterWorkerOptions {
@@ -182,9 +182,11 @@ export class ClusterWorker {
       this.#held.add(entryId);
       this.#inFlight++;
       void this.#run(entryId, f).finally(() => {
-        this.#inFlight--;
-        this.#wake?.();
-        this.#wake = undefined;
+        // the reader waits for half the room, to read in batches rather than one at a time
+        if (--this.#inFlight <= this.#cap / 2 && this.#wake) {
+          this.#wake();
+          this.#wake = undefined;
+        }
         if (this.#inFlight === 0) this.#drained?.();
       });
     }
@@ -326,12 +328,13 @@ export class ClusterWorker {
   async #send(served: Served): Promise<void> {
     try {
       while (served.out.length > 0) {
-        const batch = served.out.splice(0, 500);
-        const args: (string | Buffer)[] = [String(served.expireAfter)];
-        for (const [entry, outcome] of batch) args.push(entry, outcome);
+        const batch = served.out.splice(0, 2000);
         const k = served.keys;
         try {
-          await this.#link.eval(FINISH, [TASKS, k.results, k.alive], args, "hand results over");
+          await this.#link.eval(FINISH, [TASKS, k.results, k.alive], [
+            String(served.expireAfter),
+            pack(batch.flat()),
+          ], "hand results over");
         } catch {
           // the broker failed: the entries stay pending, and are reclaimed
         }

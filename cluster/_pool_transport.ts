@@ -36,9 +36,9 @@ import {
   WORKERS,
 } from "./_pool_scripts.ts";
 import { ClusterWorker } from "./_pool_serve.ts";
-import { fromWire, toWire } from "./_wire.ts";
+import { fromWire, pack, toWire } from "./_wire.ts";
 
-const BATCH = 1000;
+const BATCH = 2000;
 const BATCH_BYTES = 4 << 20;
 
 /** How a pool on Redis is made. */
@@ -212,11 +212,15 @@ export class RedisPool implements Transport {
           bytes += this.#queue[n++].data.length;
         }
         const batch = this.#queue.splice(0, n);
-        const args: (string | Buffer)[] = [this.#id, String(this.#options.maxDeliveries)];
+        const fields: (string | Buffer)[] = [];
         for (const { task, data } of batch) {
-          args.push(String(task.id), task.fn[1], String(task.kind), data);
+          fields.push(String(task.id), task.fn[1], String(task.kind), data);
         }
-        const ids = await link.eval(SUBMIT, [TASKS], args, "submit tasks") as Buffer[];
+        const ids = await link.eval(SUBMIT, [TASKS], [
+          this.#id,
+          String(this.#options.maxDeliveries),
+          pack(fields),
+        ], "submit tasks") as Buffer[];
         batch.forEach(({ task }, i) => {
           const sent = this.#pending.get(task.id);
           if (sent) sent.entry = ids[i].toString();

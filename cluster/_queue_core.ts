@@ -14,7 +14,7 @@
 // - The connection opens at the first call (a handle revived in a child connects itself) or at
 //   `open()` (Queue.connect, which reports a bad address at once).
 
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import type { QueueCore } from "../ipc/_queue_core.ts";
 import type { WaitLimits } from "../ipc/_wait.ts";
 import { type Blocking, Link, type Reply } from "./_client.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { within } from "./_helpers.ts";
-import { redisTest, startRedis, startWorkers } from "./_redis.ts";
+import { HAVE_REDIS, redisTest, startRedis, startWorkers } from "./_redis.ts";
 import { assertSameClone } from "./_same_clone.ts";
 import { valueAt } from "./_values.ts";
 import { Pool, WorkerLostError } from "../pool/mod.ts";
@@ -109,4 +109,134 @@ redisTest("Pool on Redis: a task whose worker command is SIGKILLed runs again", 
   assert.equal(dir.count("crashed-"), 1);
   const exited = await Promise.race(workers.children.map((c) => c.status));
   assert.equal(exited.signal, "SIGKILL");
+});
+
+redisTest("Pool on Redis: a task whose worker's child is killed runs again", async (s) => {
+  await using dir = await markers();
+  await using _workers = await startWorkers(s, 2, ["--start-method", "subprocess"]);
+  await using pool = new Pool({ broker: s.url, module });
+  const xs = Array.from({ length: 20 }, (_, i) => i);
+  const got = await pool.map(
+    crashOnce,
+    xs.map((x) => [x, dir.path, 5] as [number, string, number]),
+    {
+      chunksize: 1,
+    },
+  );
+  assert.deepEqual(got, xs.map((x) => x * x));
+  assert.equal(dir.count("crashed-"), 1);
+});
+
+redisTest(
+  "Pool on Redis: a task delivered maxDeliveries times fails with WorkerLostError, kept in mp:pool:dead",
+  async (s) => {
+    await using dir = await markers();
+    await using _workers = await startWorkers(s, 2, ["--start-method", "subprocess"]);
+    await using pool = new Pool({ broker: s.url, module, maxDeliveries: 2 });
+    const e = await pool.apply(crashAlways, [dir.path]).catch((e) => e);
+    assert.ok(e instanceof WorkerLostError, String(e));
+    assert.match(e.message, /'crashAlways' was delivered 2 times/);
+    assert.match(e.message, /mp:pool:dead/);
+    assert.equal(dir.count("run-"), 2);
+    assert.equal(await s.cli("XLEN", "mp:pool:dead"), "1");
+    assert.equal(await pool.apply(square, [3]), 9); // the pool goes on
+  },
+);
+
+redisTest("Pool on Redis: a worker whose module differs from the caller's refuses", async (s) => {
+  await using dir = await markers();
+  const copy = `${dir.path}/tasks.ts`;
+  const source = await Deno.readTextFile(new URL(module));
+  await Deno.writeTextFile(copy, source.replaceAll("../../", new URL("../", import.meta.url).href));
+  await using _workers = await startWorkers(s, 1);
+  await using pool = new Pool({ broker: s.url, module: new URL(`file://${copy}`) });
+  // The caller has sent its digest once its config is stored; then the file changes.
+  while ((await s.cli("KEYS", "mp:pool:*:config")) === "") {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await Deno.writeTextFile(
+    copy,
+    source.replaceAll("../../", new URL("../", import.meta.url).href) + "\n// v2\n",
+  );
+  const e = await pool.apply(square, [2]).catch((e) => e);
+  assert.match(e.message, /cannot run the tasks of module file:.*tasks\.ts: its copy differs/);
+  assert.match(e.message, /deploy the same checkout/);
+  assert.match(e.message, new RegExp(`Pool worker ${Deno.hostname()}:\\d+`));
+});
+
+redisTest(
+  "Pool on Redis: processes: 1 runs the tasks in this process, no worker command",
+  async (s) => {
+    await using pool = new Pool({ broker: s.url, module, processes: 1 });
+    assert.equal(await pool.apply(square, [12]), 144);
+    assert.deepEqual(await pool.map(square, [1, 2, 3]), [1, 4, 9]);
+  },
+);
+
+redisTest("Pool on Redis: close, join and terminate", async (s) => {
+  await using _workers = await startWorkers(s, 1);
+  const pool = new Pool({ broker: s.url, module });
+  const r = pool.applyAsync(sleep, [50]);
+  pool.close();
+  await assert.rejects(pool.apply(square, [1]), TypeError);
+  await pool.join();
+  assert.equal(await r.get(), 50);
+  assert.equal(await s.cli("KEYS", "mp:pool:{*"), ""); // its keys are gone
+
+  const other = new Pool({ broker: s.url, module });
+  const long = other.applyAsync(sleep, [60_000]);
+  const queued = Array.from({ length: 300 }, () => other.applyAsync(sleep, [60_000]));
+  while (Number(await s.cli("XLEN", "mp:pool:tasks")) < 301) { // all submitted
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await other.terminate();
+  await assert.rejects(long.get(), /terminated/);
+  for (const q of queued) await assert.rejects(q.get(), /terminated/);
+  assert.equal(await s.cli("KEYS", "mp:pool:{*"), "");
+  assert.equal(await s.cli("XLEN", "mp:pool:tasks"), "0"); // its entries are gone
+});
+
+Deno.test("Pool on Redis: an unreachable broker fails the tasks with BrokerError, quickly", async () => {
+  await using pool = new Pool({ broker: "redis://127.0.0.1:1", module, connectTimeout: 2000 });
+  const e = await within(pool.apply(square, [1]).catch((e) => e), 5000, "apply");
+  assert.ok(e instanceof BrokerError, String(e));
+  assert.match(e.message, /127\.0\.0\.1:1/);
+  await assert.rejects(pool.map(square, [1, 2]), BrokerError);
+});
+
+redisTest("Pool on Redis: a wrong password fails with BrokerError", async (s) => {
+  const url = s.url.replace("redis://", "redis://:wrong@");
+  await using pool = new Pool({ broker: url, module, connectTimeout: 2000 });
+  const e = await within(pool.apply(square, [1]).catch((e) => e), 5000, "apply");
+  assert.ok(e instanceof BrokerError, String(e));
+  assert.match(e.message, /password/);
+}, { password: "secret", tcp: true });
+
+Deno.test("Pool on Redis: bad options throw at construction", () => {
+  assert.throws(() => new Pool({ broker: 42 as unknown as string, module }), TypeError);
+  assert.throws(() => new Pool({ broker: "http://x", module }), TypeError);
+  assert.throws(() => new Pool({ broker: "redis://x", module, processes: -1 }), RangeError);
+  assert.throws(() => new Pool({ broker: "redis://x", module, maxDeliveries: 0 }), RangeError);
+  assert.throws(() => new Pool({ broker: "redis://x", module, expireAfter: 10 }), RangeError);
+});
+
+Deno.test({
+  name: "Pool on Redis: a server stopped mid-map fails the map with BrokerError, no hang",
+  ignore: !HAVE_REDIS,
+  async fn() {
+    const s = await startRedis();
+    try {
+      await using workers = await startWorkers(s, 2);
+      await using pool = new Pool({ broker: s.url, module });
+      const xs = Array.from({ length: 200 }, () => 20);
+      const map = pool.map(sleep, xs, { chunksize: 1 }).catch((e) => e);
+      await pool.apply(square, [1]); // the pool is up and running
+      await s.stop();
+      const e = await within(map, 10_000, "the map");
+      assert.ok(e instanceof BrokerError, String(e));
+      void workers;
+    } finally {
+      await s[Symbol.asyncDispose]();
+    }
+  },
 });
