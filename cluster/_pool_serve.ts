@@ -96,6 +96,8 @@ export class ClusterWorker {
   #busy = new Set<string>();
   #reading: Promise<void> = Promise.resolve();
   #closed = false;
+  #failure: Error | undefined;
+  #stopped = Promise.withResolvers<Error | undefined>();
 
   private constructor(options: Settings, link: Link, reader: Blocking) {
     this.#options = options;
@@ -135,6 +137,14 @@ export class ClusterWorker {
     return w;
   }
 
+  /**
+   * Resolves once the worker has stopped: to undefined after `close()` or `terminate()`, or to
+   * the BrokerError that stopped it when its connection to the broker was lost.
+   */
+  get stopped(): Promise<Error | undefined> {
+    return this.#stopped.promise;
+  }
+
   /** The name this worker has at the broker (`host:pid:…`). */
   get name(): string {
     return this.#me;
@@ -164,7 +174,8 @@ export class ClusterWorker {
         );
       } catch (e) {
         if (this.#closed) return;
-        console.error(`Pool worker ${this.#me} stopped reading tasks: ${(e as Error).message}`);
+        this.#failure = e as Error; // the broker is lost: stop, and say why
+        void this.terminate();
         return;
       }
       if (!Array.isArray(reply)) continue;
@@ -391,7 +402,10 @@ export class ClusterWorker {
   }
 
   async #stop(now: boolean): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed) {
+      await this.#stopped.promise;
+      return;
+    }
     this.#closed = true;
     this.#wake?.();
     await this.#reader.unblock().catch(() => {});
@@ -408,6 +422,7 @@ export class ClusterWorker {
     await this.#link.send(["ZREM", WORKERS, `${this.#options.processes}:${this.#me}`], "leave")
       .catch(() => {});
     await this.#link.close();
+    this.#stopped.resolve(this.#failure);
   }
 
   /** `await using worker = await ClusterWorker.start(…)`. */
