@@ -18,7 +18,7 @@ import type { Buffer } from "node:buffer";
 import { Pool, type TaskFunction } from "../pool/pool.ts";
 import { WorkerLostError } from "../pool/errors.ts";
 import { Kind } from "../pool/_channel.ts";
-import type { StartMethod } from "../process/_state.ts";
+import type { StartMethod } from "../process/process.ts";
 import { cpuCount } from "../process/current.ts";
 import { errorToData } from "../process/_rpc.ts";
 import { type Blocking, Link, type Reply } from "./_client.ts";
@@ -78,7 +78,23 @@ interface Settings extends Required<Omit<ClusterWorkerOptions, "startMethod">> {
 
 const MAX_READ = 256;
 
-/** A supervisor of local pools that run the tasks of pools on a Redis broker. */
+/**
+ * A worker attached to a Redis broker: it runs the tasks of every pool made with
+ * `new Pool({ broker })` on that broker, in local child processes, and hands the results back.
+ * A task it held when it died runs again elsewhere about `lease` ms later. The worker command
+ * (`deno run -A cluster/worker.ts --broker URL`) is one of these; `new Pool({ broker,
+ * processes: n })` starts one in the caller.
+ *
+ * @example Serve a broker from a program
+ * ```ts ignore
+ * import { ClusterWorker } from "@mp/multiprocessing/worker";
+ *
+ * const worker = await ClusterWorker.start({ broker: "redis://localhost:6379", processes: 4 });
+ * Deno.addSignalListener("SIGTERM", () => void worker.close());
+ * const failure = await worker.stopped; // a BrokerError if the broker was lost
+ * if (failure) console.error(failure.message);
+ * ```
+ */
 export class ClusterWorker {
   readonly #options: Settings;
   readonly #link: Link;
@@ -107,7 +123,13 @@ export class ClusterWorker {
     this.#cap = 64 * options.processes;
   }
 
-  /** Connects to the broker and starts serving. */
+  /**
+   * Connects to the broker and starts serving.
+   *
+   * @param options the broker, the processes per caller pool, their start method, the lease.
+   * @returns the worker, registered at the broker.
+   * @throws {import("./errors.ts").BrokerError} when the broker cannot be reached in time.
+   */
   static async start(options: ClusterWorkerOptions): Promise<ClusterWorker> {
     const o: Settings = {
       broker: options.broker,
@@ -391,12 +413,12 @@ export class ClusterWorker {
     }
   }
 
-  /** Stops taking tasks, finishes the ones it holds, and disconnects. */
+  /** Stops taking tasks, finishes the ones it holds, ends its children and disconnects. */
   async close(): Promise<void> {
     await this.#stop(false);
   }
 
-  /** Stops now: the tasks it holds run elsewhere once its lease ends. */
+  /** Stops now, ending its children: the tasks it held run elsewhere once its lease ends. */
   async terminate(): Promise<void> {
     await this.#stop(true);
   }

@@ -28,6 +28,7 @@ import { parseArgs } from "node:util";
 import { ClusterWorker } from "./_pool_serve.ts";
 
 export { ClusterWorker, type ClusterWorkerOptions } from "./_pool_serve.ts";
+export type { StartMethod } from "../process/process.ts";
 
 const USAGE = "usage: deno run -A cluster/worker.ts --broker redis://host:6379 [--processes N] " +
   "[--start-method worker|subprocess] [--lease MS]";
