@@ -53,6 +53,12 @@ export interface ClusterWorkerOptions {
   lease?: number;
   /** The most milliseconds that connecting may take. @default {5000} */
   connectTimeout?: number;
+  /**
+   * Whether the worker keeps the program alive until it is closed; false for one that serves
+   * only while the program has other work (the one a pool starts with `processes`).
+   * @default {true}
+   */
+  keepAlive?: boolean;
 }
 
 /** One caller pool, as this worker serves it. */
@@ -137,11 +143,15 @@ export class ClusterWorker {
       startMethod: options.startMethod,
       lease: options.lease ?? 1000,
       connectTimeout: options.connectTimeout ?? 5000,
+      keepAlive: options.keepAlive ?? true,
     };
     // Every handle type that can travel in a task's args (a queue on Redis, a manager proxy)
     // is revived here before the task goes on to a child: the package registers them all.
     await import("../mod.ts");
-    const link = await Link.open(o.broker, { connectTimeout: o.connectTimeout });
+    const link = await Link.open(o.broker, {
+      connectTimeout: o.connectTimeout,
+      unref: !o.keepAlive,
+    });
     let reader: Blocking;
     try {
       await ensureGroup(link);
@@ -178,6 +188,7 @@ export class ClusterWorker {
       this.#busy.add(what);
       fn().catch(() => {}).finally(() => this.#busy.delete(what));
     }, ms);
+    if (!this.#options.keepAlive) Deno.unrefTimer(timer as unknown as number);
     this.#timers.push(timer);
   }
 

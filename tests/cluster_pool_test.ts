@@ -18,6 +18,7 @@ import {
 } from "./fixtures/cluster_tasks.ts";
 
 const module = new URL("./fixtures/cluster_tasks.ts", import.meta.url).href;
+const CALLER = new URL("./fixtures/cluster_caller.ts", import.meta.url).pathname;
 const SEED = 0xc1a55;
 const VALUES = { maxBytes: 64 * 1024, arrayProperties: false };
 
@@ -253,7 +254,7 @@ redisTest("Pool on Redis: the workers keep taskTimeout", async (s) => {
 redisTest("Pool on Redis: a killed caller's keys expire and its tasks are dropped", async (s) => {
   await using _workers = await startWorkers(s, 1);
   const caller = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("./fixtures/cluster_caller.ts", import.meta.url).pathname, s.url],
+    args: ["run", "-A", CALLER, s.url, "submit"],
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",
@@ -277,4 +278,14 @@ redisTest("Pool on Redis: a killed caller's keys expire and its tasks are droppe
     assert.ok(Date.now() < deadline, "the caller's keys and tasks are still there after 15 s");
     await new Promise((r) => setTimeout(r, 50));
   }
+});
+
+redisTest("Pool on Redis: a program that never closes its pool ends", async (s) => {
+  const out = await within(
+    new Deno.Command(Deno.execPath(), { args: ["run", "-A", CALLER, s.url, "forget"] }).output(),
+    20_000,
+    "the program",
+  );
+  assert.equal(new TextDecoder().decode(out.stdout).trim(), "25");
+  assert.equal(out.code, 0);
 });
