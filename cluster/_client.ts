@@ -28,6 +28,7 @@ interface Conn {
   destroy(): void;
   on(event: "error", fn: (e: Error) => void): unknown;
   duplicate(): Conn;
+  unref(): void;
   sendCommand(
     args: ReadonlyArray<string | Buffer>,
     options: { typeMapping: Record<number, unknown> },
@@ -41,6 +42,11 @@ let BUFFERS: { typeMapping: Record<number, unknown> };
 export interface LinkOptions {
   /** The most milliseconds that opening a connection (socket and handshake) takes. */
   connectTimeout: number;
+  /**
+   * Whether the connections leave the event loop free to end (a pool's: while it has tasks
+   * pending, the pool itself keeps the program alive). @default {false}
+   */
+  unref?: boolean;
 }
 
 const RECONNECTS = 3;
@@ -54,7 +60,12 @@ let backoffEnds = 0;
 let loaded: Promise<typeof import("@redis/client")> | undefined;
 
 /** Opens a node-redis connection to `url`, within `timeout` ms. */
-async function openConn(url: string, timeout: number, reconnect: boolean): Promise<Conn> {
+async function openConn(
+  url: string,
+  options: LinkOptions,
+  reconnect: boolean,
+): Promise<Conn> {
+  const timeout = options.connectTimeout;
   const address = parseAddress(url);
   const redis = await (loaded ??= import("@redis/client"));
   BUFFERS ??= { typeMapping: { [redis.RESP_TYPES.BLOB_STRING]: Buffer } };
@@ -90,6 +101,7 @@ async function openConn(url: string, timeout: number, reconnect: boolean): Promi
     // A PING proves the server answers, and that this client may talk (NOAUTH otherwise).
     await Promise.race([conn.connect().then(() => conn.sendCommand(["PING"], BUFFERS)), timedOut]);
     up = true;
+    if (options.unref) conn.unref();
     return conn;
   } catch (e) {
     try {
@@ -164,7 +176,7 @@ export class Link {
   async #conn(what: string): Promise<Conn> {
     if (this.#closed) throw new TypeError(`Cannot ${what}: the connection to Redis is closed`);
     if (this.#main?.isOpen) return this.#main;
-    const opening = this.#opening ??= openConn(this.url, this.#options.connectTimeout, true);
+    const opening = this.#opening ??= openConn(this.url, this.#options, true);
     try {
       this.#main = await opening;
     } catch (e) {
@@ -203,7 +215,7 @@ export class Link {
   /** A new connection for one blocking reader, closed by `close()`. */
   async blocking(what: string): Promise<Blocking> {
     if (this.#closed) throw new TypeError(`Cannot ${what}: the connection to Redis is closed`);
-    const conn = await openConn(this.url, this.#options.connectTimeout, false);
+    const conn = await openConn(this.url, this.#options, false);
     if (this.#closed) {
       conn.destroy();
       throw new TypeError(`Cannot ${what}: the connection to Redis is closed`);

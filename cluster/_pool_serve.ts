@@ -18,7 +18,7 @@ import type { Buffer } from "node:buffer";
 import { Pool, type TaskFunction } from "../pool/pool.ts";
 import { WorkerLostError } from "../pool/errors.ts";
 import { Kind } from "../pool/_channel.ts";
-import type { StartMethod } from "../process/_state.ts";
+import type { StartMethod } from "../process/process.ts";
 import { cpuCount } from "../process/current.ts";
 import { errorToData } from "../process/_rpc.ts";
 import { type Blocking, Link, type Reply } from "./_client.ts";
@@ -53,6 +53,12 @@ export interface ClusterWorkerOptions {
   lease?: number;
   /** The most milliseconds that connecting may take. @default {5000} */
   connectTimeout?: number;
+  /**
+   * Whether the worker keeps the program alive until it is closed; false for one that serves
+   * only while the program has other work (the one a pool starts with `processes`).
+   * @default {true}
+   */
+  keepAlive?: boolean;
 }
 
 /** One caller pool, as this worker serves it. */
@@ -78,7 +84,23 @@ interface Settings extends Required<Omit<ClusterWorkerOptions, "startMethod">> {
 
 const MAX_READ = 256;
 
-/** A supervisor of local pools that run the tasks of pools on a Redis broker. */
+/**
+ * A worker attached to a Redis broker: it runs the tasks of every pool made with
+ * `new Pool({ broker })` on that broker, in local child processes, and hands the results back.
+ * A task it held when it died runs again elsewhere about `lease` ms later. The worker command
+ * (`deno run -A cluster/worker.ts --broker URL`) is one of these; `new Pool({ broker,
+ * processes: n })` starts one in the caller.
+ *
+ * @example Serve a broker from a program
+ * ```ts ignore
+ * import { ClusterWorker } from "@mp/multiprocessing/worker";
+ *
+ * const worker = await ClusterWorker.start({ broker: "redis://localhost:6379", processes: 4 });
+ * Deno.addSignalListener("SIGTERM", () => void worker.close());
+ * const failure = await worker.stopped; // a BrokerError if the broker was lost
+ * if (failure) console.error(failure.message);
+ * ```
+ */
 export class ClusterWorker {
   readonly #options: Settings;
   readonly #link: Link;
@@ -96,6 +118,8 @@ export class ClusterWorker {
   #busy = new Set<string>();
   #reading: Promise<void> = Promise.resolve();
   #closed = false;
+  #failure: Error | undefined;
+  #stopped = Promise.withResolvers<Error | undefined>();
 
   private constructor(options: Settings, link: Link, reader: Blocking) {
     this.#options = options;
@@ -105,7 +129,13 @@ export class ClusterWorker {
     this.#cap = 64 * options.processes;
   }
 
-  /** Connects to the broker and starts serving. */
+  /**
+   * Connects to the broker and starts serving.
+   *
+   * @param options the broker, the processes per caller pool, their start method, the lease.
+   * @returns the worker, registered at the broker.
+   * @throws {import("./errors.ts").BrokerError} when the broker cannot be reached in time.
+   */
   static async start(options: ClusterWorkerOptions): Promise<ClusterWorker> {
     const o: Settings = {
       broker: options.broker,
@@ -113,11 +143,15 @@ export class ClusterWorker {
       startMethod: options.startMethod,
       lease: options.lease ?? 1000,
       connectTimeout: options.connectTimeout ?? 5000,
+      keepAlive: options.keepAlive ?? true,
     };
     // Every handle type that can travel in a task's args (a queue on Redis, a manager proxy)
     // is revived here before the task goes on to a child: the package registers them all.
     await import("../mod.ts");
-    const link = await Link.open(o.broker, { connectTimeout: o.connectTimeout });
+    const link = await Link.open(o.broker, {
+      connectTimeout: o.connectTimeout,
+      unref: !o.keepAlive,
+    });
     let reader: Blocking;
     try {
       await ensureGroup(link);
@@ -135,6 +169,14 @@ export class ClusterWorker {
     return w;
   }
 
+  /**
+   * Resolves once the worker has stopped: to undefined after `close()` or `terminate()`, or to
+   * the BrokerError that stopped it when its connection to the broker was lost.
+   */
+  get stopped(): Promise<Error | undefined> {
+    return this.#stopped.promise;
+  }
+
   /** The name this worker has at the broker (`host:pid:…`). */
   get name(): string {
     return this.#me;
@@ -146,6 +188,7 @@ export class ClusterWorker {
       this.#busy.add(what);
       fn().catch(() => {}).finally(() => this.#busy.delete(what));
     }, ms);
+    if (!this.#options.keepAlive) Deno.unrefTimer(timer as unknown as number);
     this.#timers.push(timer);
   }
 
@@ -164,7 +207,8 @@ export class ClusterWorker {
         );
       } catch (e) {
         if (this.#closed) return;
-        console.error(`Pool worker ${this.#me} stopped reading tasks: ${(e as Error).message}`);
+        this.#failure = e as Error; // the broker is lost: stop, and say why
+        void this.terminate();
         return;
       }
       if (!Array.isArray(reply)) continue;
@@ -380,18 +424,21 @@ export class ClusterWorker {
     }
   }
 
-  /** Stops taking tasks, finishes the ones it holds, and disconnects. */
+  /** Stops taking tasks, finishes the ones it holds, ends its children and disconnects. */
   async close(): Promise<void> {
     await this.#stop(false);
   }
 
-  /** Stops now: the tasks it holds run elsewhere once its lease ends. */
+  /** Stops now, ending its children: the tasks it held run elsewhere once its lease ends. */
   async terminate(): Promise<void> {
     await this.#stop(true);
   }
 
   async #stop(now: boolean): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed) {
+      await this.#stopped.promise;
+      return;
+    }
     this.#closed = true;
     this.#wake?.();
     await this.#reader.unblock().catch(() => {});
@@ -408,6 +455,7 @@ export class ClusterWorker {
     await this.#link.send(["ZREM", WORKERS, `${this.#options.processes}:${this.#me}`], "leave")
       .catch(() => {});
     await this.#link.close();
+    this.#stopped.resolve(this.#failure);
   }
 
   /** `await using worker = await ClusterWorker.start(…)`. */

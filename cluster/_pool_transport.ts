@@ -91,7 +91,8 @@ export class RedisPool implements Transport {
 
   async #start(): Promise<Link> {
     const o = this.#options;
-    const link = await Link.open(o.url, { connectTimeout: o.connectTimeout });
+    // The connections and timers leave the program free to end: pending tasks keep it alive.
+    const link = await Link.open(o.url, { connectTimeout: o.connectTimeout, unref: true });
     try {
       const config: PoolConfig = { ...o.config, digest: await moduleDigest(o.config.module) };
       const ms = String(o.config.expireAfter);
@@ -114,6 +115,7 @@ export class RedisPool implements Transport {
           processes: o.processes,
           startMethod: o.startMethod,
           connectTimeout: o.connectTimeout,
+          keepAlive: false,
         });
       }
     } catch (e) {

@@ -10,7 +10,8 @@
  * It starts `--processes` child processes (default: the CPU count) for each caller pool it
  * serves, runs that pool's tasks in them, and hands the results back. SIGTERM lets the tasks it
  * holds finish, then exits; SIGINT or a kill hands them to the other workers about a second
- * later (the lease). The same worker runs inside a program as {@link ClusterWorker}.
+ * later (the lease). A lost broker ends it with its error and exit code 2, for a service manager
+ * to restart it. The same worker runs inside a program as {@link ClusterWorker}.
  *
  * @example
  * ```ts ignore
@@ -27,11 +28,15 @@ import { parseArgs } from "node:util";
 import { ClusterWorker } from "./_pool_serve.ts";
 
 export { ClusterWorker, type ClusterWorkerOptions } from "./_pool_serve.ts";
+export type { StartMethod } from "../process/process.ts";
 
 const USAGE = "usage: deno run -A cluster/worker.ts --broker redis://host:6379 [--processes N] " +
   "[--start-method worker|subprocess] [--lease MS]";
 
-/** Runs the command with `args`; resolves once the worker has stopped (on SIGTERM or SIGINT). */
+/**
+ * Runs the command with `args`; resolves once the worker has stopped (on SIGTERM or SIGINT),
+ * and throws the broker's error when the connection to it was lost.
+ */
 async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -60,16 +65,14 @@ async function main(args: string[]): Promise<void> {
     lease: number(values.lease, "lease"),
   });
   console.log(`Pool worker ${worker.name} serves ${values.broker.replace(/:[^:@/]*@/, ":***@")}`);
-  await new Promise<void>((resolve) => {
-    const stop = (now: boolean) => () => {
-      Deno.removeSignalListener("SIGTERM", onTerm);
-      Deno.removeSignalListener("SIGINT", onInt);
-      void (now ? worker.terminate() : worker.close()).then(resolve);
-    };
-    const onTerm = stop(false), onInt = stop(true);
-    Deno.addSignalListener("SIGTERM", onTerm);
-    Deno.addSignalListener("SIGINT", onInt);
-  });
+  const stop = (now: boolean) => () => void (now ? worker.terminate() : worker.close());
+  const onTerm = stop(false), onInt = stop(true);
+  Deno.addSignalListener("SIGTERM", onTerm);
+  Deno.addSignalListener("SIGINT", onInt);
+  const failure = await worker.stopped;
+  Deno.removeSignalListener("SIGTERM", onTerm);
+  Deno.removeSignalListener("SIGINT", onInt);
+  if (failure) throw failure; // exits 2 with its message: a service manager restarts it
 }
 
 if (import.meta.main) {

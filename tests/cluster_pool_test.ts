@@ -18,6 +18,7 @@ import {
 } from "./fixtures/cluster_tasks.ts";
 
 const module = new URL("./fixtures/cluster_tasks.ts", import.meta.url).href;
+const CALLER = new URL("./fixtures/cluster_caller.ts", import.meta.url).pathname;
 const SEED = 0xc1a55;
 const VALUES = { maxBytes: 64 * 1024, arrayProperties: false };
 
@@ -234,9 +235,57 @@ Deno.test({
       await s.stop();
       const e = await within(map, 10_000, "the map");
       assert.ok(e instanceof BrokerError, String(e));
-      void workers;
+      for (const c of workers.children) { // the worker commands stop, saying why
+        assert.equal((await within(c.status, 10_000, "a worker command")).code, 2);
+      }
     } finally {
       await s[Symbol.asyncDispose]();
     }
   },
+});
+
+redisTest("Pool on Redis: the workers keep taskTimeout", async (s) => {
+  await using _workers = await startWorkers(s, 1, ["--start-method", "subprocess"]);
+  await using pool = new Pool({ broker: s.url, module, taskTimeout: 300 });
+  await assert.rejects(pool.apply(sleep, [30_000]), { name: "TaskTimeoutError" });
+  assert.equal(await pool.apply(sleep, [1]), 1);
+});
+
+redisTest("Pool on Redis: a killed caller's keys expire and its tasks are dropped", async (s) => {
+  await using _workers = await startWorkers(s, 1);
+  const caller = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CALLER, s.url, "submit"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = caller.stdout.getReader();
+  let out = "";
+  while (!out.includes("submitting")) out += new TextDecoder().decode((await reader.read()).value);
+  reader.releaseLock();
+  await caller.stdout.cancel();
+  const submitted = Date.now() + 15_000;
+  while (Number(await s.cli("XLEN", "mp:pool:tasks")) < 100) {
+    assert.ok(Date.now() < submitted, "the caller did not submit its tasks within 15 s");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  caller.kill("SIGKILL");
+  await caller.status;
+  const deadline = Date.now() + 15_000;
+  while (
+    (await s.cli("KEYS", "mp:pool:{*")) !== "" || (await s.cli("XLEN", "mp:pool:tasks")) !== "0"
+  ) {
+    assert.ok(Date.now() < deadline, "the caller's keys and tasks are still there after 15 s");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+});
+
+redisTest("Pool on Redis: a program that never closes its pool ends", async (s) => {
+  const out = await within(
+    new Deno.Command(Deno.execPath(), { args: ["run", "-A", CALLER, s.url, "forget"] }).output(),
+    20_000,
+    "the program",
+  );
+  assert.equal(new TextDecoder().decode(out.stdout).trim(), "25");
+  assert.equal(out.code, 0);
 });
