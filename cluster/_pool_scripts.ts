@@ -9,8 +9,9 @@
 //   mp:pool:{ID}:config   STRING the pool's options (wire form, ./_wire.ts), read once by a
 //                                worker that meets the pool
 //   mp:pool:{ID}:alive    STRING present while the caller lives (PX expireAfter, refreshed)
-//   mp:pool:{ID}:results  LIST   outcomes for the caller: a task's [id, ok, value] in wire form,
-//                                or "L<id> <deliveries> <dead entry id>" for a task given up
+//   mp:pool:{ID}:results  LIST   outcomes for the caller: the task id (float64, little-endian),
+//                                then [ok, value] in wire form, or LOST and "<deliveries> <dead
+//                                entry id>" for a task given up
 // The scripts that name a pool's keys from inside (RECLAIM) address keys not passed in KEYS: a
 // Redis Cluster would need the pool's keys and the stream in one slot, which this layout does
 // not promise.
@@ -24,8 +25,8 @@ export const DEAD = "mp:pool:dead";
 export const WORKERS = "mp:workers";
 /** About how many entries the dead-letter stream keeps. */
 export const DEAD_MAX = 10_000;
-/** First byte of a results element that reports a task given up. */
-export const LOST = 0x4c; // "L"
+/** The byte after the task id of a results element that reports a task given up (no codec kind). */
+export const LOST = 0xff;
 
 /** The keys of pool `id`. */
 export interface PoolKeys {
@@ -168,7 +169,8 @@ for _, p in ipairs(redis.call('XPENDING', KEYS[1], 'workers', 'IDLE', ARGV[2], '
       redis.call('XDEL', KEYS[1], id)
       local base = 'mp:pool:{' .. f[2] .. '}:'
       if redis.call('EXISTS', base .. 'alive') == 1 then
-        redis.call('RPUSH', base .. 'results', 'L' .. f[4] .. ' ' .. count .. ' ' .. dead)
+        redis.call('RPUSH', base .. 'results',
+          struct.pack('<d', tonumber(f[4])) .. '\\255' .. count .. ' ' .. dead)
         redis.call('PEXPIRE', base .. 'results', ARGV[6])
       end
     else

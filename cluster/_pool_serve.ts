@@ -14,7 +14,7 @@
 // are reported. Outcomes go back per caller pool in batches (FINISH): only the delivery that
 // acknowledges an entry first hands its outcome over, so each is delivered once.
 
-import type { Buffer } from "node:buffer";
+import { Buffer } from "node:buffer";
 import { Pool, type TaskFunction } from "../pool/pool.ts";
 import { WorkerLostError } from "../pool/errors.ts";
 import { Kind } from "../pool/_channel.ts";
@@ -247,7 +247,7 @@ export class ClusterWorker {
       return;
     }
     if (served.gone) return this.#report(served, entry, "");
-    let outcome: [number, boolean, unknown];
+    let outcome: [boolean, unknown];
     try {
       if (served.error) throw served.error;
       const name = f.get("f")!.toString();
@@ -268,22 +268,24 @@ export class ClusterWorker {
         : await pool.starmap(fn as TaskFunction, payload as unknown[][], {
           chunksize: payload.length,
         });
-      outcome = [taskId, true, value];
+      outcome = [true, value];
     } catch (e) {
       if (served.gone) return this.#report(served, entry, "");
       if (e instanceof WorkerLostError && !served.error) {
         this.#held.delete(entry); // not renewed: reclaimed, and run again
         return;
       }
-      outcome = [taskId, false, errorToData(e)];
+      outcome = [false, errorToData(e)];
     }
     let bytes: Buffer;
     try {
       bytes = toWire(outcome, "the task's value", true);
     } catch (e) {
-      bytes = toWire([taskId, false, errorToData(e)], "error");
+      bytes = toWire([false, errorToData(e)], "error");
     }
-    this.#report(served, entry, bytes);
+    const id = Buffer.allocUnsafe(8);
+    id.writeDoubleLE(taskId, 0);
+    this.#report(served, entry, Buffer.concat([id, bytes]));
   }
 
   /** What this worker knows of caller pool `id`, met once. */

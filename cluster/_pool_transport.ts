@@ -4,7 +4,7 @@
 // - submit: tasks are encoded at once (a payload that cannot reach another host fails there,
 //   with its TypeError) and sent together, one SUBMIT script per batch of up to BATCH tasks.
 // - results: one blocking connection reads the pool's results list (BLMPOP ... COUNT), each
-//   element a task's outcome, errors revived with the worker's name, message and stack, or the
+//   element a task's id and outcome (./_pool_scripts.ts), errors revived with the worker's name, message and stack, or the
 //   news that a task was given up after maxDeliveries lost workers (WorkerLostError).
 // - A timer (BEAT) keeps the pool's `alive` key and its other keys from expiring, and reads how
 //   many processes the registered workers have (the default chunk size follows it). A caller
@@ -151,12 +151,13 @@ export class RedisPool implements Transport {
   }
 
   #outcome(element: Buffer): void {
-    if (element[0] === LOST) {
-      const [id, deliveries, dead] = element.subarray(1).toString().split(" ");
-      const sent = this.#pending.get(Number(id));
-      if (!sent) return;
+    const id = element.readDoubleLE(0);
+    const sent = this.#pending.get(id);
+    if (!sent) return;
+    if (element[8] === LOST) {
+      const [deliveries, dead] = element.subarray(9).toString().split(" ");
       this.#settle(
-        Number(id),
+        id,
         false,
         new WorkerLostError(
           `Task '${sent.name}' was delivered ${deliveries} times (the pool's maxDeliveries) and ` +
@@ -166,7 +167,16 @@ export class RedisPool implements Transport {
       );
       return;
     }
-    const [id, ok, value] = fromWire(element) as [number, boolean, unknown];
+    let ok: boolean, value: unknown;
+    try {
+      [ok, value] = fromWire(element.subarray(8)) as [boolean, unknown];
+    } catch (e) {
+      ok = false;
+      value = new TypeError(
+        `Cannot receive the outcome of task '${sent.name}': ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
     this.#settle(id, ok, ok ? value : dataToError(value));
   }
 

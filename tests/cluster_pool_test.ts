@@ -13,6 +13,7 @@ import {
   echo,
   fail,
   putInto,
+  returnsFunction,
   sleep,
   square,
 } from "./fixtures/cluster_tasks.ts";
@@ -73,6 +74,7 @@ redisTest("Pool on Redis: every method runs on the worker commands", async (s) =
   const unordered = await Array.fromAsync(pool.imapUnordered(square, xs));
   assert.deepEqual(unordered.sort((a, b) => a - b), xs.map((x) => x * x));
   await assert.rejects(pool.map(fail, ["in a map"]), { name: "CustomError", message: "in a map" });
+  await assert.rejects(pool.apply(returnsFunction), { name: "TypeError", message: /function/ });
 
   // generated values round-trip
   const values = Array.from({ length: 60 }, (_, i) => valueAt(SEED, i, VALUES));
