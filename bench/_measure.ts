@@ -86,6 +86,25 @@ export async function coldWarm(plan: Plan): Promise<Sample> {
   return { cold, runs };
 }
 
+/**
+ * Times `call` on a pool the way the pool benches do: one untimed call of four items, then the
+ * cold call (of one item when `perCall`: a round trip, per call) and the warm runs of `n` items.
+ */
+export function timePool(
+  call: (xs: number[]) => Promise<unknown>,
+  n: number,
+  perCall: boolean,
+): Promise<Sample> {
+  const xs = range(n);
+  return coldWarm({
+    warmUp: () => call(range(4)),
+    cold: perCall ? () => call([0]) : undefined,
+    coldPer: perCall ? 1 : undefined,
+    run: () => call(xs),
+    per: n,
+  });
+}
+
 /** Converts a sample of microseconds per item to items per second. */
 export function perSecond(s: Sample): Sample {
   return { cold: 1e6 / s.cold, runs: s.runs.map((us) => 1e6 / us) };

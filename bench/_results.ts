@@ -168,6 +168,47 @@ export async function writeFormatted(file: URL, text: string): Promise<void> {
   if (!fmt.success) throw new Error(`deno fmt ${file.pathname} failed`);
 }
 
+/**
+ * A Markdown table of `figures` (README's Speed table, bench/README.md's): cold and warm on both
+ * sides and the speed-ups, and one more column where `extra` gives its heading and cells.
+ */
+export function markdownTable(
+  figures: Figure[],
+  extra?: { head: string; cells: string[] },
+): string {
+  const head = ["what", "ours vs Python", "ours cold", "Python cold", "ours warm", "Python warm"];
+  head.push("speed-up cold", "speed-up warm", ...(extra ? [extra.head] : []));
+  const lines = [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`];
+  figures.forEach((f, i) => {
+    const cells = [
+      f.what.replaceAll("|", "\\|"),
+      `${f.method ?? "one process"} vs ${f.pythonAs}`,
+      formatValue(f.ours.cold, f.unit),
+      formatValue(f.python?.cold, f.unit),
+      formatValue(f.ours.warm, f.unit),
+      formatValue(f.python?.warm, f.unit),
+      formatRatio(speedUp(f, f.ours.cold, f.python?.cold)),
+      formatRatio(speedUp(f, f.ours.warm, f.python?.warm)),
+      ...(extra ? [extra.cells[i]] : []),
+    ];
+    lines.push(`| ${cells.join(" | ")} |`);
+  });
+  return lines.join("\n");
+}
+
+/** Puts `markdown` between the two `marker` lines of the Markdown `file`, and formats it. */
+export async function writeBetween(file: URL, marker: string, markdown: string): Promise<void> {
+  const parts = (await Deno.readTextFile(file)).split(marker);
+  if (parts.length !== 3) throw new Error(`${file.pathname} needs two ${marker} markers`);
+  await writeFormatted(file, `${parts[0]}${marker}\n\n${markdown}\n\n${marker}${parts[2]}`);
+}
+
+/** "Run of <date> UTC (`<command> <args>`, load average …)", for a table written from a run. */
+export function runStamp(command: string): string {
+  return `Run of ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC ` +
+    `(\`${[command, ...Deno.args].join(" ")}\`, load average ${loadavg().join(" ")})`;
+}
+
 /** The figure a row records. */
 export function toFigure(bench: string, r: Row): Figure {
   return {

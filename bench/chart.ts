@@ -13,9 +13,11 @@ import {
   type Figure,
   formatRatio,
   formatValue,
+  markdownTable,
   readResults,
   type Results,
   speedUp,
+  writeBetween,
   writeFormatted,
 } from "./_results.ts";
 
@@ -185,33 +187,7 @@ export function svg(r: Results): string {
 
 /** README's Speed table: one row per figure, cold and warm on both sides, and the speed-ups. */
 export function table(r: Results): string {
-  const lines = [
-    "| what | ours vs Python | ours cold | Python cold | ours warm | Python warm | speed-up cold | speed-up warm |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
-  ];
-  for (const f of r.figures) {
-    const cells = [
-      f.what.replaceAll("|", "\\|"),
-      `${f.method ?? "one process"} vs ${f.pythonAs}`,
-      formatValue(f.ours.cold, f.unit),
-      formatValue(f.python?.cold, f.unit),
-      formatValue(f.ours.warm, f.unit),
-      formatValue(f.python?.warm, f.unit),
-      formatRatio(speedUp(f, f.ours.cold, f.python?.cold)),
-      formatRatio(speedUp(f, f.ours.warm, f.python?.warm)),
-    ];
-    lines.push(`| ${cells.join(" | ")} |`);
-  }
-  return lines.join("\n");
-}
-
-/** Puts `markdown` between README's `<!-- bench:table -->` markers (and formats README). */
-async function writeReadme(markdown: string): Promise<void> {
-  const text = await Deno.readTextFile(README);
-  const parts = text.split("<!-- bench:table -->");
-  if (parts.length !== 3) throw new Error("README.md needs two <!-- bench:table --> markers");
-  const marker = "<!-- bench:table -->";
-  await writeFormatted(README, `${parts[0]}${marker}\n\n${markdown}\n\n${marker}${parts[2]}`);
+  return markdownTable(r.figures);
 }
 
 if (import.meta.main) {
@@ -221,7 +197,7 @@ if (import.meta.main) {
   console.log(`\nbench/results.svg: ${results.figures.length} figures of ${results.date}\n`);
   const markdown = table(results);
   if (Deno.args.includes("--readme")) {
-    await writeReadme(markdown);
+    await writeBetween(README, "<!-- bench:table -->", markdown);
     console.log("README.md: the Speed table rewritten");
   } else {
     console.log(markdown);

@@ -10,16 +10,7 @@
 //   deno run -A bench/pool_bench.ts [--processes=2] [--quick] [--runs=5]
 
 import { Pool, type StartMethod } from "../mod.ts";
-import {
-  coldWarm,
-  flag,
-  fresh,
-  type Params,
-  range,
-  type Sample,
-  serveCase,
-  size,
-} from "./_measure.ts";
+import { flag, fresh, type Params, type Sample, serveCase, size, timePool } from "./_measure.ts";
 import { pythonSample } from "./_python.ts";
 import { report, type Row } from "./_results.ts";
 
@@ -49,14 +40,7 @@ async function ours(params: Params): Promise<Sample> {
     processes: params.procs as number,
     startMethod: params.method as StartMethod,
   });
-  const xs = range(n), four = range(4);
-  return await coldWarm({
-    warmUp: () => OPS[op](pool, four),
-    cold: op === "apply" ? () => OPS[op](pool, [0]) : undefined,
-    coldPer: op === "apply" ? 1 : undefined,
-    run: () => OPS[op](pool, xs),
-    per: n,
-  });
+  return await timePool((xs) => OPS[op](pool, xs), n, op === "apply");
 }
 
 /** Python's side of one figure: `Pool(procs)` or, with `ppe`, `ProcessPoolExecutor(procs)`. */

@@ -34,14 +34,13 @@ import {
 import { CHILDREN, increment, roundTrip, start } from "./_children.ts";
 import { pythonSample } from "./_python.ts";
 import {
-  formatRatio,
-  formatValue,
-  loadavg,
+  markdownTable,
   report,
   type Row,
+  runStamp,
   speedUp,
   toFigure,
-  writeFormatted,
+  writeBetween,
 } from "./_results.ts";
 
 /** For each size, waits for the go, then puts `0..n-1`. */
@@ -264,46 +263,14 @@ const MARKER = "<!-- shm:table -->";
 
 /** bench/README.md's table of these figures, with each subprocess figure against its target. */
 function table(rows: Row[], specs: FigureSpec[]): string {
-  const lines = [
-    "| what | ours vs Python | ours cold | Python cold | ours warm | Python warm | speed-up cold | speed-up warm | target (subprocess) |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-  ];
-  rows.forEach((r, i) => {
-    const f = toFigure("shm_bench.ts", r), spec = specs[i];
+  const figures = rows.map((r) => toFigure("shm_bench.ts", r));
+  const cells = figures.map((f, i) => {
+    if (f.method === "worker") return "no lower than before shared memory";
     const warm = speedUp(f, f.ours.warm, f.python?.warm);
-    const target = r.method === "worker"
-      ? "no lower than before shared memory"
-      : `${spec.targetText}: ${
-        warm === undefined ? "n/a" : warm >= spec.target ? "met" : "missed"
-      }`;
-    const cells = [
-      f.what,
-      `${f.method} vs ${f.pythonAs}`,
-      formatValue(f.ours.cold, f.unit),
-      formatValue(f.python?.cold, f.unit),
-      formatValue(f.ours.warm, f.unit),
-      formatValue(f.python?.warm, f.unit),
-      formatRatio(speedUp(f, f.ours.cold, f.python?.cold)),
-      formatRatio(warm),
-      target,
-    ];
-    lines.push(`| ${cells.join(" | ")} |`);
+    const verdict = warm === undefined ? "n/a" : warm >= specs[i].target ? "met" : "missed";
+    return `${specs[i].targetText}: ${verdict}`;
   });
-  return lines.join("\n");
-}
-
-/** Puts `markdown` between bench/README.md's markers (with the run's date). */
-async function writeReadme(markdown: string): Promise<void> {
-  const text = await Deno.readTextFile(BENCH_README);
-  const parts = text.split(MARKER);
-  if (parts.length !== 3) throw new Error(`bench/README.md needs two ${MARKER} markers`);
-  const command = ["deno run -A bench/shm_bench.ts", ...Deno.args].join(" ");
-  const stamp = `Run of ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC ` +
-    `(\`${command}\`, load average ${loadavg().join(" ")})`;
-  await writeFormatted(
-    BENCH_README,
-    `${parts[0]}${MARKER}\n\n${stamp}:\n\n${markdown}\n\n${MARKER}${parts[2]}`,
-  );
+  return markdownTable(figures, { head: "target (subprocess)", cells });
 }
 
 if (import.meta.main && !await serveCase({ ours })) {
@@ -333,5 +300,8 @@ if (import.meta.main && !await serveCase({ ours })) {
     "Shared memory across processes: Queue, contended Lock, Pipe round trip",
     rows,
   );
-  if (!QUICK && METHODS.length === 2) await writeReadme(table(rows, specs));
+  if (!QUICK && METHODS.length === 2) {
+    const stamp = runStamp("deno run -A bench/shm_bench.ts");
+    await writeBetween(BENCH_README, MARKER, `${stamp}:\n\n${table(rows, specs)}`);
+  }
 }

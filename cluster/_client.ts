@@ -12,8 +12,10 @@
 //   losing what the blocked command may have taken).
 // - `close()` ends every connection; node-redis leaves no timer once a client is closed or
 //   destroyed.
-// - With `unrefIdle`, a connection keeps the program alive only while a command on it is under
-//   way (as a local manager's connection does): a handle the program forgets does not hold it.
+// - `hold` says when a connection keeps the program alive: while open (the default), only while
+//   a command on it is under way (a manager's, as a local manager's connection does: a handle the
+//   program forgets does not hold it), or never (a pool's, which holds the program itself while
+//   it has tasks pending).
 
 import { Buffer } from "node:buffer";
 import { parseAddress, shownAddress } from "./_address.ts";
@@ -31,6 +33,7 @@ interface Conn {
   destroy(): void;
   on(event: "error", fn: (e: Error) => void): unknown;
   duplicate(): Conn;
+  unref(): void;
   sendCommand(
     args: ReadonlyArray<string | Buffer>,
     options: { typeMapping: Record<number, unknown> },
@@ -45,10 +48,12 @@ export interface LinkOptions {
   /** The most milliseconds that opening a connection (socket and handshake) takes. */
   connectTimeout: number;
   /**
-   * Whether a connection keeps the program alive only while a command on it is under way.
-   * @default {false}
+   * When a connection keeps the program alive: `"always"` while it is open; `"busy"` only while
+   * a command on it is under way (a manager's: a handle the program forgets does not hold it);
+   * `"never"` (a pool's: while it has tasks pending, the pool itself keeps the program alive).
+   * @default {"always"}
    */
-  unrefIdle?: boolean;
+  hold?: "always" | "busy" | "never";
 }
 
 const RECONNECTS = 3;
@@ -99,7 +104,7 @@ async function openConn(url: string, options: LinkOptions, reconnect: boolean): 
     // A PING proves the server answers, and that this client may talk (NOAUTH otherwise).
     await Promise.race([conn.connect().then(() => conn.sendCommand(["PING"], BUFFERS)), timedOut]);
     up = true;
-    if (options.unrefIdle) conn.unref();
+    if (options.hold === "busy" || options.hold === "never") conn.unref();
     return conn;
   } catch (e) {
     destroy(conn); // never opened, or half-way
@@ -123,7 +128,7 @@ async function command(
   options: LinkOptions,
   args: ReadonlyArray<string | Buffer>,
 ): Promise<Reply> {
-  if (!options.unrefIdle) return await conn.sendCommand(args, BUFFERS) as Reply;
+  if (options.hold !== "busy") return await conn.sendCommand(args, BUFFERS) as Reply;
   if (holding++ === 0) holder = setInterval(() => {}, 1 << 30);
   try {
     return await conn.sendCommand(args, BUFFERS) as Reply;

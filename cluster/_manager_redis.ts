@@ -69,7 +69,7 @@ export function checkName(name: unknown, what: string): string {
 
 /** Opens a link to the broker at `url` as the manager's objects use it. */
 function openLink(url: string): Promise<Link> {
-  return Link.open(url, { connectTimeout: CONNECT_TIMEOUT, unrefIdle: true });
+  return Link.open(url, { connectTimeout: CONNECT_TIMEOUT, hold: "busy" });
 }
 
 // ---- calls -----------------------------------------------------------------------------------

@@ -17,11 +17,11 @@
 //   maxsize at the broker unless the first handle to connect did (SIZE): a handle that gave
 //   another fails with a RangeError; one that gave none adopts it.
 
-import { Buffer } from "node:buffer";
-import { decodeItem, encodeItem } from "../process/_codec.ts";
+import type { Buffer } from "node:buffer";
 import type { QueueCore } from "../ipc/_queue_core.ts";
 import type { WaitLimits } from "../ipc/_wait.ts";
 import { type Blocking, Link, type Reply, sendWoken } from "./_client.ts";
+import { fromWire, toWire } from "./_wire.ts";
 import { DONE, LEAVE, PUT, type QueueKeys, queueKeys, SIZE, TAKE, TICK } from "./_queue_scripts.ts";
 
 /** What a handle needs to reach a queue on Redis; travels to children as it is. */
@@ -51,23 +51,6 @@ interface PendingPut {
   bytes: Buffer;
   limits: WaitLimits;
   settle: (ok: boolean, error?: unknown) => void;
-}
-
-/** The wire form of an item: its codec kind, then its bytes. */
-function toWire(item: unknown): Buffer {
-  const enc = encodeItem(item, "item");
-  const out = Buffer.allocUnsafe(enc.bytes.length + 1);
-  out[0] = enc.kind;
-  out.set(enc.bytes, 1);
-  return out;
-}
-
-/** An item from its wire form (copied out of the client's buffer). */
-function fromWire(reply: Reply): { value: unknown } {
-  const buf = reply as Buffer;
-  const bytes = new Uint8Array(buf.length - 1);
-  bytes.set(buf.subarray(1));
-  return { value: decodeItem(buf[0], bytes, true) };
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason. */
@@ -289,7 +272,7 @@ export class RedisQueueCore implements QueueCore {
       return undefined;
     }
     if (joinable) this.#taken++;
-    return fromWire(got);
+    return { value: fromWire(got as Buffer) };
   }
 
   getNowait(): { value: unknown } | undefined {

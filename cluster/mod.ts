@@ -1,7 +1,9 @@
 /**
  * Beyond one machine, on a Redis broker: `Queue.connect()` and `JoinableQueue.connect()` (in
  * the `ipc` module) give queues that processes on any host reach alike; this module holds
- * their options and errors. The Redis client (node-redis) loads at the first connection.
+ * their options and errors, and `ClusterWorker`, the worker that runs the tasks of pools made
+ * with `new Pool({ broker })` (the command: `deno run -A cluster/worker.ts --broker URL`). The
+ * Redis client (node-redis) loads at the first connection.
  *
  * @example
  * ```ts ignore
@@ -21,4 +23,5 @@
  */
 
 export * from "./errors.ts";
+export { ClusterWorker, type ClusterWorkerOptions, type StartMethod } from "./worker.ts";
 export type { JoinableQueueConnectOptions, QueueConnectOptions } from "./queue.ts";

@@ -55,6 +55,16 @@ export class Engine {
     this.#transport = connect(events);
   }
 
+  /** How many workers the transport keeps now, at least 1: default chunk sizes follow it. */
+  get processes(): number {
+    return this.#processes;
+  }
+
+  /** Workers on a broker come and go: their transport tells the engine how many there are. */
+  set processes(n: number) {
+    this.#processes = Math.max(1, n);
+  }
+
   /**
    * Throws unless the pool takes new work.
    *

@@ -15,6 +15,9 @@ import { type FnRef, Kind } from "./_channel.ts";
 import { checkInteger, checkIterable, checkModuleUrl, wrongType } from "../process/_check.ts";
 import { Engine } from "./_engine.ts";
 import { LocalWorkers } from "./_slots.ts";
+import { LateTransport } from "./_late.ts";
+import type { TransportEvents } from "./_transport.ts";
+import { parseAddress } from "../cluster/_address.ts";
 import { type Interruptible, watchSigint } from "./_sigint.ts";
 import { AsyncResult, type CallbackOptions } from "./async_result.ts";
 
@@ -26,7 +29,10 @@ export type TaskFunction = (...args: any[]) => unknown;
 
 /** Options of a {@link Pool}. */
 export interface PoolOptions {
-  /** How many worker processes. @default {cpuCount()} */
+  /**
+   * How many worker processes; with a `broker`, how many to start in this process, attached to
+   * the broker, besides the worker commands. @default {cpuCount()} (0 with a broker)
+   */
   processes?: number;
   /**
    * An exported function that each worker calls once, with `initArgs`, before its first task.
@@ -55,6 +61,34 @@ export interface PoolOptions {
    * @default {Infinity}
    */
   taskTimeout?: number;
+  /**
+   * The address of a Redis broker (`redis://[user:password@]host:6379[/db]`, `rediss://…`,
+   * `unix:///path/redis.sock`): the pool's tasks go there, and the worker commands attached to
+   * it (`deno run -A cluster/worker.ts --broker …`, on any host) run them. Each task runs at
+   * least once (again on another worker, about a second after its worker died) and its result
+   * is delivered once: make tasks idempotent. `processes` then counts worker processes started
+   * in this process, attached to the broker, and `taskTimeout` is kept by the workers.
+   * @default {undefined} (local workers)
+   */
+  broker?: string | URL;
+  /**
+   * With a broker: how many times a task is delivered to workers that are lost while running
+   * it before it fails with `WorkerLostError` (it is kept in the stream `mp:pool:dead`).
+   * @default {3}
+   */
+  maxDeliveries?: number;
+  /**
+   * With a broker: the most milliseconds that connecting may take; past it (or with a wrong
+   * password) the pool's tasks fail with `BrokerError`.
+   * @default {5000}
+   */
+  connectTimeout?: number;
+  /**
+   * With a broker: milliseconds after which the keys of a pool whose caller died expire, and
+   * workers drop its tasks. A live pool renews them every second.
+   * @default {60000}
+   */
+  expireAfter?: number;
 }
 
 /** Options of `apply()`. */
@@ -123,6 +157,7 @@ export interface ImapOptions {
 export class Pool {
   #method: StartMethod;
   #processes: number;
+  #broker: boolean;
   #module: string;
   #engine: Engine;
   #refs = new WeakMap<TaskFunction, FnRef>();
@@ -140,8 +175,13 @@ export class Pool {
    */
   constructor(options: PoolOptions = {}) {
     const what = "Cannot create pool";
-    const { processes = cpuCount(), maxTasksPerChild = Infinity, taskTimeout = Infinity } = options;
-    checkInteger(processes, what, "processes", 1);
+    const broker = options.broker === undefined ? undefined : checkBroker(options.broker, what);
+    const {
+      processes = broker === undefined ? cpuCount() : 0,
+      maxTasksPerChild = Infinity,
+      taskTimeout = Infinity,
+    } = options;
+    checkInteger(processes, what, "processes", broker === undefined ? 1 : 0);
     if (maxTasksPerChild !== Infinity) checkInteger(maxTasksPerChild, what, "maxTasksPerChild", 1);
     if (typeof taskTimeout !== "number") {
       wrongType(what, "taskTimeout", "a number of ms", taskTimeout);
@@ -153,6 +193,7 @@ export class Pool {
       ? state().startMethod
       : checkStartMethod(options.startMethod);
     this.#processes = processes;
+    this.#broker = broker !== undefined;
     this.#module = options.module === undefined
       ? state().mainModule
       : checkModuleUrl(options.module, what);
@@ -161,10 +202,37 @@ export class Pool {
       initArgs: options.initArgs ?? [],
     };
     const method = this.#method;
-    this.#engine = new Engine(
-      (events) => new LocalWorkers(events, { method, processes, maxTasksPerChild, config }),
-      { processes, taskTimeout },
-    );
+    if (broker === undefined) {
+      this.#engine = new Engine(
+        (events) => new LocalWorkers(events, { method, processes, maxTasksPerChild, config }),
+        { processes, taskTimeout },
+      );
+    } else {
+      const redis = {
+        url: broker,
+        config: {
+          module: this.#module,
+          initializer: config.initializer?.[1] ?? "",
+          initArgs: config.initArgs,
+          maxTasksPerChild,
+          taskTimeout,
+          expireAfter: checkInteger(options.expireAfter, what, "expireAfter", 1000) ?? 60_000,
+        },
+        maxDeliveries: checkInteger(options.maxDeliveries, what, "maxDeliveries", 1) ?? 3,
+        connectTimeout: checkInteger(options.connectTimeout, what, "connectTimeout", 1) ?? 5000,
+        processes,
+        startMethod: method,
+        onProcesses: (n: number) => void (this.#engine.processes = n),
+      };
+      // Loaded only here: a program without a broker never loads the Redis client.
+      const load = import("../cluster/_pool_transport.ts").then((m) => (events: TransportEvents) =>
+        new m.RedisPool(events, redis)
+      );
+      this.#engine = new Engine((events) => new LateTransport(events, load), {
+        processes: Math.max(1, processes),
+        taskTimeout: Infinity, // the workers keep it
+      });
+    }
     this.#live = { processes, interrupt: () => this.#engine.interrupt() };
     watchSigint(this.#live, true);
     // As Python's pool finalizer: an open pool does not keep a finished program alive.
@@ -174,9 +242,12 @@ export class Pool {
     });
   }
 
-  /** How many worker processes the pool keeps. */
+  /**
+   * How many worker processes the pool keeps; with a broker, how many the workers registered
+   * there have (at least 1), or those started here before the first count.
+   */
   get processes(): number {
-    return this.#processes;
+    return this.#broker ? this.#engine.processes : this.#processes;
   }
 
   /** The start method of the pool's workers. */
@@ -421,7 +492,7 @@ export class Pool {
     const ref = this.#ref(fn, "task");
     const name = ordered ? "imap" : "imapUnordered";
     checkIterable(iterable, `Cannot ${name}`, "the items", true);
-    const { chunksize = 1, maxInFlight = 64 * this.#processes } = options;
+    const { chunksize = 1, maxInFlight = 64 * this.processes } = options;
     checkChunksize(chunksize, name);
     checkInteger(maxInFlight, `Cannot ${name}`, "maxInFlight", 1);
     return this.#engine.imap(
@@ -439,6 +510,14 @@ function checkArgs(args: unknown): unknown[] {
   if (args === undefined) return [];
   if (!Array.isArray(args)) throw new TypeError("Cannot apply: args must be an array");
   return args;
+}
+
+/** The broker's address as a string, checked. */
+function checkBroker(broker: unknown, what: string): string {
+  const url = broker instanceof URL ? broker.href : broker;
+  if (typeof url !== "string") wrongType(what, "broker", "a string or URL", broker);
+  parseAddress(url); // throws a TypeError that says what is wrong with it
+  return url;
 }
 
 function checkChunksize(chunksize: number | undefined, name: string): void {

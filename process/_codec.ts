@@ -59,14 +59,31 @@ const NO_SHARE: ReduceContext = {
   },
 };
 
+// Items bound for another host (a pool's tasks on Redis): only handles that carry their own way
+// there (a queue on Redis, a manager proxy) travel; one that lives in this machine's memory or
+// process is refused.
+const FAR: ReduceContext = {
+  sameProcess: false,
+  maps: false,
+  transfer: [],
+  reduced: () => void (handles = true),
+  share(): never {
+    throw new TypeError(
+      "a handle that lives on this machine (its memory or its owner process) cannot reach " +
+        "another host; use a queue on Redis (Queue.connect) or a manager proxy instead",
+    );
+  },
+};
+
 /**
  * Encodes one item.
  *
  * @param value the item.
  * @param what names the item in error messages (`"item"`).
+ * @param far whether the item goes to another host: handles bound to this machine are refused.
  * @throws {TypeError} naming the position of a part that cannot be sent.
  */
-export function encodeItem(value: unknown, what: string): Encoded {
+export function encodeItem(value: unknown, what: string, far = false): Encoded {
   switch (typeof value) {
     case "number":
       numOut64[0] = value;
@@ -100,7 +117,7 @@ export function encodeItem(value: unknown, what: string): Encoded {
   let walked: unknown;
   try {
     handles = false;
-    walked = encode(value, NO_SHARE, what);
+    walked = encode(value, far ? FAR : NO_SHARE, what);
   } catch (e) {
     throw e instanceof TypeError ? e : new TypeError(`${what} cannot be sent: ${e}`);
   }

@@ -212,6 +212,25 @@ export async function stillRunning(pids: number[], ms = 2000): Promise<number[]>
   return pids.filter(pidAlive);
 }
 
+/**
+ * The running processes of this user whose environment holds `entry` (`"NAME=value"`): e.g.
+ * every descendant of a program started with a TMPDIR of its own, even one its parent lost.
+ */
+export function pidsWithEnv(entry: string): number[] {
+  const pids: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    const pid = Number(e.name);
+    if (!Number.isInteger(pid) || pid === Deno.pid) continue;
+    try {
+      const env = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0");
+      if (env.includes(entry) && pidAlive(pid)) pids.push(pid);
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return pids;
+}
+
 /** `n` bytes of a recognizable pattern, for items that must arrive whole. */
 export function pattern(n: number): Uint8Array {
   const b = new Uint8Array(n);

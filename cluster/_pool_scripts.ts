@@ -1,0 +1,192 @@
+// The keys and Lua scripts of pools on Redis, each script atomic on the server.
+//   mp:pool:tasks         STREAM every pool's tasks, one entry each: fields p (pool id), i (task
+//                                id), m (max deliveries), f (export name), k (kind), d (payload)
+//                                read by the consumer group `workers`, one consumer per worker
+//   mp:pool:dead          STREAM tasks delivered maxDeliveries times, their workers lost each
+//                                time (capped, MAXLEN ~ DEAD_MAX), kept for an operator to see
+//   mp:workers            ZSET   worker -> when its registration ends (ms, the server's clock);
+//                                a member is "PROCESSES:NAME"
+//   mp:pool:{ID}:config   STRING the pool's options (wire form, ./_wire.ts), read once by a
+//                                worker that meets the pool
+//   mp:pool:{ID}:alive    STRING present while the caller lives (PX expireAfter, refreshed)
+//   mp:pool:{ID}:results  LIST   outcomes for the caller: the task id (float64, little-endian),
+//                                then [ok, value] in wire form, or LOST and "<deliveries> <dead
+//                                entry id>" for a task given up
+// The scripts that name a pool's keys from inside (RECLAIM) address keys not passed in KEYS: a
+// Redis Cluster would need the pool's keys and the stream in one slot, which this layout does
+// not promise.
+
+import { type Link, Script } from "./_client.ts";
+import { UNPACK_LUA } from "./_wire.ts";
+
+export const TASKS = "mp:pool:tasks";
+export const GROUP = "workers";
+export const DEAD = "mp:pool:dead";
+export const WORKERS = "mp:workers";
+/** About how many entries the dead-letter stream keeps. */
+export const DEAD_MAX = 10_000;
+/** The byte after the task id of a results element that reports a task given up (no codec kind). */
+export const LOST = 0xff;
+
+/** The keys of pool `id`. */
+export interface PoolKeys {
+  config: string;
+  alive: string;
+  results: string;
+}
+
+/** The keys of pool `id`. */
+export function poolKeys(id: string): PoolKeys {
+  const base = `mp:pool:{${id}}:`;
+  return { config: base + "config", alive: base + "alive", results: base + "results" };
+}
+
+/**
+ * Adds a batch of tasks, in order; returns their entry ids.
+ * KEYS: tasks. ARGV: pool id, max deliveries, then the tasks packed (./_wire.ts `pack`):
+ * (task id, name, kind, payload) per task.
+ */
+export const SUBMIT: Script = new Script(
+  UNPACK_LUA + `
+local f, ids = unpack_fields(ARGV[3]), {}
+for i = 1, #f, 4 do
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'p', ARGV[1], 'i', f[i], 'm', ARGV[2],
+    'f', f[i + 1], 'k', f[i + 2], 'd', f[i + 3])
+end
+return ids
+`,
+);
+
+/**
+ * The caller's heartbeat: keeps the pool alive and its keys from expiring; returns the
+ * processes of the workers registered now.
+ * KEYS: alive, config, results, workers. ARGV: expiry ms.
+ */
+export const BEAT: Script = new Script(`
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[3], ARGV[1])
+local t = redis.call('TIME')
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', tonumber(t[1]) * 1000)
+local total = 0
+for _, m in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
+  total = total + tonumber(string.match(m, '^(%d+)'))
+end
+return total
+`);
+
+/**
+ * Ends a pool: deletes its keys and the entries given (its tasks not settled).
+ * KEYS: tasks, config, alive, results. ARGV: entry ids.
+ */
+export const END: Script = new Script(`
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+for i = 1, #ARGV, 1000 do
+  redis.call('XDEL', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+return 0
+`);
+
+/**
+ * A worker meets a pool: its config, or nil when its caller is gone.
+ * KEYS: config, alive.
+ */
+export const MEET: Script = new Script(`
+if redis.call('EXISTS', KEYS[2]) == 0 then return false end
+return redis.call('GET', KEYS[1])
+`);
+
+/**
+ * Tasks done: acknowledges and deletes the entries, and hands the caller the outcome of each
+ * entry that this call acknowledged (not one that another delivery finished first), while the
+ * caller lives. An empty outcome drops the entry. Returns how many outcomes it handed over.
+ * KEYS: tasks, results, alive. ARGV: expiry ms, then packed (./_wire.ts `pack`): (entry id,
+ * outcome) per task.
+ */
+export const FINISH: Script = new Script(
+  UNPACK_LUA + `
+local f, out = unpack_fields(ARGV[2]), {}
+for i = 1, #f, 2 do
+  if redis.call('XACK', KEYS[1], 'workers', f[i]) == 1 and f[i + 1] ~= '' then
+    out[#out + 1] = f[i + 1]
+  end
+  redis.call('XDEL', KEYS[1], f[i])
+end
+if #out > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
+  for i = 1, #out, 1000 do
+    redis.call('RPUSH', KEYS[2], unpack(out, i, math.min(i + 999, #out)))
+  end
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+  return #out
+end
+return 0
+`,
+);
+
+/**
+ * A worker's lease renewal: resets the idle time of the entries it holds that are still its
+ * own (JUSTID: the delivery count stays). Returns how many it renewed.
+ * KEYS: tasks. ARGV: consumer, entry ids.
+ */
+export const RENEW: Script = new Script(`
+local mine = {}
+for i = 2, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], 'workers', ARGV[i], ARGV[i], 1)
+  if p[1] and p[1][2] == ARGV[1] then mine[#mine + 1] = ARGV[i] end
+end
+local n = #mine
+if n == 0 then return 0 end
+mine[n + 1] = 'JUSTID'
+redis.call('XCLAIM', KEYS[1], 'workers', ARGV[1], 0, unpack(mine))
+return n
+`);
+
+/**
+ * A worker's timer: registers it (ZADD, until now + ttl) and takes over up to n entries whose
+ * lease ended (idle past `lease`): an entry delivered max times already goes to the dead-letter
+ * stream and its caller is told; the others are claimed for this worker (a new delivery) and
+ * returned, as XREADGROUP returns entries.
+ * KEYS: tasks, dead, workers. ARGV: consumer, lease ms, n, member, ttl ms, expiry ms.
+ */
+export const RECLAIM: Script = new Script(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), ARGV[4])
+if tonumber(ARGV[3]) == 0 then return {} end
+local claim = {}
+for _, p in ipairs(redis.call('XPENDING', KEYS[1], 'workers', 'IDLE', ARGV[2], '-', '+', ARGV[3])) do
+  local id, owner, count = p[1], p[2], p[4]
+  local e = redis.call('XRANGE', KEYS[1], id, id)[1]
+  if not e then
+    redis.call('XACK', KEYS[1], 'workers', id)
+  else
+    local f = e[2]
+    if count >= tonumber(f[6]) then
+      local dead = redis.call('XADD', KEYS[2], 'MAXLEN', '~', '${DEAD_MAX}', '*', 'pool', f[2],
+        'task', f[4], 'fn', f[8], 'deliveries', count, 'lastConsumer', owner,
+        'reason', 'its worker was lost at each delivery', 'k', f[10], 'd', f[12])
+      redis.call('XACK', KEYS[1], 'workers', id)
+      redis.call('XDEL', KEYS[1], id)
+      local base = 'mp:pool:{' .. f[2] .. '}:'
+      if redis.call('EXISTS', base .. 'alive') == 1 then
+        redis.call('RPUSH', base .. 'results',
+          struct.pack('<d', tonumber(f[4])) .. '\\255' .. count .. ' ' .. dead)
+        redis.call('PEXPIRE', base .. 'results', ARGV[6])
+      end
+    else
+      claim[#claim + 1] = id
+    end
+  end
+end
+if #claim == 0 then return {} end
+return redis.call('XCLAIM', KEYS[1], 'workers', ARGV[1], ARGV[2], unpack(claim))
+`);
+
+/** Creates the consumer group and its stream, unless they exist. */
+export async function ensureGroup(link: Link): Promise<void> {
+  try {
+    await link.send(["XGROUP", "CREATE", TASKS, GROUP, "0", "MKSTREAM"], "create the task stream");
+  } catch (e) {
+    if (!/BUSYGROUP/.test((e as Error).message)) throw e;
+  }
+}

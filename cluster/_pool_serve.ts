@@ -1,0 +1,467 @@
+// The worker command's supervisor (the public face: ./worker.ts). It reads tasks from the
+// stream (XREADGROUP BLOCK on a connection of its own), no more than `cap` at a time, and runs
+// each on a local Pool of its own, one per caller pool, made from that pool's config with
+// `processes` children. The tasks run in those children, so this event loop stays free for the
+// timers that keep its claims:
+// - RENEW, every lease/4: resets the idle time of every entry it holds (JUSTID), so a long task
+//   on a live worker is never taken from it;
+// - RECLAIM, every lease/2: registers this worker (mp:workers) and takes over entries idle past
+//   the lease (their worker died): run again here, or, delivered maxDeliveries times, moved to
+//   the dead-letter stream with the caller told;
+// - every lease: ends the local pool of a caller pool whose `alive` key is gone.
+// A child lost mid-task (the local pool's WorkerLostError) is not reported: its entry is no
+// longer renewed, so it is reclaimed and runs again. The task's own errors and TaskTimeoutError
+// are reported. Outcomes go back per caller pool in batches (FINISH): only the delivery that
+// acknowledges an entry first hands its outcome over, so each is delivered once.
+
+import { Buffer } from "node:buffer";
+import { Pool, type TaskFunction } from "../pool/pool.ts";
+import { WorkerLostError } from "../pool/errors.ts";
+import { Kind } from "../pool/_channel.ts";
+import type { StartMethod } from "../process/process.ts";
+import { cpuCount } from "../process/current.ts";
+import { errorToData } from "../process/_rpc.ts";
+import { type Blocking, Link, type Reply } from "./_client.ts";
+import { moduleDigest, type PoolConfig } from "./_pool_config.ts";
+import {
+  DEAD,
+  ensureGroup,
+  FINISH,
+  GROUP,
+  MEET,
+  type PoolKeys,
+  poolKeys,
+  RECLAIM,
+  RENEW,
+  TASKS,
+  WORKERS,
+} from "./_pool_scripts.ts";
+import { fromWire, pack, toWire } from "./_wire.ts";
+
+/** Options of a worker attached to a broker. */
+export interface ClusterWorkerOptions {
+  /** The broker's address: `redis://host:6379`, `rediss://…`, `unix:///path/redis.sock`. */
+  broker: string;
+  /** Child processes that run the tasks, per caller pool. @default {cpuCount()} */
+  processes?: number;
+  /** How the children are started. @default {getStartMethod()} */
+  startMethod?: StartMethod;
+  /**
+   * Milliseconds after this worker dies that the tasks it held run elsewhere; a timer renews
+   * its claim every lease/4 while it lives. @default {1000}
+   */
+  lease?: number;
+  /** The most milliseconds that connecting may take. @default {5000} */
+  connectTimeout?: number;
+  /**
+   * Whether the worker keeps the program alive until it is closed; false for one that serves
+   * only while the program has other work (the one a pool starts with `processes`).
+   * @default {true}
+   */
+  keepAlive?: boolean;
+}
+
+/** One caller pool, as this worker serves it. */
+interface Served {
+  keys: PoolKeys;
+  module: string;
+  expireAfter: number;
+  /** Set when the caller is gone: its tasks are dropped. */
+  gone: boolean;
+  /** Set when this worker cannot run the pool's tasks: each fails with it. */
+  error?: Error;
+  pool?: Pool;
+  exports?: Record<string, unknown>;
+  /** Outcomes to hand over: entry id, outcome ("" drops the entry). */
+  out: [string, Buffer | ""][];
+  sending: boolean;
+}
+
+/** The options, with their defaults. */
+interface Settings extends Required<Omit<ClusterWorkerOptions, "startMethod">> {
+  startMethod: StartMethod | undefined;
+}
+
+const MAX_READ = 256;
+
+/**
+ * A worker attached to a Redis broker: it runs the tasks of every pool made with
+ * `new Pool({ broker })` on that broker, in local child processes, and hands the results back.
+ * A task it held when it died runs again elsewhere about `lease` ms later. The worker command
+ * (`deno run -A cluster/worker.ts --broker URL`) is one of these; `new Pool({ broker,
+ * processes: n })` starts one in the caller.
+ *
+ * @example Serve a broker from a program
+ * ```ts ignore
+ * import { ClusterWorker } from "@mp/multiprocessing/worker";
+ *
+ * const worker = await ClusterWorker.start({ broker: "redis://localhost:6379", processes: 4 });
+ * Deno.addSignalListener("SIGTERM", () => void worker.close());
+ * const failure = await worker.stopped; // a BrokerError if the broker was lost
+ * if (failure) console.error(failure.message);
+ * ```
+ */
+export class ClusterWorker {
+  readonly #options: Settings;
+  readonly #link: Link;
+  readonly #reader: Blocking;
+  readonly #label = `${Deno.hostname()}:${Deno.pid}`;
+  readonly #me: string;
+  readonly #cap: number;
+  #served = new Map<string, Promise<Served>>();
+  /** The entries this worker holds, whose lease it renews. */
+  #held = new Set<string>();
+  #inFlight = 0;
+  #wake: (() => void) | undefined;
+  #drained: (() => void) | undefined;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #busy = new Set<string>();
+  #reading: Promise<void> = Promise.resolve();
+  #closed = false;
+  #failure: Error | undefined;
+  #stopped = Promise.withResolvers<Error | undefined>();
+
+  private constructor(options: Settings, link: Link, reader: Blocking) {
+    this.#options = options;
+    this.#link = link;
+    this.#reader = reader;
+    this.#me = `${this.#label}:${crypto.randomUUID().slice(0, 8)}`;
+    this.#cap = 64 * options.processes;
+  }
+
+  /**
+   * Connects to the broker and starts serving.
+   *
+   * @param options the broker, the processes per caller pool, their start method, the lease.
+   * @returns the worker, registered at the broker.
+   * @throws {import("./errors.ts").BrokerError} when the broker cannot be reached in time.
+   */
+  static async start(options: ClusterWorkerOptions): Promise<ClusterWorker> {
+    const o: Settings = {
+      broker: options.broker,
+      processes: options.processes ?? cpuCount(),
+      startMethod: options.startMethod,
+      lease: options.lease ?? 1000,
+      connectTimeout: options.connectTimeout ?? 5000,
+      keepAlive: options.keepAlive ?? true,
+    };
+    // Every handle type that can travel in a task's args (a queue on Redis, a manager proxy)
+    // is revived here before the task goes on to a child: the package registers them all.
+    await import("../mod.ts");
+    const link = await Link.open(o.broker, {
+      connectTimeout: o.connectTimeout,
+      unref: !o.keepAlive,
+    });
+    let reader: Blocking;
+    try {
+      await ensureGroup(link);
+      reader = await link.blocking("read tasks");
+    } catch (e) {
+      await link.close();
+      throw e;
+    }
+    const w = new ClusterWorker(o, link, reader);
+    await w.#reclaim();
+    w.#every(o.lease / 4, "renew", () => w.#renew());
+    w.#every(o.lease / 2, "reclaim", () => w.#reclaim());
+    w.#every(o.lease, "alive", () => w.#checkAlive());
+    w.#reading = w.#read();
+    return w;
+  }
+
+  /**
+   * Resolves once the worker has stopped: to undefined after `close()` or `terminate()`, or to
+   * the BrokerError that stopped it when its connection to the broker was lost.
+   */
+  get stopped(): Promise<Error | undefined> {
+    return this.#stopped.promise;
+  }
+
+  /** The name this worker has at the broker (`host:pid:…`). */
+  get name(): string {
+    return this.#me;
+  }
+
+  #every(ms: number, what: string, fn: () => Promise<unknown>): void {
+    const timer = setInterval(() => {
+      if (this.#busy.has(what)) return;
+      this.#busy.add(what);
+      fn().catch(() => {}).finally(() => this.#busy.delete(what));
+    }, ms);
+    if (!this.#options.keepAlive) Deno.unrefTimer(timer as unknown as number);
+    this.#timers.push(timer);
+  }
+
+  async #read(): Promise<void> {
+    while (!this.#closed) {
+      if (this.#inFlight >= this.#cap) {
+        await new Promise<void>((resolve) => this.#wake = resolve);
+        continue;
+      }
+      const n = String(Math.min(this.#cap - this.#inFlight, MAX_READ));
+      let reply: Reply;
+      try {
+        reply = await this.#reader.send(
+          ["XREADGROUP", "GROUP", GROUP, this.#me, "COUNT", n, "BLOCK", "0", "STREAMS", TASKS, ">"],
+          "read tasks",
+        );
+      } catch (e) {
+        if (this.#closed) return;
+        this.#failure = e as Error; // the broker is lost: stop, and say why
+        void this.terminate();
+        return;
+      }
+      if (!Array.isArray(reply)) continue;
+      for (const [, entries] of reply as [Buffer, Reply[]][]) this.#takeAll(entries as Reply[]);
+    }
+  }
+
+  #takeAll(entries: Reply[]): void {
+    for (const entry of entries) {
+      const [id, fields] = entry as [Buffer, Buffer[] | null];
+      if (!fields) continue;
+      const f = new Map<string, Buffer>();
+      for (let i = 0; i < fields.length; i += 2) f.set(fields[i].toString(), fields[i + 1]);
+      const entryId = id.toString();
+      this.#held.add(entryId);
+      this.#inFlight++;
+      void this.#run(entryId, f).finally(() => {
+        // the reader waits for half the room, to read in batches rather than one at a time
+        if (--this.#inFlight <= this.#cap / 2 && this.#wake) {
+          this.#wake();
+          this.#wake = undefined;
+        }
+        if (this.#inFlight === 0) this.#drained?.();
+      });
+    }
+  }
+
+  async #run(entry: string, f: Map<string, Buffer>): Promise<void> {
+    const poolId = f.get("p")!.toString();
+    const taskId = Number(f.get("i")!.toString());
+    let served: Served;
+    try {
+      served = await this.#serve(poolId);
+    } catch {
+      this.#held.delete(entry); // the broker failed: the entry is reclaimed later
+      return;
+    }
+    if (served.gone) return this.#report(served, entry, "");
+    let outcome: [boolean, unknown];
+    try {
+      if (served.error) throw served.error;
+      const name = f.get("f")!.toString();
+      const fn = served.exports![name];
+      if (typeof fn !== "function") {
+        throw new TypeError(
+          `Pool worker ${this.#label} found no exported function '${name}' in module ` +
+            `${served.module}; deploy the same checkout of the code on every host`,
+        );
+      }
+      const kind = Number(f.get("k")!.toString());
+      const payload = fromWire(f.get("d")!) as unknown[];
+      const pool = served.pool!;
+      const value = kind === Kind.apply
+        ? await pool.apply(fn as TaskFunction, payload)
+        : kind === Kind.map
+        ? await pool.map(fn as TaskFunction, payload, { chunksize: payload.length })
+        : await pool.starmap(fn as TaskFunction, payload as unknown[][], {
+          chunksize: payload.length,
+        });
+      outcome = [true, value];
+    } catch (e) {
+      if (served.gone) return this.#report(served, entry, "");
+      if (e instanceof WorkerLostError && !served.error) {
+        this.#held.delete(entry); // not renewed: reclaimed, and run again
+        return;
+      }
+      outcome = [false, errorToData(e)];
+    }
+    let bytes: Buffer;
+    try {
+      bytes = toWire(outcome, "the task's value", true);
+    } catch (e) {
+      bytes = toWire([false, errorToData(e)], "error");
+    }
+    const id = Buffer.allocUnsafe(8);
+    id.writeDoubleLE(taskId, 0);
+    this.#report(served, entry, Buffer.concat([id, bytes]));
+  }
+
+  /** What this worker knows of caller pool `id`, met once. */
+  #serve(id: string): Promise<Served> {
+    let p = this.#served.get(id);
+    if (!p) {
+      p = this.#meet(id);
+      this.#served.set(id, p);
+      p.catch(() => this.#served.delete(id));
+    }
+    return p;
+  }
+
+  async #meet(id: string): Promise<Served> {
+    const keys = poolKeys(id);
+    const reply = await this.#link.eval(
+      MEET,
+      [keys.config, keys.alive],
+      [],
+      "read a pool's options",
+    );
+    const served: Served = {
+      keys,
+      module: "",
+      expireAfter: 60_000,
+      gone: reply === null,
+      out: [],
+      sending: false,
+    };
+    if (reply === null) return served;
+    let config: PoolConfig;
+    try {
+      config = fromWire(reply as Buffer) as PoolConfig;
+    } catch (e) {
+      served.error = new Error(`Pool worker ${this.#label} cannot read the pool's options: ${e}`);
+      return served;
+    }
+    served.expireAfter = config.expireAfter;
+    const module = served.module = config.module;
+    try {
+      const digest = await moduleDigest(module).catch((e) => {
+        throw new Error(`it cannot read the file here (${e.message})`);
+      });
+      if (digest !== config.digest) {
+        throw new Error(
+          `its copy differs from the caller's (SHA-256 ${digest.slice(0, 12)}… here, ` +
+            `${config.digest.slice(0, 12)}… at the caller)`,
+        );
+      }
+      served.exports = await import(module).catch((e) => {
+        throw new Error(`it cannot import it (${e instanceof Error ? e.message : e})`);
+      });
+    } catch (e) {
+      served.error = new Error(
+        `Pool worker ${this.#label} cannot run the tasks of module ${module}: ` +
+          `${(e as Error).message}; deploy the same checkout of the code on every host`,
+      );
+      return served;
+    }
+    try {
+      const init = config.initializer ? served.exports![config.initializer] : undefined;
+      served.pool = new Pool({
+        processes: this.#options.processes,
+        startMethod: this.#options.startMethod,
+        module,
+        initializer: init as TaskFunction | undefined,
+        initArgs: config.initArgs,
+        maxTasksPerChild: config.maxTasksPerChild,
+        taskTimeout: config.taskTimeout,
+      });
+    } catch (e) {
+      served.error = e as Error;
+    }
+    return served;
+  }
+
+  /** Hands an outcome over (with the others of its pool that are ready). */
+  #report(served: Served, entry: string, outcome: Buffer | ""): void {
+    served.out.push([entry, outcome]);
+    if (!served.sending) {
+      served.sending = true;
+      queueMicrotask(() => void this.#send(served));
+    }
+  }
+
+  async #send(served: Served): Promise<void> {
+    try {
+      while (served.out.length > 0) {
+        const batch = served.out.splice(0, 2000);
+        const k = served.keys;
+        try {
+          await this.#link.eval(FINISH, [TASKS, k.results, k.alive], [
+            String(served.expireAfter),
+            pack(batch.flat()),
+          ], "hand results over");
+        } catch {
+          // the broker failed: the entries stay pending, and are reclaimed
+        }
+        for (const [entry] of batch) this.#held.delete(entry);
+      }
+    } finally {
+      served.sending = false;
+    }
+  }
+
+  async #renew(): Promise<void> {
+    const held = [...this.#held];
+    for (let i = 0; i < held.length; i += 1000) {
+      await this.#link.eval(RENEW, [TASKS], [this.#me, ...held.slice(i, i + 1000)], "renew");
+    }
+  }
+
+  async #reclaim(): Promise<void> {
+    const room = this.#closed ? 0 : Math.min(this.#cap - this.#inFlight, 100);
+    const o = this.#options;
+    const claimed = await this.#link.eval(RECLAIM, [TASKS, DEAD, WORKERS], [
+      this.#me,
+      String(o.lease),
+      String(Math.max(room, 0)),
+      `${o.processes}:${this.#me}`,
+      String(o.lease * 3),
+      "3600000",
+    ], "reclaim tasks") as Reply[];
+    if (!this.#closed) this.#takeAll(claimed);
+  }
+
+  /** Ends the local pools of caller pools that are gone. */
+  async #checkAlive(): Promise<void> {
+    for (const [id, p] of this.#served) {
+      const served = await p;
+      if (!served.gone) {
+        const n = await this.#link.send(["EXISTS", served.keys.alive], "check a pool") as number;
+        if (n === 1) continue;
+        served.gone = true;
+        void served.pool?.terminate();
+      }
+      if (!served.sending) this.#served.delete(id);
+    }
+  }
+
+  /** Stops taking tasks, finishes the ones it holds, ends its children and disconnects. */
+  async close(): Promise<void> {
+    await this.#stop(false);
+  }
+
+  /** Stops now, ending its children: the tasks it held run elsewhere once its lease ends. */
+  async terminate(): Promise<void> {
+    await this.#stop(true);
+  }
+
+  async #stop(now: boolean): Promise<void> {
+    if (this.#closed) {
+      await this.#stopped.promise;
+      return;
+    }
+    this.#closed = true;
+    this.#wake?.();
+    await this.#reader.unblock().catch(() => {});
+    await this.#reading;
+    const pools = await Promise.all(
+      [...this.#served.values()].map((p) => p.catch(() => undefined)),
+    );
+    if (now) await Promise.all(pools.map((s) => s?.pool?.terminate()));
+    else if (this.#inFlight > 0) await new Promise<void>((r) => this.#drained = r);
+    for (const s of pools) while (s?.sending) await new Promise((r) => setTimeout(r, 5));
+    for (const timer of this.#timers) clearInterval(timer);
+    while (this.#busy.size > 0) await new Promise((r) => setTimeout(r, 5));
+    if (!now) await Promise.all(pools.map((s) => s?.pool && (s.pool.close(), s.pool.join())));
+    await this.#link.send(["ZREM", WORKERS, `${this.#options.processes}:${this.#me}`], "leave")
+      .catch(() => {});
+    await this.#link.close();
+    this.#stopped.resolve(this.#failure);
+  }
+
+  /** `await using worker = await ClusterWorker.start(…)`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

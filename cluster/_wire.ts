@@ -1,0 +1,57 @@
+// Values on the wire to a Redis broker: one byte of codec kind (../process/_codec.ts), then the
+// value's bytes. Queue items and a pool's tasks, configs and results all travel so.
+
+import { Buffer } from "node:buffer";
+import { decodeItem, encodeItem } from "../process/_codec.ts";
+
+/**
+ * The wire form of `value` (a fresh Buffer).
+ *
+ * @param what names the value in errors.
+ * @param far whether it goes to another host: handles bound to this machine are refused.
+ * @throws {TypeError} naming the part that cannot be sent.
+ */
+export function toWire(value: unknown, what = "item", far = false): Buffer {
+  const enc = encodeItem(value, what, far);
+  const out = Buffer.allocUnsafe(enc.bytes.length + 1);
+  out[0] = enc.kind;
+  out.set(enc.bytes, 1);
+  return out;
+}
+
+/** A value from its wire form (copied out of the client's buffer). */
+export function fromWire(buf: Buffer): unknown {
+  const bytes = new Uint8Array(buf.length - 1);
+  bytes.set(buf.subarray(1));
+  return decodeItem(buf[0], bytes, true);
+}
+
+/**
+ * Packs many strings and byte strings into one, each as a 4-byte little-endian length and its
+ * bytes: a batch sent as one argument of a script (which reads it with {@link UNPACK_LUA}) costs
+ * the client one argument, not thousands.
+ */
+export function pack(fields: readonly (string | Uint8Array)[]): Buffer {
+  const parts = fields.map((f) => typeof f === "string" ? Buffer.from(f) : f);
+  const out = Buffer.allocUnsafe(parts.reduce((n, p) => n + 4 + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.writeUInt32LE(p.length, at);
+    out.set(p, at + 4);
+    at += 4 + p.length;
+  }
+  return out;
+}
+
+/** Lua: `unpack_fields(s)`, the fields of a {@link pack}ed string, as a table. */
+export const UNPACK_LUA = `
+local function unpack_fields(s)
+  local out, pos, n = {}, 1, #s
+  while pos <= n do
+    local len, at = struct.unpack('<I4', s, pos)
+    out[#out + 1] = string.sub(s, at, at + len - 1)
+    pos = at + len
+  end
+  return out
+end
+`;

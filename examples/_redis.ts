@@ -1,0 +1,199 @@
+// Shared by the Redis example, the cluster bench and the Redis test suites (tests/_redis.ts): a
+// real redis-server (the Debian package redis-server) listening on a unix socket in a temporary
+// directory (or on a free loopback port), stopped (SIGTERM) and its directory removed at its
+// end; and the worker command (cluster/worker.ts) started against it, as an operator starts it
+// on every host.
+
+/** Whether redis-server is on PATH. */
+export const HAVE_REDIS: boolean = (() => {
+  try {
+    return new Deno.Command("redis-server", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+/** Options of {@link startRedis}. */
+export interface RedisServerOptions {
+  /** The password clients must give (`requirepass`). @default {undefined} */
+  password?: string;
+  /** Listen on a free loopback TCP port instead of a unix socket. @default {false} */
+  tcp?: boolean;
+}
+
+/** A running redis-server. */
+export interface RedisServer extends AsyncDisposable {
+  /** Its OS process id. */
+  readonly pid: number;
+  /** The address clients connect to: `unix:///…/redis.sock` or `redis://127.0.0.1:PORT`. */
+  readonly url: string;
+  /** Stops the server (SIGTERM) and waits for its exit; the directory stays. */
+  stop(): Promise<void>;
+  /** Runs `redis-cli` against the server; its output, trimmed. */
+  cli(...args: string[]): Promise<string>;
+}
+
+/** A loopback port that was free a moment ago. */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = l.addr as Deno.NetAddr;
+  l.close();
+  return port;
+}
+
+/** Waits until a connection to `addr` succeeds and PING gets +PONG. */
+async function waitUntilAnswering(addr: Deno.ConnectOptions | Deno.UnixConnectOptions) {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    try {
+      const conn = await Deno.connect(addr as Deno.ConnectOptions);
+      try {
+        await conn.write(new TextEncoder().encode("PING\r\n"));
+        const buf = new Uint8Array(64);
+        const n = await conn.read(buf);
+        // An answer at all (+PONG, or -NOAUTH with a password) means it is up.
+        if (n && (buf[0] === 0x2b || buf[0] === 0x2d)) return;
+      } finally {
+        conn.close();
+      }
+    } catch {
+      // not listening yet
+    }
+    if (performance.now() > deadline) throw new Error("redis-server did not answer within 10 s");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Starts redis-server in a new temporary directory and waits until it answers. */
+export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
+  const dir = await Deno.makeTempDir({ prefix: "mp-redis-" });
+  const sock = `${dir}/redis.sock`;
+  const port = options.tcp ? freePort() : 0;
+  const args = options.tcp
+    ? ["--port", String(port), "--bind", "127.0.0.1"]
+    : ["--port", "0", "--unixsocket", sock, "--unixsocketperm", "700"];
+  args.push("--save", "", "--appendonly", "no", "--dir", dir);
+  if (options.password !== undefined) args.push("--requirepass", options.password);
+  const child = new Deno.Command("redis-server", { args, stdout: "null", stderr: "inherit" })
+    .spawn();
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    stopped ??= (async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      await child.status;
+    })();
+  try {
+    await waitUntilAnswering(
+      options.tcp ? { hostname: "127.0.0.1", port } : { transport: "unix", path: sock },
+    );
+  } catch (e) {
+    await stop();
+    await Deno.remove(dir, { recursive: true });
+    throw e;
+  }
+  const where = options.tcp ? ["-p", String(port)] : ["-s", sock];
+  if (options.password !== undefined) where.push("--no-auth-warning", "-a", options.password);
+  return {
+    pid: child.pid,
+    url: options.tcp ? `redis://127.0.0.1:${port}` : `unix://${sock}`,
+    stop,
+    async cli(...args: string[]): Promise<string> {
+      const out = await new Deno.Command("redis-cli", {
+        args: [...where, ...args],
+        stderr: "inherit",
+      })
+        .output();
+      return new TextDecoder().decode(out.stdout).trim();
+    },
+    async [Symbol.asyncDispose]() {
+      await stop();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Options of {@link startWorkerCommand}. */
+export interface WorkerCommandOptions {
+  /** `--processes`: how many local processes the command runs tasks in. @default {2} */
+  processes?: number;
+  /** `--start-method`: how it starts those processes; the command's own default when absent. @default {undefined} */
+  startMethod?: "worker" | "subprocess";
+}
+
+/** A running worker command (`deno run -A cluster/worker.ts --broker URL --processes N`). */
+export interface WorkerCommand extends AsyncDisposable {
+  /** Its OS process id. */
+  readonly pid: number;
+  /** Its exit status, once it exited. */
+  readonly status: Promise<Deno.CommandStatus>;
+  /** Sends it `signal` (SIGKILL by default: a host gone, as far as the broker can tell). */
+  kill(signal?: Deno.Signal): void;
+  /** Asks it to stop (SIGTERM), waits for its exit (SIGKILL after `graceMs`, 10 s). */
+  stop(graceMs?: number): Promise<Deno.CommandStatus>;
+}
+
+const ROOT = new URL("../", import.meta.url);
+
+/**
+ * Starts the worker command of this checkout against `broker`, from the project's root, and
+ * waits until it says it serves (its first line); the rest of its output is dropped.
+ */
+export async function startWorkerCommand(
+  broker: string,
+  options: WorkerCommandOptions = {},
+): Promise<WorkerCommand> {
+  const { processes = 2, startMethod } = options;
+  const args = ["run", "-A", "cluster/worker.ts", "--broker", broker];
+  args.push("--processes", String(processes));
+  if (startMethod) args.push("--start-method", startMethod);
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const kill = (signal: Deno.Signal = "SIGKILL"): void => {
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+  };
+  const stop = async (graceMs = 10_000): Promise<Deno.CommandStatus> => {
+    kill("SIGTERM");
+    const timer = setTimeout(() => kill("SIGKILL"), graceMs);
+    try {
+      return await child.status;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let said = "";
+  while (!said.includes("\n")) {
+    const { value, done } = await lines.read();
+    if (done) {
+      await child.status;
+      throw new Error(`the worker command exited before it served ${broker}`);
+    }
+    said += value;
+  }
+  void (async () => {
+    while (!(await lines.read()).done) { /* drop */ }
+  })();
+  return {
+    pid: child.pid,
+    status: child.status,
+    kill,
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop();
+    },
+  };
+}

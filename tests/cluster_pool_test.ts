@@ -1,0 +1,293 @@
+import assert from "node:assert/strict";
+import { within } from "./_helpers.ts";
+import { HAVE_REDIS, redisTest, startRedis, startWorkers } from "./_redis.ts";
+import { assertSameClone } from "./_same_clone.ts";
+import { valueAt } from "./_values.ts";
+import { Pool, WorkerLostError } from "../pool/mod.ts";
+import { Queue } from "../mod.ts";
+import { BrokerError } from "../cluster/mod.ts";
+import {
+  add,
+  crashAlways,
+  crashOnce,
+  echo,
+  fail,
+  putInto,
+  returnsFunction,
+  sleep,
+  square,
+} from "./fixtures/cluster_tasks.ts";
+
+const module = new URL("./fixtures/cluster_tasks.ts", import.meta.url).href;
+const CALLER = new URL("./fixtures/cluster_caller.ts", import.meta.url).pathname;
+const SEED = 0xc1a55;
+const VALUES = { maxBytes: 64 * 1024, arrayProperties: false };
+
+/** A fresh directory for a test's marker files, removed by disposing. */
+async function markers(): Promise<
+  { path: string; count(prefix: string): number } & AsyncDisposable
+> {
+  const path = await Deno.makeTempDir({ prefix: "mp-cluster-pool-" });
+  return {
+    path,
+    count: (prefix) => [...Deno.readDirSync(path)].filter((e) => e.name.startsWith(prefix)).length,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  };
+}
+
+redisTest("Pool on Redis: every method runs on the worker commands", async (s) => {
+  await using _workers = await startWorkers(s, 2);
+  await using pool = new Pool({ broker: s.url, module });
+
+  assert.equal(await pool.apply(square, [7]), 49);
+  assert.equal(await pool.apply(add, [2, 3]), 5);
+
+  const seen: number[] = [];
+  const r = pool.applyAsync(square, [9], { callback: (v) => seen.push(v) });
+  assert.equal(await r.get(), 81);
+  assert.deepEqual(seen, [81]);
+  const errors: Error[] = [];
+  const bad = pool.applyAsync(fail, ["nope"], { errorCallback: (e) => errors.push(e as Error) });
+  await assert.rejects(bad.get(), { name: "CustomError", message: "nope" });
+  assert.equal(errors.length, 1);
+
+  // error name, message, and the worker's stack
+  const e = await pool.apply(fail, ["boom"]).catch((e) => e);
+  assert.equal(e.name, "CustomError");
+  assert.equal(e.message, "boom");
+  assert.match(e.stack, /at fail \(.*cluster_tasks\.ts/);
+
+  const xs = Array.from({ length: 200 }, (_, i) => i);
+  const progress: number[] = [];
+  assert.deepEqual(
+    await pool.map(square, xs, { chunksize: 7, onProgress: (done) => progress.push(done) }),
+    xs.map((x) => x * x),
+  );
+  assert.equal(progress.at(-1), 200);
+  assert.deepEqual(await pool.map(square, xs), xs.map((x) => x * x)); // default chunks
+  assert.deepEqual(await pool.mapAsync(square, [1, 2, 3]).get(), [1, 4, 9]);
+  assert.deepEqual(await pool.starmap(add, [[1, 2], [3, 4]]), [3, 7]);
+  assert.deepEqual(
+    await Array.fromAsync(pool.imap(square, xs, { chunksize: 3 })),
+    xs.map((x) => x * x),
+  );
+  const unordered = await Array.fromAsync(pool.imapUnordered(square, xs));
+  assert.deepEqual(unordered.sort((a, b) => a - b), xs.map((x) => x * x));
+  await assert.rejects(pool.map(fail, ["in a map"]), { name: "CustomError", message: "in a map" });
+  await assert.rejects(pool.apply(returnsFunction), { name: "TypeError", message: /function/ });
+
+  // generated values round-trip
+  const values = Array.from({ length: 60 }, (_, i) => valueAt(SEED, i, VALUES));
+  const back = await pool.map(echo, values, { chunksize: 1 });
+  back.forEach((v, i) => assertSameClone(v, values[i], `#${i}`));
+});
+
+redisTest("Pool on Redis: a Queue.connect handle in args reaches the task", async (s) => {
+  await using _workers = await startWorkers(s, 1);
+  await using pool = new Pool({ broker: s.url, module });
+  await using q = await Queue.connect<string>(s.url, { name: "from-tasks" });
+  assert.equal(await pool.apply(putInto, [q, "hello"]), "put");
+  assert.equal(await q.get({ timeout: 5000 }), "hello");
+  // a queue of this machine cannot reach another host: refused at submit
+  const local = new Queue<string>();
+  try {
+    await assert.rejects(pool.apply(putInto, [local, "x"]), TypeError);
+  } finally {
+    await local.close();
+  }
+});
+
+redisTest("Pool on Redis: a task whose worker command is SIGKILLed runs again", async (s) => {
+  await using dir = await markers();
+  await using workers = await startWorkers(s, 2);
+  await using pool = new Pool({ broker: s.url, module });
+  const xs = Array.from({ length: 40 }, (_, i) => i);
+  const got: number[] = [];
+  for await (
+    const v of pool.imapUnordered(crashOnce, xs.map((x) => [x, dir.path, 17]), {
+      chunksize: 1,
+    })
+  ) got.push(v as number);
+  assert.deepEqual(got.sort((a, b) => a - b), xs.map((x) => x * x)); // each once
+  assert.equal(dir.count("crashed-"), 1);
+  const exited = await Promise.race(workers.children.map((c) => c.status));
+  assert.equal(exited.signal, "SIGKILL");
+});
+
+redisTest("Pool on Redis: a task whose worker's child is killed runs again", async (s) => {
+  await using dir = await markers();
+  await using _workers = await startWorkers(s, 2, ["--start-method", "subprocess"]);
+  await using pool = new Pool({ broker: s.url, module });
+  const xs = Array.from({ length: 20 }, (_, i) => i);
+  const got = await pool.map(
+    crashOnce,
+    xs.map((x) => [x, dir.path, 5] as [number, string, number]),
+    {
+      chunksize: 1,
+    },
+  );
+  assert.deepEqual(got, xs.map((x) => x * x));
+  assert.equal(dir.count("crashed-"), 1);
+});
+
+redisTest(
+  "Pool on Redis: a task delivered maxDeliveries times fails with WorkerLostError, kept in mp:pool:dead",
+  async (s) => {
+    await using dir = await markers();
+    await using _workers = await startWorkers(s, 2, ["--start-method", "subprocess"]);
+    await using pool = new Pool({ broker: s.url, module, maxDeliveries: 2 });
+    const e = await pool.apply(crashAlways, [dir.path]).catch((e) => e);
+    assert.ok(e instanceof WorkerLostError, String(e));
+    assert.match(e.message, /'crashAlways' was delivered 2 times/);
+    assert.match(e.message, /mp:pool:dead/);
+    assert.equal(dir.count("run-"), 2);
+    assert.equal(await s.cli("XLEN", "mp:pool:dead"), "1");
+    assert.equal(await pool.apply(square, [3]), 9); // the pool goes on
+  },
+);
+
+redisTest("Pool on Redis: a worker whose module differs from the caller's refuses", async (s) => {
+  await using dir = await markers();
+  const copy = `${dir.path}/tasks.ts`;
+  const source = await Deno.readTextFile(new URL(module));
+  await Deno.writeTextFile(copy, source.replaceAll("../../", new URL("../", import.meta.url).href));
+  await using _workers = await startWorkers(s, 1);
+  await using pool = new Pool({ broker: s.url, module: new URL(`file://${copy}`) });
+  // The caller has sent its digest once its config is stored; then the file changes.
+  while ((await s.cli("KEYS", "mp:pool:*:config")) === "") {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await Deno.writeTextFile(
+    copy,
+    source.replaceAll("../../", new URL("../", import.meta.url).href) + "\n// v2\n",
+  );
+  const e = await pool.apply(square, [2]).catch((e) => e);
+  assert.match(e.message, /cannot run the tasks of module file:.*tasks\.ts: its copy differs/);
+  assert.match(e.message, /deploy the same checkout/);
+  assert.match(e.message, new RegExp(`Pool worker ${Deno.hostname()}:\\d+`));
+});
+
+redisTest(
+  "Pool on Redis: processes: 1 runs the tasks in this process, no worker command",
+  async (s) => {
+    await using pool = new Pool({ broker: s.url, module, processes: 1 });
+    assert.equal(await pool.apply(square, [12]), 144);
+    assert.deepEqual(await pool.map(square, [1, 2, 3]), [1, 4, 9]);
+  },
+);
+
+redisTest("Pool on Redis: close, join and terminate", async (s) => {
+  await using _workers = await startWorkers(s, 1);
+  const pool = new Pool({ broker: s.url, module });
+  const r = pool.applyAsync(sleep, [50]);
+  pool.close();
+  await assert.rejects(pool.apply(square, [1]), TypeError);
+  await pool.join();
+  assert.equal(await r.get(), 50);
+  assert.equal(await s.cli("KEYS", "mp:pool:{*"), ""); // its keys are gone
+
+  const other = new Pool({ broker: s.url, module });
+  const long = other.applyAsync(sleep, [60_000]);
+  const queued = Array.from({ length: 300 }, () => other.applyAsync(sleep, [60_000]));
+  while (Number(await s.cli("XLEN", "mp:pool:tasks")) < 301) { // all submitted
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await other.terminate();
+  await assert.rejects(long.get(), /terminated/);
+  for (const q of queued) await assert.rejects(q.get(), /terminated/);
+  assert.equal(await s.cli("KEYS", "mp:pool:{*"), "");
+  assert.equal(await s.cli("XLEN", "mp:pool:tasks"), "0"); // its entries are gone
+});
+
+Deno.test("Pool on Redis: an unreachable broker fails the tasks with BrokerError, quickly", async () => {
+  await using pool = new Pool({ broker: "redis://127.0.0.1:1", module, connectTimeout: 2000 });
+  const e = await within(pool.apply(square, [1]).catch((e) => e), 5000, "apply");
+  assert.ok(e instanceof BrokerError, String(e));
+  assert.match(e.message, /127\.0\.0\.1:1/);
+  await assert.rejects(pool.map(square, [1, 2]), BrokerError);
+});
+
+redisTest("Pool on Redis: a wrong password fails with BrokerError", async (s) => {
+  const url = s.url.replace("redis://", "redis://:wrong@");
+  await using pool = new Pool({ broker: url, module, connectTimeout: 2000 });
+  const e = await within(pool.apply(square, [1]).catch((e) => e), 5000, "apply");
+  assert.ok(e instanceof BrokerError, String(e));
+  assert.match(e.message, /password/);
+}, { password: "secret", tcp: true });
+
+Deno.test("Pool on Redis: bad options throw at construction", () => {
+  assert.throws(() => new Pool({ broker: 42 as unknown as string, module }), TypeError);
+  assert.throws(() => new Pool({ broker: "http://x", module }), TypeError);
+  assert.throws(() => new Pool({ broker: "redis://x", module, processes: -1 }), RangeError);
+  assert.throws(() => new Pool({ broker: "redis://x", module, maxDeliveries: 0 }), RangeError);
+  assert.throws(() => new Pool({ broker: "redis://x", module, expireAfter: 10 }), RangeError);
+});
+
+Deno.test({
+  name: "Pool on Redis: a server stopped mid-map fails the map with BrokerError, no hang",
+  ignore: !HAVE_REDIS,
+  async fn() {
+    const s = await startRedis();
+    try {
+      await using workers = await startWorkers(s, 2);
+      await using pool = new Pool({ broker: s.url, module });
+      const xs = Array.from({ length: 200 }, () => 20);
+      const map = pool.map(sleep, xs, { chunksize: 1 }).catch((e) => e);
+      await pool.apply(square, [1]); // the pool is up and running
+      await s.stop();
+      const e = await within(map, 10_000, "the map");
+      assert.ok(e instanceof BrokerError, String(e));
+      for (const c of workers.children) { // the worker commands stop, saying why
+        assert.equal((await within(c.status, 10_000, "a worker command")).code, 2);
+      }
+    } finally {
+      await s[Symbol.asyncDispose]();
+    }
+  },
+});
+
+redisTest("Pool on Redis: the workers keep taskTimeout", async (s) => {
+  await using _workers = await startWorkers(s, 1, ["--start-method", "subprocess"]);
+  await using pool = new Pool({ broker: s.url, module, taskTimeout: 300 });
+  await assert.rejects(pool.apply(sleep, [30_000]), { name: "TaskTimeoutError" });
+  assert.equal(await pool.apply(sleep, [1]), 1);
+});
+
+redisTest("Pool on Redis: a killed caller's keys expire and its tasks are dropped", async (s) => {
+  await using _workers = await startWorkers(s, 1);
+  const caller = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CALLER, s.url, "submit"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = caller.stdout.getReader();
+  let out = "";
+  while (!out.includes("submitting")) out += new TextDecoder().decode((await reader.read()).value);
+  reader.releaseLock();
+  await caller.stdout.cancel();
+  const submitted = Date.now() + 15_000;
+  while (Number(await s.cli("XLEN", "mp:pool:tasks")) < 100) {
+    assert.ok(Date.now() < submitted, "the caller did not submit its tasks within 15 s");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  caller.kill("SIGKILL");
+  await caller.status;
+  const deadline = Date.now() + 15_000;
+  while (
+    (await s.cli("KEYS", "mp:pool:{*")) !== "" || (await s.cli("XLEN", "mp:pool:tasks")) !== "0"
+  ) {
+    assert.ok(Date.now() < deadline, "the caller's keys and tasks are still there after 15 s");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+});
+
+redisTest("Pool on Redis: a program that never closes its pool ends", async (s) => {
+  const out = await within(
+    new Deno.Command(Deno.execPath(), { args: ["run", "-A", CALLER, s.url, "forget"] }).output(),
+    20_000,
+    "the program",
+  );
+  assert.equal(new TextDecoder().decode(out.stdout).trim(), "25");
+  assert.equal(out.code, 0);
+});
