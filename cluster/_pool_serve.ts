@@ -118,6 +118,7 @@ export class ClusterWorker {
   #busy = new Set<string>();
   #reading: Promise<void> = Promise.resolve();
   #closed = false;
+  #terminating = false;
   #failure: Error | undefined;
   #stopped = Promise.withResolvers<Error | undefined>();
 
@@ -271,8 +272,10 @@ export class ClusterWorker {
       outcome = [true, value];
     } catch (e) {
       if (served.gone) return this.#report(served, entry, "");
-      if (e instanceof WorkerLostError && !served.error) {
-        this.#held.delete(entry); // not renewed: reclaimed, and run again
+      if (this.#terminating || (e instanceof WorkerLostError && !served.error)) {
+        // its child was lost, or this worker is stopping now: not renewed, the entry is
+        // reclaimed and runs again
+        this.#held.delete(entry);
         return;
       }
       outcome = [false, errorToData(e)];
@@ -442,6 +445,7 @@ export class ClusterWorker {
       return;
     }
     this.#closed = true;
+    this.#terminating = now;
     this.#wake?.();
     await this.#reader.unblock().catch(() => {});
     await this.#reading;

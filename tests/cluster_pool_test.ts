@@ -12,6 +12,7 @@ import {
   crashOnce,
   echo,
   fail,
+  markThenSleep,
   putInto,
   returnsFunction,
   sleep,
@@ -291,3 +292,35 @@ redisTest("Pool on Redis: a program that never closes its pool ends", async (s) 
   assert.equal(new TextDecoder().decode(out.stdout).trim(), "25");
   assert.equal(out.code, 0);
 });
+
+redisTest("Pool on Redis: a worker that cannot import the module fails its tasks", async (s) => {
+  await using dir = await markers();
+  const broken = `${dir.path}/broken.ts`;
+  await Deno.writeTextFile(
+    broken,
+    "export function square(x: number): number {\n  return x * x;\n}\n" +
+      'throw new Error("broken at import");\n',
+  );
+  await using _workers = await startWorkers(s, 1);
+  await using pool = new Pool({ broker: s.url, module: new URL(`file://${broken}`) });
+  const e = await pool.apply(square, [2]).catch((e) => e);
+  assert.match(e.message, /cannot run the tasks of module file:.*broken\.ts: it cannot import it/);
+  assert.match(e.message, /broken at import/);
+  assert.equal(await s.cli("XLEN", "mp:pool:dead"), "0"); // failed, not redelivered
+});
+
+redisTest(
+  "Pool on Redis: a worker command stopped by SIGINT gives its task to another",
+  async (s) => {
+    await using dir = await markers();
+    await using first = await startWorkers(s, 1);
+    await using pool = new Pool({ broker: s.url, module });
+    const task = pool.apply(markThenSleep, [7, dir.path, 1500]);
+    while (dir.count("7-") === 0) await new Promise((r) => setTimeout(r, 10));
+    await using _second = await startWorkers(s, 1);
+    first.children[0].kill("SIGINT");
+    assert.notEqual((await first.children[0].status).code, 0);
+    assert.equal(await task, 49); // run again on the second worker, not failed
+    assert.equal(dir.count("7-"), 2);
+  },
+);
