@@ -33,7 +33,6 @@ interface Conn {
   destroy(): void;
   on(event: "error", fn: (e: Error) => void): unknown;
   duplicate(): Conn;
-  unref(): void;
   sendCommand(
     args: ReadonlyArray<string | Buffer>,
     options: { typeMapping: Record<number, unknown> },

@@ -151,7 +151,7 @@ export class ClusterWorker {
     await import("../mod.ts");
     const link = await Link.open(o.broker, {
       connectTimeout: o.connectTimeout,
-      unref: !o.keepAlive,
+      hold: o.keepAlive ? "always" : "never",
     });
     let reader: Blocking;
     try {
