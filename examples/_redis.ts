@@ -123,6 +123,10 @@ export interface WorkerCommandOptions {
   processes?: number;
   /** `--start-method`: how it starts those processes; the command's own default when absent. @default {undefined} */
   startMethod?: "worker" | "subprocess";
+  /** More arguments of the command. @default {[]} */
+  args?: string[];
+  /** Drop what the command writes on stderr (a test that stops its broker on purpose). @default {false} */
+  quiet?: boolean;
 }
 
 /** A running worker command (`deno run -A cluster/worker.ts --broker URL --processes N`). */
@@ -147,17 +151,19 @@ export async function startWorkerCommand(
   broker: string,
   options: WorkerCommandOptions = {},
 ): Promise<WorkerCommand> {
-  const { processes = 2, startMethod } = options;
+  const { processes = 2, startMethod, quiet = false } = options;
   const args = ["run", "-A", "cluster/worker.ts", "--broker", broker];
   args.push("--processes", String(processes));
   if (startMethod) args.push("--start-method", startMethod);
+  args.push(...options.args ?? []);
   const child = new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
-    stderr: "inherit",
+    stderr: quiet ? "null" : "inherit",
   }).spawn();
+  let status: Promise<Deno.CommandStatus> = child.status;
   const kill = (signal: Deno.Signal = "SIGKILL"): void => {
     try {
       child.kill(signal);
@@ -169,7 +175,7 @@ export async function startWorkerCommand(
     kill("SIGTERM");
     const timer = setTimeout(() => kill("SIGKILL"), graceMs);
     try {
-      return await child.status;
+      return await status;
     } finally {
       clearTimeout(timer);
     }
@@ -184,12 +190,14 @@ export async function startWorkerCommand(
     }
     said += value;
   }
-  void (async () => {
+  const drained = (async () => {
     while (!(await lines.read()).done) { /* drop */ }
   })();
+  // Its exit, once its stdout is read to the end too (nothing left open).
+  status = Promise.all([child.status, drained]).then(([s]) => s);
   return {
     pid: child.pid,
-    status: child.status,
+    status,
     kill,
     stop,
     async [Symbol.asyncDispose]() {

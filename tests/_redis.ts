@@ -7,6 +7,8 @@ import {
   type RedisServer,
   type RedisServerOptions,
   startRedis,
+  startWorkerCommand,
+  type WorkerCommand,
 } from "../examples/_redis.ts";
 
 export { HAVE_REDIS, type RedisServer, type RedisServerOptions, startRedis };
@@ -45,37 +47,27 @@ export function redisTest(
 
 /** Worker commands (cluster/worker.ts) attached to a test's redis-server. */
 export interface WorkerCommands extends AsyncDisposable {
-  /** The OS processes, in start order. */
-  readonly children: Deno.ChildProcess[];
+  /** The commands, in start order. */
+  readonly children: WorkerCommand[];
   /** Sends SIGKILL to worker `i` and waits for its exit. */
   kill(i: number): Promise<void>;
 }
 
-const WORKER = new URL("../cluster/worker.ts", import.meta.url).pathname;
-
 /**
- * Starts `n` worker commands (`deno run -A cluster/worker.ts --broker … --processes 2`, plus
- * `args`) and waits until the broker lists them all; disposing kills the ones still running.
+ * Starts `n` worker commands (`--processes 2`, plus `args`), their stderr dropped (tests stop
+ * brokers on purpose), and waits until each serves; disposing kills the ones still running.
  */
 export async function startWorkers(
   server: RedisServer,
   n: number,
   args: string[] = [],
 ): Promise<WorkerCommands> {
-  const before = Number(await server.cli("ZCARD", "mp:workers"));
-  const children = Array.from({ length: n }, () =>
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", WORKER, "--broker", server.url, "--processes", "2", ...args],
-      stdin: "null",
-      stdout: "null",
-      stderr: "inherit",
-    }).spawn());
+  const started = await Promise.allSettled(
+    Array.from({ length: n }, () => startWorkerCommand(server.url, { args, quiet: true })),
+  );
+  const children = started.flatMap((s) => s.status === "fulfilled" ? [s.value] : []);
   const kill = async (i: number) => {
-    try {
-      children[i].kill("SIGKILL");
-    } catch {
-      // gone already
-    }
+    children[i].kill("SIGKILL");
     await children[i].status;
   };
   const all = {
@@ -83,13 +75,10 @@ export async function startWorkers(
     kill,
     [Symbol.asyncDispose]: () => Promise.all(children.map((_, i) => kill(i))).then(() => {}),
   };
-  const deadline = performance.now() + 20_000;
-  while (Number(await server.cli("ZCARD", "mp:workers")) < before + n) {
-    if (performance.now() > deadline) {
-      await all[Symbol.asyncDispose]();
-      throw new Error(`${n} worker commands did not register within 20 s`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
+  const failed = started.find((s) => s.status === "rejected");
+  if (failed) {
+    await all[Symbol.asyncDispose]();
+    throw (failed as PromiseRejectedResult).reason;
   }
   return all;
 }
