@@ -8,11 +8,19 @@
 // the program alive until it exits. Daemons stay on node Workers, so that this fallback is the
 // path every daemon takes, tested.
 
-import { Worker as NodeWorker } from "node:worker_threads";
 import type { PermissionValue } from "./_permissions.ts";
+import { onMainThread } from "./_runtime.ts";
 
 /** The module every worker child starts from. */
 export const ENTRY: URL = new URL("./_worker_child.ts", import.meta.url);
+/** The same module for a `node:worker_threads` Worker, which it then reads its messages from. */
+const NODE_ENTRY = new URL("?node", ENTRY);
+
+// Threads are created on the main thread (the host, see ./_worker_runtime.ts): only there is
+// `node:worker_threads` imported (its import costs a worker child ~10 ms of its start).
+const NodeWorker: typeof import("node:worker_threads").Worker | undefined = onMainThread()
+  ? (await import("node:worker_threads")).Worker
+  : undefined;
 
 /** What a new thread is and what its host hears of it. */
 export interface ThreadSpec {
@@ -99,7 +107,7 @@ const refHook: RefHook | undefined = findRefHook();
 export const webWorkersUnref: boolean = refHook !== undefined;
 
 function startNode(spec: ThreadSpec): Thread {
-  const { made: w, tid } = withThreadId(() => new NodeWorker(ENTRY));
+  const { made: w, tid } = withThreadId(() => new NodeWorker!(NODE_ENTRY));
   w.on("error", () => spec.onExit(1));
   w.on("exit", (code: number) => spec.onExit(code));
   w.unref();
