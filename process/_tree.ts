@@ -21,6 +21,22 @@ const textDecoder = new TextDecoder();
 // before the JIT has compiled the codec, on a program's first messages.
 let packF64 = new Float64Array(1024);
 let packI32 = new Int32Array(1024);
+/** The longest array whose conversion buffers are kept for the next one. */
+const PACK_KEEP = 1 << 16;
+
+/** A buffer for `n` int32s: the kept one, grown, or (past PACK_KEEP) one of its own. */
+function i32For(n: number): Int32Array {
+  if (n > PACK_KEEP) return new Int32Array(n);
+  if (packI32.length < n) packI32 = new Int32Array(PACK_KEEP);
+  return packI32;
+}
+
+/** A buffer for `n` float64s, as {@link i32For}. */
+function f64For(n: number): Float64Array {
+  if (n > PACK_KEEP) return new Float64Array(n);
+  if (packF64.length < n) packF64 = new Float64Array(PACK_KEEP);
+  return packF64;
+}
 
 /** Whether `a` holds numbers only: 2 when all are int32 (not -0), 1 when some are not, 0 else. */
 function numbersIn(a: unknown[]): 0 | 1 | 2 {
@@ -108,16 +124,9 @@ export class TreeWriter {
     const kind = numbersIn(a);
     if (kind === 0) return false;
     const n = a.length;
-    let body: Uint8Array;
-    if (kind === 2) {
-      if (packI32.length < n) packI32 = new Int32Array(n);
-      packI32.set(a as number[]);
-      body = new Uint8Array(packI32.buffer, 0, n * 4);
-    } else {
-      if (packF64.length < n) packF64 = new Float64Array(n);
-      packF64.set(a as number[]);
-      body = new Uint8Array(packF64.buffer, 0, n * 8);
-    }
+    const numbers = kind === 2 ? i32For(n) : f64For(n);
+    numbers.set(a as number[]);
+    const body = new Uint8Array(numbers.buffer, 0, n * numbers.BYTES_PER_ELEMENT);
     this.room(5 + body.length);
     this.bytes[this.at] = kind === 2 ? T_INTS : T_NUMS;
     this.#view.setUint32(this.at + 1, n, true);
@@ -219,14 +228,7 @@ function getPacked(ints: boolean): number[] {
   const size = ints ? 4 : 8;
   const from = rat + 5;
   rat = from + n * size;
-  let source: Int32Array | Float64Array;
-  if (ints) {
-    if (packI32.length < n) packI32 = new Int32Array(n);
-    source = packI32;
-  } else {
-    if (packF64.length < n) packF64 = new Float64Array(n);
-    source = packF64;
-  }
+  const source = ints ? i32For(n) : f64For(n);
   new Uint8Array(source.buffer, 0, n * size).set(rbuf.subarray(from, rat));
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) out[i] = source[i];
