@@ -7,7 +7,9 @@
 // items (four `apply` calls), then the timed cold call (one `apply`; one `map` of all items),
 // then the warm runs (the median is the warm figure). Microseconds per call or item.
 //
-//   deno run -A bench/pool_bench.ts [--processes=2] [--quick] [--runs=5]
+//   deno run -A bench/pool_bench.ts [--processes=2] [--quick] [--runs=5] [--only=map,apply]
+//
+// `--only` keeps the figures of the operations named (apply, map1, map, imap).
 
 import { Pool, type StartMethod } from "../mod.ts";
 import { flag, fresh, type Params, type Sample, serveCase, size, timePool } from "./_measure.ts";
@@ -85,8 +87,9 @@ const FIGURES: { what: string; op: Op; n: number; executor: boolean }[] = [
 
 if (import.meta.main && !await serveCase({ ours })) {
   const procs = flag("processes", 2);
+  const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
   const rows: Row[] = [];
-  for (const f of FIGURES) {
+  for (const f of FIGURES.filter((f) => !only || only.includes(f.op))) {
     const n = size(f.n);
     const what = `${f.what} (${n.toLocaleString("en-US")} ${f.op === "apply" ? "calls" : "items"})`;
     const pool = await theirs(f.op, n, procs, false);

@@ -31,11 +31,20 @@ export class Balancer {
   /** Run time of one call of each function in microseconds (a moving average), for the depth. */
   #callUs = new WeakMap<FnRef, number>();
 
-  /** Takes in that `task` ran for `us` microseconds. */
+  /**
+   * Takes in that `task` ran for `us` microseconds. Each call counts as one sample of the moving
+   * average (weight 1/8 each): a chunk of many calls outweighs the few one-call tasks before it
+   * (a first map's warm-up, say, whose calls paid for the first compilation), so that the depth
+   * fits the calls' real cost from the first chunk on.
+   */
   record(task: Task, us: number): void {
     const perCall = Math.max(1, us) / task.calls;
     const before = this.#callUs.get(task.fn);
-    this.#callUs.set(task.fn, before === undefined ? perCall : before + (perCall - before) / 8);
+    const weight = 1 - (7 / 8) ** task.calls;
+    this.#callUs.set(
+      task.fn,
+      before === undefined ? perCall : before + (perCall - before) * weight,
+    );
   }
 
   /** Microseconds `task` should take, by what its function took so far. */

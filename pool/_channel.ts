@@ -17,7 +17,7 @@ import {
 import { type Caller, errorToData, remoteCall, RpcEndpoint } from "../process/_rpc.ts";
 import type { StartMethod } from "../process/_state.ts";
 import { canMap } from "../process/_shm.ts";
-import { Batch, readFrame, singleFrame } from "./_codec.ts";
+import { Batch, readFrame, singleFrame, warmCodec } from "./_codec.ts";
 import { Ring } from "./_ring.ts";
 
 /** How a task's payload is applied: `fn(...args)`, `fn(item)` for each, `fn(...item)` for each. */
@@ -233,6 +233,7 @@ class SharedParentEnd extends SharedSide implements ParentEnd {
   #define = (msg: ToWorker) => this.queue(msg, 0, "args");
 
   constructor() {
+    warmCodec(); // while the worker starts
     const down = Ring.allocate(RING_BYTES);
     const up = Ring.allocate(RING_BYTES);
     const ctrlBuf = new SharedArrayBuffer(8);

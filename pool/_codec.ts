@@ -103,3 +103,25 @@ export function readFrame(frame: Uint8Array): unknown[] {
     ? [cloneFromBytes(frame.subarray(1))]
     : readTree(frame.subarray(1)) as unknown[];
 }
+
+let warmed = false;
+
+/**
+ * Runs the frame codec on a few sample messages, once per thread: its first calls are slow
+ * (functions compiled on first use, then interpreted until the JIT takes them up), so a pool
+ * does this while its workers start, and each worker before its first task, rather than in the
+ * first `map`.
+ */
+export function warmCodec(): void {
+  if (warmed) return;
+  warmed = true;
+  const batch = new Batch(1 << 16);
+  const ints = Array.from({ length: 1024 }, (_, i) => i);
+  const floats = ints.map((i) => i / 2);
+  for (let i = 0; i < 4; i++) {
+    batch.add([0, i, 1, 1, ints, 0]);
+    batch.add([i, true, floats, 1, 0]);
+    batch.add([0, i, 1, 2, [["a", i], { k: null }], 0]);
+    readFrame(batch.take());
+  }
+}

@@ -29,10 +29,22 @@ interface Pending extends Task {
 
 type Outcome = { ok: boolean; value: unknown; settled: boolean };
 
-/** A pool's task bookkeeping, in front of its transport. */
 /** The most items of a default chunk sent in one piece. */
 const PIECE_ITEMS = 1024;
+/** The most arrays joined by one `concat` call (each is one of its arguments). */
+const JOIN_GROUP = 8192;
 
+/** The values of the first `count` arrays of `parts`, in order, in one array. */
+function joined(parts: unknown[][], count: number): unknown[] {
+  if (count === 1) return parts[0];
+  let out: unknown[] = [];
+  for (let i = 0; i < count; i += JOIN_GROUP) {
+    out = out.concat(...parts.slice(i, Math.min(count, i + JOIN_GROUP)));
+  }
+  return out;
+}
+
+/** A pool's task bookkeeping, in front of its transport. */
 export class Engine {
   #transport: Transport;
   #processes: number;
@@ -119,28 +131,29 @@ export class Engine {
     // sent in pieces small enough for the shared-memory rings (a larger frame would take the
     // slower side path), and counts as done, for `onProgress`, once all its pieces are.
     const piece = chunksize === undefined ? Math.min(size, PIECE_ITEMS) : size;
-    const results = new Array(n);
-    if (n === 0) return results;
+    if (n === 0) return [];
+    // each piece's values, joined once all are in (native copies, not a loop per item)
+    const parts: unknown[][] = new Array(Math.ceil(n / size) * Math.ceil(size / piece));
     let done = 0;
     let failed = false;
     return await new Promise<unknown[]>((resolve, reject) => {
       const batch: Task[] = [];
+      let index = 0;
       for (let at = 0; at < n; at += size) {
         const chunkEnd = Math.min(n, at + size);
         let left = Math.ceil((chunkEnd - at) / piece);
         for (let from = at; from < chunkEnd; from += piece) {
-          const start = from;
+          const part = index++;
           const items_ = items.slice(from, Math.min(chunkEnd, from + piece));
           const task = this.#task(fn, kind, items_, (ok, value) => {
             if (failed) return;
             try {
               if (!ok) throw value;
-              const vs = value as unknown[];
-              for (let i = 0; i < vs.length; i++) results[start + i] = vs[i];
+              parts[part] = value as unknown[];
               if (--left > 0) return;
               done += chunkEnd - at;
               onProgress?.(done, n);
-              if (done === n) resolve(results);
+              if (done === n) resolve(joined(parts, index));
             } catch (e) {
               failed = true;
               reject(e);

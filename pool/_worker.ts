@@ -8,6 +8,7 @@ import { state } from "../process/_state.ts";
 import { moduleLabel } from "../process/_target.ts";
 import { hold, unhold } from "../process/_wait.ts";
 import { type ChildEnd, type FnRef, Kind } from "./_channel.ts";
+import { warmCodec } from "./_codec.ts";
 
 /** How a pool worker sets itself up. */
 export interface WorkerConfig {
@@ -61,6 +62,15 @@ async function finishChunk(
 }
 
 /**
+ * Runs `runChunk` on sample items a few times, so that a first large chunk does not run its loop
+ * in the interpreter (the task function's own first calls are the task's).
+ */
+function warmRunner(): void {
+  const items = Array.from({ length: 1024 }, (_, i) => i);
+  for (let i = 0; i < 4; i++) runChunk((x) => x, Kind.map, items);
+}
+
+/**
  * Runs tasks from `end` until told to stop.
  *
  * @param end the worker's end of the pool's channel.
@@ -91,6 +101,8 @@ async function serve(end: ChildEnd, config: WorkerConfig): Promise<void> {
       initError = e; // every task of this worker fails with it, rather than workers dying forever
     }
   }
+  warmCodec();
+  warmRunner();
   const defined = new Map<number, [module: string, name: string]>(); // by the pool's numbers
   const byNumber = new Map<number, Fn>();
   for (;;) {
@@ -116,6 +128,7 @@ async function serve(end: ChildEnd, config: WorkerConfig): Promise<void> {
           if (!ref) throw new Error(`Pool worker protocol error: function ${fnNumber} undefined`);
           fn = await load(...ref);
           byNumber.set(fnNumber, fn);
+          last = performance.now(); // the import is not the task's run time
         }
         value = kind === Kind.apply
           ? fn(...(payload as unknown[]))

@@ -9,9 +9,13 @@
 // One registry per JavaScript realm, kept on `globalThis` so that two copies of the package in
 // one program share it.
 
-import process from "node:process";
-import { isMainThread } from "node:worker_threads";
-import { SIGNAL_EXIT } from "./_runtime.ts";
+import { onMainThread, SIGNAL_EXIT } from "./_runtime.ts";
+
+// Only the main thread listens to signals (see below): node's `process`, whose listeners are
+// left alone, is imported there alone (its import costs a worker child ~20 ms of its start).
+const nodeProcess: { listenerCount(event: string): number } | undefined = onMainThread()
+  ? (await import("node:process")).default
+  : undefined;
 
 const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
@@ -50,7 +54,7 @@ function createRegistry(): Registry {
   });
   // Signals are process-wide, and another thread's listeners cannot be seen from here: only the
   // main thread listens.
-  const mainThread = isMainThread && !("WorkerGlobalScope" in globalThis);
+  const mainThread = onMainThread();
   const handlers = new Map(SIGNALS.map((s) => [s, () => onSignal(s)]));
   let listening = false;
   let hooked = false;
@@ -75,7 +79,9 @@ function createRegistry(): Registry {
   }
 
   function onSignal(signal: Deno.Signal): void {
-    if ((others.get(signal)?.size ?? 0) > 0 || process.listenerCount(signal) > 0) return;
+    if ((others.get(signal)?.size ?? 0) > 0 || (nodeProcess?.listenerCount(signal) ?? 0) > 0) {
+      return;
+    }
     removeAll();
     try {
       Deno.kill(Deno.pid, signal); // no listener is left: the default action ends the program

@@ -6,6 +6,16 @@ import type { ParentInfo, SelfInfo, StartMethod } from "./_state.ts";
 import type { ProcessPermissions } from "./_permissions.ts";
 import type { RegistryRef } from "./_shm.ts";
 
+/**
+ * Whether this realm is the main thread of its OS process (not a worker of any kind): the main
+ * thread's global scope is a window, without the `postMessage` of a worker's (web or
+ * `node:worker_threads`). Tested so rather than with `node:worker_threads`' `isMainThread`, whose
+ * import costs a worker child ~10 ms of its start.
+ */
+export function onMainThread(): boolean {
+  return typeof (globalThis as { postMessage?: unknown }).postMessage !== "function";
+}
+
 /** What a child needs to become the process its parent described. */
 export interface StartPayload {
   /** URL of the module that exports the target. */

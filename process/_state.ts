@@ -1,8 +1,8 @@
 // Per-OS-thread state of this package, kept on `globalThis` so that two copies of the package
 // loaded from different URLs in one program still agree on who the current process is.
 
-import { isMainThread } from "node:worker_threads";
 import type { RpcEndpoint } from "./_rpc.ts";
+import { onMainThread } from "./_runtime.ts";
 import { createRegistry, notifyWord, onFirstMap, pidAlive, type Registry } from "./_shm.ts";
 
 /** How a child process is started. */
@@ -135,10 +135,7 @@ function createRootState(): State {
   };
 }
 
-/** Whether this realm is the main thread of its OS process (not a worker of any kind). */
-export function onMainThread(): boolean {
-  return isMainThread && !("WorkerGlobalScope" in globalThis);
-}
+export { onMainThread };
 
 /** Returns this realm's state, creating the main process's on first use. */
 export function state(): State {

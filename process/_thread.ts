@@ -8,11 +8,19 @@
 // the program alive until it exits. Daemons stay on node Workers, so that this fallback is the
 // path every daemon takes, tested.
 
-import { Worker as NodeWorker } from "node:worker_threads";
 import type { PermissionValue } from "./_permissions.ts";
+import { onMainThread } from "./_runtime.ts";
 
 /** The module every worker child starts from. */
 export const ENTRY: URL = new URL("./_worker_child.ts", import.meta.url);
+/** The same module for a `node:worker_threads` Worker, which it then reads its messages from. */
+const NODE_ENTRY = new URL("?node", ENTRY);
+
+// Threads are created on the main thread (the host, see ./_worker_runtime.ts): only there is
+// `node:worker_threads` imported (its import costs a worker child ~10 ms of its start).
+const NodeWorker: typeof import("node:worker_threads").Worker | undefined = onMainThread()
+  ? (await import("node:worker_threads")).Worker
+  : undefined;
 
 /** What a new thread is and what its host hears of it. */
 export interface ThreadSpec {
@@ -99,7 +107,7 @@ const refHook: RefHook | undefined = findRefHook();
 export const webWorkersUnref: boolean = refHook !== undefined;
 
 function startNode(spec: ThreadSpec): Thread {
-  const { made: w, tid } = withThreadId(() => new NodeWorker(ENTRY));
+  const { made: w, tid } = withThreadId(() => new NodeWorker!(NODE_ENTRY));
   w.on("error", () => spec.onExit(1));
   w.on("exit", (code: number) => spec.onExit(code));
   w.unref();
@@ -110,24 +118,96 @@ function startNode(spec: ThreadSpec): Thread {
   };
 }
 
-function startWeb(spec: ThreadSpec): Thread {
+/** A web Worker and what its host knows of it. */
+interface WebThread {
+  w: Worker;
+  tid: string | undefined;
+  /** Who hears of its errors: the process it runs, once it was given one. */
+  owner: ThreadSpec | undefined;
+}
+
+function makeWeb(name: string, permissions: ThreadSpec["permissions"]): WebThread {
   const { made: w, tid } = withThreadId(() =>
     new Worker(ENTRY, {
       type: "module",
-      name: spec.name,
-      ...(spec.permissions ? { deno: { permissions: spec.permissions } } : {}),
+      name,
+      ...(permissions ? { deno: { permissions } } : {}),
     } as WorkerOptions)
   );
+  const t: WebThread = { w, tid, owner: undefined };
   w.onerror = (e) => {
     e.preventDefault();
-    console.error(`Process ${spec.name}: ${e.message}`);
-    spec.onExit(1);
+    if (t.owner) {
+      console.error(`Process ${t.owner.name}: ${e.message}`);
+      t.owner.onExit(1);
+    } else if (spare === t) {
+      spare = undefined; // a spare that failed to load is not given to anyone
+      w.terminate();
+    }
   };
   refHook?.call(w, false);
+  return t;
+}
+
+// Python's forkserver keeps a process ready to fork from. Deno has no fork: a web Worker's
+// constructor blocks this thread while it makes the isolate (20-40 ms, measured), then the
+// worker loads the child runtime (the whole package, ~70 ms of CPU) before it can take its
+// process. So from a program's second start() on, one web Worker is made ahead, and the next
+// start() without permissions of its own takes it: it has only the target's module left to
+// import. (Not after the first: a program that starts one child would pay for a spare it never
+// uses, and its child would share the CPU with it.) A spare holds no port, timer or other op of
+// this thread (the test sanitizers see nothing of a Worker), keeps no program alive (unref'd as
+// every child), and is replaced once taken. It has this process's permissions of the time it
+// was made, so it is dropped when they changed (`Deno.permissions.revoke`) before it is taken.
+
+/** The web Worker made ahead, not yet given a process. */
+let spare: WebThread | undefined;
+/** This process's permissions when the spare was made. */
+let spareGrants = "";
+let spareDue = false;
+/** Web Workers started so far without permissions of their own. */
+let webStarts = 0;
+
+/** This process's permission states, by kind, as one string. */
+function grants(): string {
+  return (["read", "write", "net", "env", "run", "ffi", "sys", "import"] as const)
+    .map((name) => Deno.permissions.querySync({ name }).state).join();
+}
+
+/** Makes a spare in a microtask: once for the starts of one synchronous run of code. */
+function spareSoon(): void {
+  if (spareDue || spare) return;
+  spareDue = true;
+  queueMicrotask(() => {
+    spareDue = false;
+    if (spare) return;
+    try {
+      spareGrants = grants();
+      spare = makeWeb("spare", undefined);
+    } catch {
+      // the next start makes its own worker, and reports what fails
+    }
+  });
+}
+
+/** The spare, for a child without permissions of its own, when it is still fit to take. */
+function takeSpare(): WebThread | undefined {
+  const t = spare;
+  if (!t) return undefined;
+  spare = undefined;
+  if (grants() === spareGrants) return t;
+  t.w.terminate();
+  return undefined;
+}
+
+function startWeb(spec: ThreadSpec): Thread {
+  const t = (!spec.permissions && takeSpare()) || makeWeb(spec.name, spec.permissions);
+  t.owner = spec;
+  if (!spec.permissions && ++webStarts > 1) spareSoon();
   return {
-    post: (msg, transfer) => w.postMessage(msg, transfer),
-    terminate: () => w.terminate(),
-    stopped: () => threadGone(tid),
+    post: (msg, transfer) => t.w.postMessage(msg, transfer),
+    terminate: () => t.w.terminate(),
+    stopped: () => threadGone(t.tid),
   };
 }
 

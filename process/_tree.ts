@@ -7,10 +7,47 @@
 
 const T_NUM = 1, T_INT = 2, T_STR = 3, T_UNDEF = 4, T_NULL = 5, T_TRUE = 6, T_FALSE = 7;
 const T_ARR = 8, T_OBJ = 9;
+/** Arrays of numbers only, packed: `T_INTS` all int32 (4 bytes each), `T_NUMS` float64 (8). */
+const T_INTS = 10, T_NUMS = 11;
+/** The shortest array tried as a packed one: below it, the check costs more than it saves. */
+const PACK_MIN = 16;
 const MAX_DEPTH = 64;
 const NOT_TREE = Symbol("not a tree");
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
+
+// Packed arrays go through these, native copies doing the conversion: one tight loop per array
+// (checking that every element is a number) instead of a call per element, which matters most
+// before the JIT has compiled the codec, on a program's first messages.
+let packF64 = new Float64Array(1024);
+let packI32 = new Int32Array(1024);
+/** The longest array whose conversion buffers are kept for the next one. */
+const PACK_KEEP = 1 << 16;
+
+/** A buffer for `n` int32s: the kept one, grown, or (past PACK_KEEP) one of its own. */
+function i32For(n: number): Int32Array {
+  if (n > PACK_KEEP) return new Int32Array(n);
+  if (packI32.length < n) packI32 = new Int32Array(PACK_KEEP);
+  return packI32;
+}
+
+/** A buffer for `n` float64s, as {@link i32For}. */
+function f64For(n: number): Float64Array {
+  if (n > PACK_KEEP) return new Float64Array(n);
+  if (packF64.length < n) packF64 = new Float64Array(PACK_KEEP);
+  return packF64;
+}
+
+/** Whether `a` holds numbers only: 2 when all are int32 (not -0), 1 when some are not, 0 else. */
+function numbersIn(a: unknown[]): 0 | 1 | 2 {
+  let ints = true;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    if (typeof x !== "number") return 0; // a hole reads as undefined: not packed either
+    if (ints && ((x | 0) !== x || (x === 0 && 1 / x < 0))) ints = false;
+  }
+  return ints ? 2 : 1;
+}
 
 /** Appends trees to a growable buffer; `bytes.subarray(0, at)` is what was written. */
 export class TreeWriter {
@@ -82,6 +119,22 @@ export class TreeWriter {
     this.at += 5 + written;
   }
 
+  /** Writes `a` as a packed array when it holds numbers only; returns whether it did. */
+  #packed(a: unknown[]): boolean {
+    const kind = numbersIn(a);
+    if (kind === 0) return false;
+    const n = a.length;
+    const numbers = kind === 2 ? i32For(n) : f64For(n);
+    numbers.set(a as number[]);
+    const body = new Uint8Array(numbers.buffer, 0, n * numbers.BYTES_PER_ELEMENT);
+    this.room(5 + body.length);
+    this.bytes[this.at] = kind === 2 ? T_INTS : T_NUMS;
+    this.#view.setUint32(this.at + 1, n, true);
+    this.bytes.set(body, this.at + 5);
+    this.at += 5 + body.length;
+    return true;
+  }
+
   #put(v: unknown, depth: number): void {
     switch (typeof v) {
       case "number":
@@ -116,6 +169,7 @@ export class TreeWriter {
         if (depth > MAX_DEPTH || this.#seen.has(v)) throw NOT_TREE; // node:v8 keeps sharing
         this.#seen.add(v);
         if (Array.isArray(v)) {
+          if (v.length >= PACK_MIN && this.#packed(v)) return;
           const mark = this.beginArray();
           for (let i = 0; i < v.length; i++) {
             if (!(i in v)) throw NOT_TREE; // holes: keep them with v8
@@ -168,6 +222,19 @@ function getStr(): string {
   return s;
 }
 
+/** A packed array (the tag at `rat`): its bytes copied where they are aligned, then read. */
+function getPacked(ints: boolean): number[] {
+  const n = rd.getUint32(rat + 1, true);
+  const size = ints ? 4 : 8;
+  const from = rat + 5;
+  rat = from + n * size;
+  const source = ints ? i32For(n) : f64For(n);
+  new Uint8Array(source.buffer, 0, n * size).set(rbuf.subarray(from, rat));
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = source[i];
+  return out;
+}
+
 function get(): unknown {
   const tag = rbuf[rat];
   switch (tag) {
@@ -202,6 +269,9 @@ function get(): unknown {
       for (let i = 0; i < n; i++) out[i] = get();
       return out;
     }
+    case T_INTS:
+    case T_NUMS:
+      return getPacked(tag === T_INTS);
     case T_OBJ: {
       const n = rd.getUint32(rat + 1, true);
       rat += 5;

@@ -2,7 +2,6 @@
 // first message comes from the host and carries the channel to its parent.
 
 import { importUrl } from "./_import.ts";
-import { parentPort } from "node:worker_threads";
 import { PortLink } from "./_link.ts";
 import { RpcEndpoint } from "./_rpc.ts";
 import type { ExitMessage, StartMessage } from "./_runtime.ts";
@@ -64,5 +63,9 @@ function adopt(msg: AdoptMessage): void {
   };
 }
 
-if (parentPort) parentPort.once("message", adopt);
-else scope.onmessage = (e) => adopt(e.data);
+// A `node:worker_threads` Worker is started from this module with `?node` (../_thread.ts): only
+// it imports `node:worker_threads`, whose import costs a web Worker ~10 ms of its start.
+if (new URL(import.meta.url).search === "?node") {
+  const { parentPort } = await import("node:worker_threads");
+  parentPort!.once("message", adopt);
+} else scope.onmessage = (e) => adopt(e.data);

@@ -5,6 +5,7 @@ import {
   activeChildren,
   cpuCount,
   currentProcess,
+  Event,
   getContext,
   getStartMethod,
   parentProcess,
@@ -49,6 +50,14 @@ export function identify(name: string, parentPid: number, sameOsProcess: boolean
   if ((Deno.pid === parentPid) !== sameOsProcess) Deno.exit(5);
 }
 
+let calls = 0;
+
+/** Exits 0 when this is its process's first call (fresh module state) and it is not main. */
+export function firstCall(name: string): void {
+  if (++calls !== 1) Deno.exit(10 + calls);
+  if (isMain || currentProcess().name !== name) Deno.exit(2);
+}
+
 /** Starts a child of its own: exits 0 when that works, 6 when it throws. */
 export async function startGrandchild(): Promise<void> {
   try {
@@ -61,9 +70,10 @@ export async function startGrandchild(): Promise<void> {
   }
 }
 
-/** Exits with 42 on SIGTERM. */
-export async function handleTerm(): Promise<void> {
+/** Exits with 42 on SIGTERM; sets `ready` once it listens. */
+export async function handleTerm(ready: Event): Promise<void> {
   Deno.addSignalListener("SIGTERM", () => Deno.exit(42));
+  ready.set();
   await sleep(30_000);
 }
 
@@ -173,6 +183,19 @@ for (const startMethod of METHODS) {
     assert.equal(p.exitCode, 0);
   });
 
+  t("Process children started one after another each begin with fresh module state", async () => {
+    for (const name of ["first", "second", "third", "fourth"]) {
+      const p = started({ target: firstCall, args: [name], name, startMethod });
+      await p.join();
+      assert.equal(p.exitCode, 0, name);
+    }
+    const both = ["fifth", "sixth"].map((name) =>
+      started({ target: firstCall, args: [name], name, startMethod })
+    );
+    for (const p of both) await p.join();
+    assert.deepEqual(both.map((p) => p.exitCode), [0, 0]);
+  });
+
   t("Process.pid is the child's OS pid, or this one's for a worker", async () => {
     const p = started({ target: exitWith, args: [0], startMethod });
     assert.equal(typeof p.pid, "number");
@@ -248,8 +271,9 @@ for (const startMethod of METHODS) {
 }
 
 Deno.test("Process.terminate() sends SIGTERM, which a subprocess child may handle", async () => {
-  const p = started({ target: handleTerm, startMethod: "subprocess" });
-  await sleep(300);
+  const ready = new Event();
+  const p = started({ target: handleTerm, args: [ready], startMethod: "subprocess" });
+  await ready.wait();
   p.terminate();
   await p.join();
   assert.equal(p.exitCode, 42);
