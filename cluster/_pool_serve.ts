@@ -21,6 +21,7 @@ import { Kind } from "../pool/_channel.ts";
 import type { StartMethod } from "../process/process.ts";
 import { cpuCount } from "../process/current.ts";
 import { errorToData } from "../process/_rpc.ts";
+import { importUrl } from "../process/_import.ts";
 import { type Blocking, Link, type Reply } from "./_client.ts";
 import { moduleDigest, type PoolConfig } from "./_pool_config.ts";
 import {
@@ -338,7 +339,7 @@ export class ClusterWorker {
             `${config.digest.slice(0, 12)}… at the caller)`,
         );
       }
-      served.exports = await import(module).catch((e) => {
+      served.exports = await importUrl(module).catch((e) => {
         throw new Error(`it cannot import it (${e instanceof Error ? e.message : e})`);
       });
     } catch (e) {
