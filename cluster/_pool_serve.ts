@@ -263,8 +263,11 @@ export class ClusterWorker {
       const kind = Number(f.get("k")!.toString());
       const payload = fromWire(f.get("d")!) as unknown[];
       const pool = served.pool!;
+      // A chunk of one item (chunksize 1) is one call: apply's path, lighter than a map's.
       const value = kind === Kind.apply
         ? await pool.apply(fn as TaskFunction, payload)
+        : payload.length === 1
+        ? [await pool.apply(fn as TaskFunction, kind === Kind.map ? payload : payload[0] as [])]
         : kind === Kind.map
         ? await pool.map(fn as TaskFunction, payload, { chunksize: payload.length })
         : await pool.starmap(fn as TaskFunction, payload as unknown[][], {

@@ -26,6 +26,7 @@
 
 import { parseArgs } from "node:util";
 import { ClusterWorker } from "./_pool_serve.ts";
+import { shownAddress } from "./_address.ts";
 
 export { ClusterWorker, type ClusterWorkerOptions } from "./_pool_serve.ts";
 export type { StartMethod } from "../process/process.ts";
@@ -64,7 +65,7 @@ async function main(args: string[]): Promise<void> {
     startMethod: method,
     lease: number(values.lease, "lease"),
   });
-  console.log(`Pool worker ${worker.name} serves ${values.broker.replace(/:[^:@/]*@/, ":***@")}`);
+  console.log(`Pool worker ${worker.name} serves ${shownAddress(values.broker)}`);
   const stop = (now: boolean) => () => void (now ? worker.terminate() : worker.close());
   const onTerm = stop(false), onInt = stop(true);
   Deno.addSignalListener("SIGTERM", onTerm);
