@@ -81,7 +81,8 @@ async function openConn(url: string, options: LinkOptions, reconnect: boolean): 
       connectTimeout: timeout,
       // Only a connection that was up reconnects (a few times): a first connect fails at once.
       reconnectStrategy: (retries: number, cause: Error) => {
-        if (!reconnect || !up || retries >= RECONNECTS) return cause;
+        // A connection ended by destroy() never sleeps again (no timer after close()).
+        if (!reconnect || !up || retries >= RECONNECTS || ended.has(conn)) return cause;
         const delay = 50 << retries;
         backoffEnds = Math.max(backoffEnds, performance.now() + delay);
         return delay;
@@ -220,8 +221,12 @@ export async function sendWoken(
   }
 }
 
+/** The connections that destroy() ended: their reconnect strategy gives up. */
+const ended = new WeakSet<Conn>();
+
 /** Ends a node-redis connection, which throws once it is closed already. */
 function destroy(conn: Conn): void {
+  ended.add(conn);
   try {
     conn.destroy();
   } catch {
@@ -262,7 +267,7 @@ export class Link {
       if (this.#opening === opening) this.#opening = undefined;
     }
     if (this.#closed) {
-      this.#main.destroy();
+      destroy(this.#main);
       throw new TypeError(`Cannot ${what}: the connection to Redis is closed`);
     }
     return this.#main;
@@ -299,7 +304,7 @@ export class Link {
     if (this.#closed) throw new TypeError(`Cannot ${what}: the connection to Redis is closed`);
     const conn = await openConn(this.url, this.#options, false);
     if (this.#closed) {
-      conn.destroy();
+      destroy(conn);
       throw new TypeError(`Cannot ${what}: the connection to Redis is closed`);
     }
     this.#blocking.push(conn);
@@ -334,8 +339,14 @@ export class Link {
     this.#blocking = [];
     for (const conn of all) destroy(conn); // blocked commands would keep close() waiting
     if (opening) await opening.then(destroy, () => {});
-    const left = backoffEnds - performance.now();
-    if (left > 0) await new Promise((r) => setTimeout(r, left + 5));
+    // A backoff sleep already begun cannot be cancelled: wait it out (again, if one began meanwhile).
+    for (
+      let left = backoffEnds - performance.now();
+      left > 0;
+      left = backoffEnds - performance.now()
+    ) {
+      await new Promise((r) => setTimeout(r, left + 5));
+    }
   }
 }
 
