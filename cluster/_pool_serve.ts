@@ -22,7 +22,7 @@ import type { StartMethod } from "../process/process.ts";
 import { cpuCount } from "../process/current.ts";
 import { errorToData } from "../process/_rpc.ts";
 import { importUrl } from "../process/_import.ts";
-import { type Blocking, Link, type Reply } from "./_client.ts";
+import { type Blocking, Link, type Reply, sendWoken } from "./_client.ts";
 import { moduleDigest, type PoolConfig } from "./_pool_config.ts";
 import {
   DEAD,
@@ -118,6 +118,8 @@ export class ClusterWorker {
   #timers: ReturnType<typeof setInterval>[] = [];
   #busy = new Set<string>();
   #reading: Promise<void> = Promise.resolve();
+  /** Aborted by stopping: wakes the blocked read (again until it returns, see sendWoken). */
+  #stopping = new AbortController();
   #closed = false;
   #terminating = false;
   #failure: Error | undefined;
@@ -203,9 +205,11 @@ export class ClusterWorker {
       const n = String(Math.min(this.#cap - this.#inFlight, MAX_READ));
       let reply: Reply;
       try {
-        reply = await this.#reader.send(
+        reply = await sendWoken(
+          this.#reader,
           ["XREADGROUP", "GROUP", GROUP, this.#me, "COUNT", n, "BLOCK", "0", "STREAMS", TASKS, ">"],
           "read tasks",
+          { signal: this.#stopping.signal },
         );
       } catch (e) {
         if (this.#closed) return;
@@ -451,7 +455,7 @@ export class ClusterWorker {
     this.#closed = true;
     this.#terminating = now;
     this.#wake?.();
-    await this.#reader.unblock().catch(() => {});
+    this.#stopping.abort(); // one CLIENT UNBLOCK may arrive before the read: sent until it returns
     await this.#reading;
     const pools = await Promise.all(
       [...this.#served.values()].map((p) => p.catch(() => undefined)),

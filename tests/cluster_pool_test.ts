@@ -5,7 +5,7 @@ import { assertSameClone } from "./_same_clone.ts";
 import { valueAt } from "./_values.ts";
 import { Pool, WorkerLostError } from "../pool/mod.ts";
 import { Queue } from "../mod.ts";
-import { BrokerError } from "../cluster/mod.ts";
+import { BrokerError, ClusterWorker } from "../cluster/mod.ts";
 import {
   add,
   crashAlways,
@@ -324,3 +324,12 @@ redisTest(
     assert.equal(dir.count("7-"), 2);
   },
 );
+
+redisTest("Pool on Redis: a ClusterWorker closed as soon as it started stops", async (s) => {
+  // its first read may reach the server after the wake-up that close sends
+  for (let i = 0; i < 20; i++) {
+    const worker = await ClusterWorker.start({ broker: s.url, processes: 1 });
+    await within(worker.close(), 5000, `close #${i}`);
+    assert.equal(await worker.stopped, undefined);
+  }
+});
