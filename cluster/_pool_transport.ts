@@ -80,6 +80,7 @@ export class RedisPool implements Transport {
   #flushing = false;
   #failure: Error | undefined;
   #ending = false;
+  #ended: Promise<void> | undefined;
 
   constructor(events: TransportEvents, options: RedisPoolOptions) {
     this.#events = events;
@@ -264,9 +265,15 @@ export class RedisPool implements Transport {
     await this.#end(entries, true);
   }
 
-  /** Deletes the pool's keys and `entries`, and closes every connection. */
-  async #end(entries: string[], now = false): Promise<void> {
-    if (this.#ending) return;
+  /**
+   * Deletes the pool's keys and `entries`, and closes every connection; a later call (close,
+   * then terminate) waits for the first one to end.
+   */
+  #end(entries: string[], now = false): Promise<void> {
+    return this.#ended ??= this.#endOnce(entries, now);
+  }
+
+  async #endOnce(entries: string[], now: boolean): Promise<void> {
     this.#ending = true;
     const link = await this.#ready.catch(() => undefined);
     clearInterval(this.#timer);

@@ -333,3 +333,13 @@ redisTest("Pool on Redis: a ClusterWorker closed as soon as it started stops", a
     assert.equal(await worker.stopped, undefined);
   }
 });
+
+redisTest("Pool on Redis: terminate during join waits for the pool to end", async (s) => {
+  const pool = new Pool({ broker: s.url, module, processes: 1 });
+  assert.equal(await pool.apply(square, [3]), 9);
+  pool.close();
+  const joined = pool.join();
+  await pool.terminate();
+  assert.equal(await s.cli("KEYS", "mp:pool:{*"), ""); // ended, not still ending
+  await joined;
+});
