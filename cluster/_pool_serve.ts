@@ -117,6 +117,8 @@ export class ClusterWorker {
   #drained: (() => void) | undefined;
   #timers: ReturnType<typeof setInterval>[] = [];
   #busy = new Set<string>();
+  /** The local pools of caller pools found gone, ending: the worker stops after them. */
+  #ending = new Set<Promise<void>>();
   #reading: Promise<void> = Promise.resolve();
   /** Aborted by stopping: wakes the blocked read (again until it returns, see sendWoken). */
   #stopping = new AbortController();
@@ -431,7 +433,11 @@ export class ClusterWorker {
         const n = await this.#link.send(["EXISTS", served.keys.alive], "check a pool") as number;
         if (n === 1) continue;
         served.gone = true;
-        void served.pool?.terminate();
+        const ending = served.pool?.terminate().catch(() => {});
+        if (ending) {
+          this.#ending.add(ending);
+          void ending.finally(() => this.#ending.delete(ending));
+        }
       }
       if (!served.sending) this.#served.delete(id);
     }
@@ -466,6 +472,7 @@ export class ClusterWorker {
     for (const timer of this.#timers) clearInterval(timer);
     while (this.#busy.size > 0) await new Promise((r) => setTimeout(r, 5));
     if (!now) await Promise.all(pools.map((s) => s?.pool && (s.pool.close(), s.pool.join())));
+    await Promise.all(this.#ending);
     await this.#link.send(["ZREM", WORKERS, `${this.#options.processes}:${this.#me}`], "leave")
       .catch(() => {});
     await this.#link.close();
