@@ -167,7 +167,12 @@ export class ClusterWorker {
       throw e;
     }
     const w = new ClusterWorker(o, link, reader);
-    await w.#reclaim();
+    try {
+      await w.#reclaim();
+    } catch (e) {
+      await link.close(); // the reader's connection with it
+      throw e;
+    }
     w.#every(o.lease / 4, "renew", () => w.#renew());
     w.#every(o.lease / 2, "reclaim", () => w.#reclaim());
     w.#every(o.lease, "alive", () => w.#checkAlive());

@@ -343,3 +343,11 @@ redisTest("Pool on Redis: terminate during join waits for the pool to end", asyn
   assert.equal(await s.cli("KEYS", "mp:pool:{*"), ""); // ended, not still ending
   await joined;
 });
+
+redisTest(
+  "Pool on Redis: a ClusterWorker whose first reclaim fails closes its connections",
+  async (s) => {
+    await s.cli("SET", "mp:workers", "not a sorted set"); // RECLAIM's ZADD fails: WRONGTYPE
+    await assert.rejects(ClusterWorker.start({ broker: s.url, processes: 1 }), /WRONGTYPE/);
+  },
+); // the sanitizers see no connection left open
