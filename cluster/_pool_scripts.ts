@@ -59,10 +59,15 @@ return ids
 
 /**
  * The caller's heartbeat: keeps the pool alive and its keys from expiring; returns the
- * processes of the workers registered now.
- * KEYS: alive, config, results, workers. ARGV: expiry ms.
+ * processes of the workers registered now, or -1, refreshing nothing, when the pool's keys are
+ * gone (its config; its alive key too, but for the first beat, ARGV[2] "0"): they expired (the
+ * caller stalled longer than expireAfter) or were removed (FLUSHALL, eviction).
+ * KEYS: alive, config, results, workers. ARGV: expiry ms, "1" to check the alive key.
  */
 export const BEAT: Script = new Script(`
+if redis.call('EXISTS', KEYS[2]) == 0 or (ARGV[2] == '1' and redis.call('EXISTS', KEYS[1]) == 0) then
+  return -1
+end
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[3], ARGV[1])
@@ -88,12 +93,13 @@ return 0
 `);
 
 /**
- * A worker meets a pool: its config, or nil when its caller is gone.
+ * A worker meets a pool: its config, nil when its caller is gone, or "" when the pool is alive
+ * but its config is gone (removed).
  * KEYS: config, alive.
  */
 export const MEET: Script = new Script(`
 if redis.call('EXISTS', KEYS[2]) == 0 then return false end
-return redis.call('GET', KEYS[1])
+return redis.call('GET', KEYS[1]) or ''
 `);
 
 /**

@@ -334,6 +334,13 @@ export class ClusterWorker {
       sending: false,
     };
     if (reply === null) return served;
+    if ((reply as Buffer).length === 0) {
+      served.error = new Error(
+        `Pool worker ${this.#label} found the pool alive but its options gone at the broker ` +
+          `(${keys.config} was removed); end the pool and make a new one`,
+      );
+      return served;
+    }
     let config: PoolConfig;
     try {
       config = fromWire(reply as Buffer) as PoolConfig;

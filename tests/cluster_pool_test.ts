@@ -351,3 +351,38 @@ redisTest(
     await assert.rejects(ClusterWorker.start({ broker: s.url, processes: 1 }), /WRONGTYPE/);
   },
 ); // the sanitizers see no connection left open
+
+redisTest(
+  "Pool on Redis: a pool whose keys vanish (FLUSHALL) fails its tasks with BrokerError",
+  async (s) => {
+    await using _workers = await startWorkers(s, 1);
+    await using pool = new Pool({ broker: s.url, module });
+    assert.equal(await pool.apply(square, [2]), 4); // up and running
+    const task = pool.apply(sleep, [30_000]).catch((e) => e);
+    while (Number(await s.cli("XLEN", "mp:pool:tasks")) === 0) { // submitted
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await s.cli("FLUSHALL");
+    const e = await within(task, 10_000, "the task");
+    assert.ok(e instanceof BrokerError, String(e));
+    assert.match(e.message, /expired or were removed/);
+    assert.match(e.message, /longer expireAfter/);
+    await assert.rejects(pool.apply(square, [1]), BrokerError); // and what comes after
+  },
+);
+
+redisTest("Pool on Redis: a broker gone silent fails the tasks with BrokerError", async (s) => {
+  await using pool = new Pool({ broker: s.url, module, expireAfter: 1500 });
+  const task = pool.apply(square, [2]).catch((e) => e); // no worker: it waits
+  while (Number(await s.cli("XLEN", "mp:pool:tasks")) === 0) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  Deno.kill(s.pid, "SIGSTOP"); // answers nothing, closes nothing
+  try {
+    const e = await within(task, 10_000, "the task");
+    assert.ok(e instanceof BrokerError, String(e));
+    assert.match(e.message, /no heartbeat reached the Redis broker .* for 1500 ms/);
+  } finally {
+    Deno.kill(s.pid, "SIGCONT");
+  }
+});
