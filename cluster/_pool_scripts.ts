@@ -151,8 +151,9 @@ return n
  * A worker's timer: registers it (ZADD, until now + ttl) and takes over up to n entries whose
  * lease ended (idle past `lease`): an entry delivered max times already goes to the dead-letter
  * stream and its caller is told; the others are claimed for this worker (a new delivery) and
- * returned, as XREADGROUP returns entries.
- * KEYS: tasks, dead, workers. ARGV: consumer, lease ms, n, member, ttl ms, expiry ms.
+ * returned, as XREADGROUP returns entries. The caller's results list lives as long as its alive
+ * key (PTTL).
+ * KEYS: tasks, dead, workers. ARGV: consumer, lease ms, n, member, ttl ms.
  */
 export const RECLAIM: Script = new Script(`
 local t = redis.call('TIME')
@@ -174,10 +175,11 @@ for _, p in ipairs(redis.call('XPENDING', KEYS[1], 'workers', 'IDLE', ARGV[2], '
       redis.call('XACK', KEYS[1], 'workers', id)
       redis.call('XDEL', KEYS[1], id)
       local base = 'mp:pool:{' .. f[2] .. '}:'
-      if redis.call('EXISTS', base .. 'alive') == 1 then
+      local ttl = redis.call('PTTL', base .. 'alive')
+      if ttl ~= -2 then
         redis.call('RPUSH', base .. 'results',
           struct.pack('<d', tonumber(f[4])) .. '\\255' .. count .. ' ' .. dead)
-        redis.call('PEXPIRE', base .. 'results', ARGV[6])
+        if ttl > 0 then redis.call('PEXPIRE', base .. 'results', ttl) end
       end
     else
       claim[#claim + 1] = id

@@ -432,7 +432,6 @@ export class ClusterWorker {
       String(Math.max(room, 0)),
       `${o.processes}:${this.#me}`,
       String(o.lease * 3),
-      "3600000",
     ], "reclaim tasks") as Reply[];
     if (!this.#closed) this.#takeAll(claimed);
   }
