@@ -152,7 +152,7 @@ return n
  * lease ended (idle past `lease`): an entry delivered max times already goes to the dead-letter
  * stream and its caller is told; the others are claimed for this worker (a new delivery) and
  * returned, as XREADGROUP returns entries. The caller's results list lives as long as its alive
- * key (PTTL).
+ * key (PTTL). A malformed entry (fields missing) counts as delivered once at most.
  * KEYS: tasks, dead, workers. ARGV: consumer, lease ms, n, member, ttl ms.
  */
 export const RECLAIM: Script = new Script(`
@@ -167,18 +167,20 @@ for _, p in ipairs(redis.call('XPENDING', KEYS[1], 'workers', 'IDLE', ARGV[2], '
   if not e then
     redis.call('XACK', KEYS[1], 'workers', id)
   else
-    local f = e[2]
-    if count >= tonumber(f[6]) then
-      local dead = redis.call('XADD', KEYS[2], 'MAXLEN', '~', '${DEAD_MAX}', '*', 'pool', f[2],
-        'task', f[4], 'fn', f[8], 'deliveries', count, 'lastConsumer', owner,
-        'reason', 'its worker was lost at each delivery', 'k', f[10], 'd', f[12])
+    local f = {}
+    for j = 1, #e[2], 2 do f[e[2][j]] = e[2][j + 1] end
+    if count >= (tonumber(f.m) or 1) then
+      local dead = redis.call('XADD', KEYS[2], 'MAXLEN', '~', '${DEAD_MAX}', '*',
+        'pool', f.p or '', 'task', f.i or '', 'fn', f.f or '', 'deliveries', count,
+        'lastConsumer', owner, 'reason', 'its worker was lost at each delivery',
+        'k', f.k or '', 'd', f.d or '')
       redis.call('XACK', KEYS[1], 'workers', id)
       redis.call('XDEL', KEYS[1], id)
-      local base = 'mp:pool:{' .. f[2] .. '}:'
+      local base = 'mp:pool:{' .. (f.p or '') .. '}:'
       local ttl = redis.call('PTTL', base .. 'alive')
-      if ttl ~= -2 then
+      if f.p and tonumber(f.i) and ttl ~= -2 then
         redis.call('RPUSH', base .. 'results',
-          struct.pack('<d', tonumber(f[4])) .. '\\255' .. count .. ' ' .. dead)
+          struct.pack('<d', tonumber(f.i)) .. '\\255' .. count .. ' ' .. dead)
         if ttl > 0 then redis.call('PEXPIRE', base .. 'results', ttl) end
       end
     else

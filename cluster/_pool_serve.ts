@@ -84,6 +84,8 @@ interface Settings extends Required<Omit<ClusterWorkerOptions, "startMethod">> {
 }
 
 const MAX_READ = 256;
+/** The fields of a task's entry (./_pool_scripts.ts). */
+const FIELDS = ["p", "i", "m", "f", "k", "d"];
 
 /**
  * A worker attached to a Redis broker: it runs the tasks of every pool made with
@@ -236,6 +238,10 @@ export class ClusterWorker {
       const f = new Map<string, Buffer>();
       for (let i = 0; i < fields.length; i += 2) f.set(fields[i].toString(), fields[i + 1]);
       const entryId = id.toString();
+      if (!FIELDS.every((k) => f.has(k)) || !Number.isFinite(Number(f.get("i")))) {
+        void this.#drop(entryId); // not a task (written by something else): it would never run
+        continue;
+      }
       this.#held.add(entryId);
       this.#inFlight++;
       void this.#run(entryId, f).finally(() => {
@@ -304,6 +310,16 @@ export class ClusterWorker {
     const id = Buffer.allocUnsafe(8);
     id.writeDoubleLE(taskId, 0);
     this.#report(served, entry, Buffer.concat([id, bytes]));
+  }
+
+  /** Acknowledges and deletes a malformed entry. */
+  async #drop(entry: string): Promise<void> {
+    try {
+      await this.#link.send(["XACK", TASKS, GROUP, entry], "drop a malformed task");
+      await this.#link.send(["XDEL", TASKS, entry], "drop a malformed task");
+    } catch {
+      // the broker failed: the entry is reclaimed later, and dropped then
+    }
   }
 
   /** What this worker knows of caller pool `id`, met once. */

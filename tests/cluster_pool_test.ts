@@ -386,3 +386,19 @@ redisTest("Pool on Redis: a broker gone silent fails the tasks with BrokerError"
     Deno.kill(s.pid, "SIGCONT");
   }
 });
+
+redisTest(
+  "Pool on Redis: a malformed entry in the task stream is dropped, the worker goes on",
+  async (s) => {
+    await using _workers = await startWorkers(s, 1);
+    await using pool = new Pool({ broker: s.url, module });
+    assert.equal(await pool.apply(square, [2]), 4); // the worker reads the stream
+    await s.cli("XADD", "mp:pool:tasks", "*", "p", "some-pool"); // no task id, function, payload
+    assert.equal(await within(pool.apply(square, [3]), 10_000, "a task after it"), 9);
+    const deadline = Date.now() + 10_000;
+    while (await s.cli("XLEN", "mp:pool:tasks") !== "0") {
+      assert.ok(Date.now() < deadline, "the malformed entry is still in the stream after 10 s");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  },
+);
