@@ -500,10 +500,21 @@ export class ClusterWorker {
     while (this.#busy.size > 0) await new Promise((r) => setTimeout(r, 5));
     if (!now) await Promise.all(pools.map((s) => s?.pool && (s.pool.close(), s.pool.join())));
     await Promise.all(this.#ending);
+    if (!now && !this.#failure) await this.#leaveGroup().catch(() => {});
     await this.#link.send(["ZREM", WORKERS, `${this.#options.processes}:${this.#me}`], "leave")
       .catch(() => {});
     await this.#link.close();
     this.#stopped.resolve(this.#failure);
+  }
+
+  /** Deletes this worker's consumer from the group, unless it still has entries pending. */
+  async #leaveGroup(): Promise<void> {
+    const left = await this.#link.send(
+      ["XPENDING", TASKS, GROUP, "-", "+", "1", this.#me],
+      "leave the group",
+    ) as Reply[];
+    if (left.length > 0) return; // they would be lost: kept, to be reclaimed
+    await this.#link.send(["XGROUP", "DELCONSUMER", TASKS, GROUP, this.#me], "leave the group");
   }
 
   /** `await using worker = await ClusterWorker.start(…)`. */

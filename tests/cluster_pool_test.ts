@@ -402,3 +402,16 @@ redisTest(
     }
   },
 );
+
+redisTest("Pool on Redis: a ClusterWorker that closes leaves the consumer group", async (s) => {
+  const worker = await ClusterWorker.start({ broker: s.url, processes: 1 });
+  const consumers = () => s.cli("XINFO", "CONSUMERS", "mp:pool:tasks", "workers");
+  try {
+    await using pool = new Pool({ broker: s.url, module });
+    assert.equal(await pool.apply(square, [4]), 16);
+    assert.ok((await consumers()).includes(worker.name));
+  } finally {
+    await worker.close();
+  }
+  assert.ok(!(await consumers()).includes(worker.name));
+});
