@@ -84,8 +84,8 @@ export class RedisPool implements Transport {
   #flushing = false;
   #failure: Error | undefined;
   #ending = false;
-  /** When a heartbeat last succeeded (performance.now()). */
-  #beaten = 0;
+  /** When the first beat since the last one that succeeded was sent (performance.now()). */
+  #unanswered: number | undefined;
   #ended: Promise<void> | undefined;
 
   constructor(events: TransportEvents, options: RedisPoolOptions) {
@@ -111,8 +111,12 @@ export class RedisPool implements Transport {
       await this.#beat(link, true);
       let last: Error | undefined;
       this.#timer = setInterval(() => {
-        // a broker host gone silent fails no call (the blocking reads have no timeout): this does
-        if (performance.now() - this.#beaten < o.config.expireAfter) {
+        // A broker host gone silent fails no call (the blocking reads have no timeout): this
+        // does, once the beats sent since the last success have gone unanswered or failed for
+        // expireAfter ms (counted from a beat sent: a stalled event loop finds out from BEAT).
+        const now = performance.now();
+        this.#unanswered ??= now;
+        if (now - this.#unanswered < o.config.expireAfter) {
           return void this.#beat(link).catch((e) => void (last = e));
         }
         this.#lost(
@@ -164,7 +168,7 @@ export class RedisPool implements Transport {
         ),
       );
     }
-    this.#beaten = performance.now();
+    this.#unanswered = undefined;
     this.#options.onProcesses(n);
   }
 

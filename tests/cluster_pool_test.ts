@@ -415,3 +415,21 @@ redisTest("Pool on Redis: a ClusterWorker that closes leaves the consumer group"
   }
   assert.ok(!(await consumers()).includes(worker.name));
 });
+
+redisTest(
+  "Pool on Redis: a caller stalled past expireAfter fails its tasks with BrokerError",
+  async (s) => {
+    await using _workers = await startWorkers(s, 1);
+    await using pool = new Pool({ broker: s.url, module, expireAfter: 1000 });
+    assert.equal(await pool.apply(square, [2]), 4);
+    const task = pool.apply(sleep, [30_000]).catch((e) => e);
+    while (Number(await s.cli("XLEN", "mp:pool:tasks")) === 0) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const until = performance.now() + 1500;
+    while (performance.now() < until) { /* the event loop stalls: no heartbeat */ }
+    const e = await within(task, 10_000, "the task");
+    assert.ok(e instanceof BrokerError, String(e));
+    assert.match(e.message, /expired or were removed \(this program stalled/);
+  },
+);
