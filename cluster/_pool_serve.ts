@@ -222,7 +222,14 @@ export class ClusterWorker {
         );
       } catch (e) {
         if (this.#closed) return;
-        this.#failure = e as Error; // the broker is lost: stop, and say why
+        let error = e as Error;
+        // the stream or its group was deleted (FLUSHALL, DEL): made again, and read on
+        if (/UNBLOCKED|NOGROUP/.test(error.message)) {
+          const made = await ensureGroup(this.#link).then(() => true, (e) => void (error = e));
+          if (made) continue;
+          if (this.#closed) return;
+        }
+        this.#failure = error; // the broker is lost: stop, and say why
         void this.terminate();
         return;
       }

@@ -368,6 +368,8 @@ redisTest(
     assert.match(e.message, /expired or were removed/);
     assert.match(e.message, /longer expireAfter/);
     await assert.rejects(pool.apply(square, [1]), BrokerError); // and what comes after
+    await using again = new Pool({ broker: s.url, module }); // the worker command serves on
+    assert.equal(await within(again.apply(square, [5]), 10_000, "a new pool's task"), 25);
   },
 );
 
