@@ -59,10 +59,15 @@ return ids
 
 /**
  * The caller's heartbeat: keeps the pool alive and its keys from expiring; returns the
- * processes of the workers registered now.
- * KEYS: alive, config, results, workers. ARGV: expiry ms.
+ * processes of the workers registered now, or -1, refreshing nothing, when the pool's keys are
+ * gone (its config; its alive key too, but for the first beat, ARGV[2] "0"): they expired (the
+ * caller stalled longer than expireAfter) or were removed (FLUSHALL, eviction).
+ * KEYS: alive, config, results, workers. ARGV: expiry ms, "1" to check the alive key.
  */
 export const BEAT: Script = new Script(`
+if redis.call('EXISTS', KEYS[2]) == 0 or (ARGV[2] == '1' and redis.call('EXISTS', KEYS[1]) == 0) then
+  return -1
+end
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[3], ARGV[1])
@@ -88,12 +93,13 @@ return 0
 `);
 
 /**
- * A worker meets a pool: its config, or nil when its caller is gone.
+ * A worker meets a pool: its config, nil when its caller is gone, or "" when the pool is alive
+ * but its config is gone (removed).
  * KEYS: config, alive.
  */
 export const MEET: Script = new Script(`
 if redis.call('EXISTS', KEYS[2]) == 0 then return false end
-return redis.call('GET', KEYS[1])
+return redis.call('GET', KEYS[1]) or ''
 `);
 
 /**
@@ -145,8 +151,9 @@ return n
  * A worker's timer: registers it (ZADD, until now + ttl) and takes over up to n entries whose
  * lease ended (idle past `lease`): an entry delivered max times already goes to the dead-letter
  * stream and its caller is told; the others are claimed for this worker (a new delivery) and
- * returned, as XREADGROUP returns entries.
- * KEYS: tasks, dead, workers. ARGV: consumer, lease ms, n, member, ttl ms, expiry ms.
+ * returned, as XREADGROUP returns entries. The caller's results list lives as long as its alive
+ * key (PTTL). A malformed entry (fields missing) counts as delivered once at most.
+ * KEYS: tasks, dead, workers. ARGV: consumer, lease ms, n, member, ttl ms.
  */
 export const RECLAIM: Script = new Script(`
 local t = redis.call('TIME')
@@ -160,18 +167,21 @@ for _, p in ipairs(redis.call('XPENDING', KEYS[1], 'workers', 'IDLE', ARGV[2], '
   if not e then
     redis.call('XACK', KEYS[1], 'workers', id)
   else
-    local f = e[2]
-    if count >= tonumber(f[6]) then
-      local dead = redis.call('XADD', KEYS[2], 'MAXLEN', '~', '${DEAD_MAX}', '*', 'pool', f[2],
-        'task', f[4], 'fn', f[8], 'deliveries', count, 'lastConsumer', owner,
-        'reason', 'its worker was lost at each delivery', 'k', f[10], 'd', f[12])
+    local f = {}
+    for j = 1, #e[2], 2 do f[e[2][j]] = e[2][j + 1] end
+    if count >= (tonumber(f.m) or 1) then
+      local dead = redis.call('XADD', KEYS[2], 'MAXLEN', '~', '${DEAD_MAX}', '*',
+        'pool', f.p or '', 'task', f.i or '', 'fn', f.f or '', 'deliveries', count,
+        'lastConsumer', owner, 'reason', 'its worker was lost at each delivery',
+        'k', f.k or '', 'd', f.d or '')
       redis.call('XACK', KEYS[1], 'workers', id)
       redis.call('XDEL', KEYS[1], id)
-      local base = 'mp:pool:{' .. f[2] .. '}:'
-      if redis.call('EXISTS', base .. 'alive') == 1 then
+      local base = 'mp:pool:{' .. (f.p or '') .. '}:'
+      local ttl = redis.call('PTTL', base .. 'alive')
+      if f.p and tonumber(f.i) and ttl ~= -2 then
         redis.call('RPUSH', base .. 'results',
-          struct.pack('<d', tonumber(f[4])) .. '\\255' .. count .. ' ' .. dead)
-        redis.call('PEXPIRE', base .. 'results', ARGV[6])
+          struct.pack('<d', tonumber(f.i)) .. '\\255' .. count .. ' ' .. dead)
+        if ttl > 0 then redis.call('PEXPIRE', base .. 'results', ttl) end
       end
     else
       claim[#claim + 1] = id

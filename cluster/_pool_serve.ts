@@ -22,7 +22,7 @@ import type { StartMethod } from "../process/process.ts";
 import { cpuCount } from "../process/current.ts";
 import { errorToData } from "../process/_rpc.ts";
 import { importUrl } from "../process/_import.ts";
-import { type Blocking, Link, type Reply } from "./_client.ts";
+import { type Blocking, Link, type Reply, sendWoken } from "./_client.ts";
 import { moduleDigest, type PoolConfig } from "./_pool_config.ts";
 import {
   DEAD,
@@ -84,6 +84,8 @@ interface Settings extends Required<Omit<ClusterWorkerOptions, "startMethod">> {
 }
 
 const MAX_READ = 256;
+/** The fields of a task's entry (./_pool_scripts.ts). */
+const FIELDS = ["p", "i", "m", "f", "k", "d"];
 
 /**
  * A worker attached to a Redis broker: it runs the tasks of every pool made with
@@ -117,7 +119,11 @@ export class ClusterWorker {
   #drained: (() => void) | undefined;
   #timers: ReturnType<typeof setInterval>[] = [];
   #busy = new Set<string>();
+  /** The local pools of caller pools found gone, ending: the worker stops after them. */
+  #ending = new Set<Promise<void>>();
   #reading: Promise<void> = Promise.resolve();
+  /** Aborted by stopping: wakes the blocked read (again until it returns, see sendWoken). */
+  #stopping = new AbortController();
   #closed = false;
   #terminating = false;
   #failure: Error | undefined;
@@ -163,7 +169,12 @@ export class ClusterWorker {
       throw e;
     }
     const w = new ClusterWorker(o, link, reader);
-    await w.#reclaim();
+    try {
+      await w.#reclaim();
+    } catch (e) {
+      await link.close(); // the reader's connection with it
+      throw e;
+    }
     w.#every(o.lease / 4, "renew", () => w.#renew());
     w.#every(o.lease / 2, "reclaim", () => w.#reclaim());
     w.#every(o.lease, "alive", () => w.#checkAlive());
@@ -203,13 +214,22 @@ export class ClusterWorker {
       const n = String(Math.min(this.#cap - this.#inFlight, MAX_READ));
       let reply: Reply;
       try {
-        reply = await this.#reader.send(
+        reply = await sendWoken(
+          this.#reader,
           ["XREADGROUP", "GROUP", GROUP, this.#me, "COUNT", n, "BLOCK", "0", "STREAMS", TASKS, ">"],
           "read tasks",
+          { signal: this.#stopping.signal },
         );
       } catch (e) {
         if (this.#closed) return;
-        this.#failure = e as Error; // the broker is lost: stop, and say why
+        let error = e as Error;
+        // the stream or its group was deleted (FLUSHALL, DEL): made again, and read on
+        if (/UNBLOCKED|NOGROUP/.test(error.message)) {
+          const made = await ensureGroup(this.#link).then(() => true, (e) => void (error = e));
+          if (made) continue;
+          if (this.#closed) return;
+        }
+        this.#failure = error; // the broker is lost: stop, and say why
         void this.terminate();
         return;
       }
@@ -225,6 +245,10 @@ export class ClusterWorker {
       const f = new Map<string, Buffer>();
       for (let i = 0; i < fields.length; i += 2) f.set(fields[i].toString(), fields[i + 1]);
       const entryId = id.toString();
+      if (!FIELDS.every((k) => f.has(k)) || !Number.isFinite(Number(f.get("i")))) {
+        void this.#drop(entryId); // not a task (written by something else): it would never run
+        continue;
+      }
       this.#held.add(entryId);
       this.#inFlight++;
       void this.#run(entryId, f).finally(() => {
@@ -295,6 +319,16 @@ export class ClusterWorker {
     this.#report(served, entry, Buffer.concat([id, bytes]));
   }
 
+  /** Acknowledges and deletes a malformed entry. */
+  async #drop(entry: string): Promise<void> {
+    try {
+      await this.#link.send(["XACK", TASKS, GROUP, entry], "drop a malformed task");
+      await this.#link.send(["XDEL", TASKS, entry], "drop a malformed task");
+    } catch {
+      // the broker failed: the entry is reclaimed later, and dropped then
+    }
+  }
+
   /** What this worker knows of caller pool `id`, met once. */
   #serve(id: string): Promise<Served> {
     let p = this.#served.get(id);
@@ -323,6 +357,13 @@ export class ClusterWorker {
       sending: false,
     };
     if (reply === null) return served;
+    if ((reply as Buffer).length === 0) {
+      served.error = new Error(
+        `Pool worker ${this.#label} found the pool alive but its options gone at the broker ` +
+          `(${keys.config} was removed); end the pool and make a new one`,
+      );
+      return served;
+    }
     let config: PoolConfig;
     try {
       config = fromWire(reply as Buffer) as PoolConfig;
@@ -414,7 +455,6 @@ export class ClusterWorker {
       String(Math.max(room, 0)),
       `${o.processes}:${this.#me}`,
       String(o.lease * 3),
-      "3600000",
     ], "reclaim tasks") as Reply[];
     if (!this.#closed) this.#takeAll(claimed);
   }
@@ -427,7 +467,11 @@ export class ClusterWorker {
         const n = await this.#link.send(["EXISTS", served.keys.alive], "check a pool") as number;
         if (n === 1) continue;
         served.gone = true;
-        void served.pool?.terminate();
+        const ending = served.pool?.terminate().catch(() => {});
+        if (ending) {
+          this.#ending.add(ending);
+          void ending.finally(() => this.#ending.delete(ending));
+        }
       }
       if (!served.sending) this.#served.delete(id);
     }
@@ -451,7 +495,7 @@ export class ClusterWorker {
     this.#closed = true;
     this.#terminating = now;
     this.#wake?.();
-    await this.#reader.unblock().catch(() => {});
+    this.#stopping.abort(); // one CLIENT UNBLOCK may arrive before the read: sent until it returns
     await this.#reading;
     const pools = await Promise.all(
       [...this.#served.values()].map((p) => p.catch(() => undefined)),
@@ -462,10 +506,22 @@ export class ClusterWorker {
     for (const timer of this.#timers) clearInterval(timer);
     while (this.#busy.size > 0) await new Promise((r) => setTimeout(r, 5));
     if (!now) await Promise.all(pools.map((s) => s?.pool && (s.pool.close(), s.pool.join())));
+    await Promise.all(this.#ending);
+    if (!now && !this.#failure) await this.#leaveGroup().catch(() => {});
     await this.#link.send(["ZREM", WORKERS, `${this.#options.processes}:${this.#me}`], "leave")
       .catch(() => {});
     await this.#link.close();
     this.#stopped.resolve(this.#failure);
+  }
+
+  /** Deletes this worker's consumer from the group, unless it still has entries pending. */
+  async #leaveGroup(): Promise<void> {
+    const left = await this.#link.send(
+      ["XPENDING", TASKS, GROUP, "-", "+", "1", this.#me],
+      "leave the group",
+    ) as Reply[];
+    if (left.length > 0) return; // they would be lost: kept, to be reclaimed
+    await this.#link.send(["XGROUP", "DELCONSUMER", TASKS, GROUP, this.#me], "leave the group");
   }
 
   /** `await using worker = await ClusterWorker.start(…)`. */

@@ -9,7 +9,9 @@
 // - A timer (BEAT) keeps the pool's `alive` key and its other keys from expiring, and reads how
 //   many processes the registered workers have (the default chunk size follows it). A caller
 //   that dies leaves keys that expire after `expireAfter`; workers drop the tasks of a pool
-//   whose `alive` key is gone.
+//   whose `alive` key is gone. Keys that vanish while the caller lives (it stalled longer than
+//   expireAfter, FLUSHALL, eviction), or no heartbeat succeeding for expireAfter ms (a broker
+//   gone silent), fail every pending task with a BrokerError, and the tasks submitted after it.
 // - taskTimeout is the workers' to enforce (their local pools have it): this transport never
 //   reports `started`, and `runningOn` says undefined, so the engine keeps no clock of its own
 //   for a task whose start it cannot see.
@@ -22,7 +24,9 @@ import { dataToError } from "../process/_rpc.ts";
 import { Kind } from "../pool/_channel.ts";
 import type { Task, Transport, TransportEvents } from "../pool/_transport.ts";
 import { WorkerLostError } from "../pool/errors.ts";
+import { shownAddress } from "./_address.ts";
 import { type Blocking, Link, type Reply } from "./_client.ts";
+import { BrokerError } from "./errors.ts";
 import { moduleDigest, type PoolConfig } from "./_pool_config.ts";
 import {
   BEAT,
@@ -80,6 +84,9 @@ export class RedisPool implements Transport {
   #flushing = false;
   #failure: Error | undefined;
   #ending = false;
+  /** When the first beat since the last one that succeeded was sent (performance.now()). */
+  #unanswered: number | undefined;
+  #ended: Promise<void> | undefined;
 
   constructor(events: TransportEvents, options: RedisPoolOptions) {
     this.#events = events;
@@ -101,11 +108,27 @@ export class RedisPool implements Transport {
         "start the pool",
       );
       await ensureGroup(link);
-      await this.#beat(link);
-      this.#timer = setInterval(
-        () => void this.#beat(link).catch(() => {}),
-        Math.min(1000, o.config.expireAfter / 3),
-      );
+      await this.#beat(link, true);
+      let last: Error | undefined;
+      this.#timer = setInterval(() => {
+        // A broker host gone silent fails no call (the blocking reads have no timeout): this
+        // does, once the beats sent since the last success have gone unanswered or failed for
+        // expireAfter ms (counted from a beat sent: a stalled event loop finds out from BEAT).
+        const now = performance.now();
+        this.#unanswered ??= now;
+        if (now - this.#unanswered < o.config.expireAfter) {
+          return void this.#beat(link).catch((e) => void (last = e));
+        }
+        this.#lost(
+          new BrokerError(
+            `Cannot keep the pool alive: no heartbeat reached the Redis broker at ` +
+              `${shownAddress(o.url)} for ${o.config.expireAfter} ms (the pool's expireAfter)` +
+              `${last ? ` (${last.message})` : ""}; its pending tasks are given up; check that ` +
+              `redis-server runs at that address and that this host can reach it`,
+            { cause: last },
+          ),
+        );
+      }, Math.min(1000, o.config.expireAfter / 3));
       Deno.unrefTimer(this.#timer as unknown as number);
       this.#reader = await link.blocking("wait for the pool's results");
       this.#reading = this.#read(this.#reader);
@@ -126,12 +149,33 @@ export class RedisPool implements Transport {
     return link;
   }
 
-  async #beat(link: Link): Promise<void> {
+  /** Refreshes the pool's keys (the first beat: not checking its alive key, not set yet). */
+  async #beat(link: Link, first = false): Promise<void> {
     const k = this.#keys;
+    const ms = this.#options.config.expireAfter;
     const n = await link.eval(BEAT, [k.alive, k.config, k.results, WORKERS], [
-      String(this.#options.config.expireAfter),
+      String(ms),
+      first ? "0" : "1",
     ], "keep the pool alive") as number;
+    if (n < 0) {
+      return this.#lost(
+        new BrokerError(
+          `The pool's keys at the Redis broker at ${shownAddress(this.#options.url)} expired ` +
+            `or were removed (this program stalled longer than the pool's expireAfter, ${ms} ` +
+            `ms, or the server was flushed or evicted them): its pending tasks are lost and ` +
+            `it takes no more; give the pool a longer expireAfter (and keep this program's ` +
+            `event loop free), then make a new pool`,
+        ),
+      );
+    }
+    this.#unanswered = undefined;
     this.#options.onProcesses(n);
+  }
+
+  /** The pool cannot go on: stops its heartbeat, and fails its tasks with `error`. */
+  #lost(error: Error): void {
+    clearInterval(this.#timer);
+    this.#fail(error);
   }
 
   async #read(reader: Blocking): Promise<void> {
@@ -264,9 +308,15 @@ export class RedisPool implements Transport {
     await this.#end(entries, true);
   }
 
-  /** Deletes the pool's keys and `entries`, and closes every connection. */
-  async #end(entries: string[], now = false): Promise<void> {
-    if (this.#ending) return;
+  /**
+   * Deletes the pool's keys and `entries`, and closes every connection; a later call (close,
+   * then terminate) waits for the first one to end.
+   */
+  #end(entries: string[], now = false): Promise<void> {
+    return this.#ended ??= this.#endOnce(entries, now);
+  }
+
+  async #endOnce(entries: string[], now: boolean): Promise<void> {
     this.#ending = true;
     const link = await this.#ready.catch(() => undefined);
     clearInterval(this.#timer);

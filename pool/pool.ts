@@ -85,7 +85,9 @@ export interface PoolOptions {
   connectTimeout?: number;
   /**
    * With a broker: milliseconds after which the keys of a pool whose caller died expire, and
-   * workers drop its tasks. A live pool renews them every second.
+   * workers drop its tasks. A live pool renews them every second; when they are gone anyway (it
+   * stalled longer than this) or no renewal succeeds for this long, its tasks fail with a
+   * BrokerError.
    * @default {60000}
    */
   expireAfter?: number;

@@ -5,7 +5,7 @@ import { assertSameClone } from "./_same_clone.ts";
 import { valueAt } from "./_values.ts";
 import { Pool, WorkerLostError } from "../pool/mod.ts";
 import { Queue } from "../mod.ts";
-import { BrokerError } from "../cluster/mod.ts";
+import { BrokerError, ClusterWorker } from "../cluster/mod.ts";
 import {
   add,
   crashAlways,
@@ -322,5 +322,116 @@ redisTest(
     assert.notEqual((await first.children[0].status).code, 0);
     assert.equal(await task, 49); // run again on the second worker, not failed
     assert.equal(dir.count("7-"), 2);
+  },
+);
+
+redisTest("Pool on Redis: a ClusterWorker closed as soon as it started stops", async (s) => {
+  // its first read may reach the server after the wake-up that close sends
+  for (let i = 0; i < 20; i++) {
+    const worker = await ClusterWorker.start({ broker: s.url, processes: 1 });
+    await within(worker.close(), 5000, `close #${i}`);
+    assert.equal(await worker.stopped, undefined);
+  }
+});
+
+redisTest("Pool on Redis: terminate during join waits for the pool to end", async (s) => {
+  const pool = new Pool({ broker: s.url, module, processes: 1 });
+  assert.equal(await pool.apply(square, [3]), 9);
+  pool.close();
+  const joined = pool.join();
+  await pool.terminate();
+  assert.equal(await s.cli("KEYS", "mp:pool:{*"), ""); // ended, not still ending
+  await joined;
+});
+
+redisTest(
+  "Pool on Redis: a ClusterWorker whose first reclaim fails closes its connections",
+  async (s) => {
+    await s.cli("SET", "mp:workers", "not a sorted set"); // RECLAIM's ZADD fails: WRONGTYPE
+    await assert.rejects(ClusterWorker.start({ broker: s.url, processes: 1 }), /WRONGTYPE/);
+  },
+); // the sanitizers see no connection left open
+
+redisTest(
+  "Pool on Redis: a pool whose keys vanish (FLUSHALL) fails its tasks with BrokerError",
+  async (s) => {
+    await using _workers = await startWorkers(s, 1);
+    await using pool = new Pool({ broker: s.url, module });
+    assert.equal(await pool.apply(square, [2]), 4); // up and running
+    const task = pool.apply(sleep, [30_000]).catch((e) => e);
+    while (Number(await s.cli("XLEN", "mp:pool:tasks")) === 0) { // submitted
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await s.cli("FLUSHALL");
+    const e = await within(task, 10_000, "the task");
+    assert.ok(e instanceof BrokerError, String(e));
+    assert.match(e.message, /expired or were removed/);
+    assert.match(e.message, /longer expireAfter/);
+    await assert.rejects(pool.apply(square, [1]), BrokerError); // and what comes after
+    await using again = new Pool({ broker: s.url, module }); // the worker command serves on
+    assert.equal(await within(again.apply(square, [5]), 10_000, "a new pool's task"), 25);
+  },
+);
+
+redisTest("Pool on Redis: a broker gone silent fails the tasks with BrokerError", async (s) => {
+  await using pool = new Pool({ broker: s.url, module, expireAfter: 1500 });
+  const task = pool.apply(square, [2]).catch((e) => e); // no worker: it waits
+  while (Number(await s.cli("XLEN", "mp:pool:tasks")) === 0) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  Deno.kill(s.pid, "SIGSTOP"); // answers nothing, closes nothing
+  try {
+    const e = await within(task, 10_000, "the task");
+    assert.ok(e instanceof BrokerError, String(e));
+    assert.match(e.message, /no heartbeat reached the Redis broker .* for 1500 ms/);
+  } finally {
+    Deno.kill(s.pid, "SIGCONT");
+  }
+});
+
+redisTest(
+  "Pool on Redis: a malformed entry in the task stream is dropped, the worker goes on",
+  async (s) => {
+    await using _workers = await startWorkers(s, 1);
+    await using pool = new Pool({ broker: s.url, module });
+    assert.equal(await pool.apply(square, [2]), 4); // the worker reads the stream
+    await s.cli("XADD", "mp:pool:tasks", "*", "p", "some-pool"); // no task id, function, payload
+    assert.equal(await within(pool.apply(square, [3]), 10_000, "a task after it"), 9);
+    const deadline = Date.now() + 10_000;
+    while (await s.cli("XLEN", "mp:pool:tasks") !== "0") {
+      assert.ok(Date.now() < deadline, "the malformed entry is still in the stream after 10 s");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  },
+);
+
+redisTest("Pool on Redis: a ClusterWorker that closes leaves the consumer group", async (s) => {
+  const worker = await ClusterWorker.start({ broker: s.url, processes: 1 });
+  const consumers = () => s.cli("XINFO", "CONSUMERS", "mp:pool:tasks", "workers");
+  try {
+    await using pool = new Pool({ broker: s.url, module });
+    assert.equal(await pool.apply(square, [4]), 16);
+    assert.ok((await consumers()).includes(worker.name));
+  } finally {
+    await worker.close();
+  }
+  assert.ok(!(await consumers()).includes(worker.name));
+});
+
+redisTest(
+  "Pool on Redis: a caller stalled past expireAfter fails its tasks with BrokerError",
+  async (s) => {
+    await using _workers = await startWorkers(s, 1);
+    await using pool = new Pool({ broker: s.url, module, expireAfter: 1000 });
+    assert.equal(await pool.apply(square, [2]), 4);
+    const task = pool.apply(sleep, [30_000]).catch((e) => e);
+    while (Number(await s.cli("XLEN", "mp:pool:tasks")) === 0) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const until = performance.now() + 1500;
+    while (performance.now() < until) { /* the event loop stalls: no heartbeat */ }
+    const e = await within(task, 10_000, "the task");
+    assert.ok(e instanceof BrokerError, String(e));
+    assert.match(e.message, /expired or were removed \(this program stalled/);
   },
 );
