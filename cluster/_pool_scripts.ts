@@ -23,6 +23,8 @@ export const TASKS = "mp:pool:tasks";
 export const GROUP = "workers";
 export const DEAD = "mp:pool:dead";
 export const WORKERS = "mp:workers";
+/** The lease (ms) that every worker of the broker uses, set by the first one. */
+export const LEASE = "mp:pool:lease";
 /** About how many entries the dead-letter stream keeps. */
 export const DEAD_MAX = 10_000;
 /** The byte after the task id of a results element that reports a task given up (no codec kind). */
@@ -153,12 +155,15 @@ return n
  * stream and its caller is told; the others are claimed for this worker (a new delivery) and
  * returned, as XREADGROUP returns entries. The caller's results list lives as long as its alive
  * key (PTTL). A malformed entry (fields missing) counts as delivered once at most.
- * KEYS: tasks, dead, workers. ARGV: consumer, lease ms, n, member, ttl ms.
+ * It also keeps the broker's lease key (the workers' one lease) as long as the registration.
+ * KEYS: tasks, dead, workers, lease. ARGV: consumer, lease ms, n, member, ttl ms.
  */
 export const RECLAIM: Script = new Script(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), ARGV[4])
+redis.call('SET', KEYS[4], ARGV[2], 'NX', 'PX', ARGV[5])
+redis.call('PEXPIRE', KEYS[4], ARGV[5])
 if tonumber(ARGV[3]) == 0 then return {} end
 local claim = {}
 for _, p in ipairs(redis.call('XPENDING', KEYS[1], 'workers', 'IDLE', ARGV[2], '-', '+', ARGV[3])) do
@@ -200,3 +205,16 @@ export async function ensureGroup(link: Link): Promise<void> {
     if (!/BUSYGROUP/.test((e as Error).message)) throw e;
   }
 }
+
+/**
+ * The lease that the broker's workers use: the one already recorded, or ARGV[1] (or, when it
+ * is '', ARGV[2], the default), recorded for ARGV[3] ms. Returns the lease in force.
+ * KEYS: lease. ARGV: wanted ms or '', default ms, ttl ms.
+ */
+export const AGREE_LEASE: Script = new Script(`
+local cur = redis.call('GET', KEYS[1])
+if cur then return tonumber(cur) end
+local lease = ARGV[1] ~= '' and ARGV[1] or ARGV[2]
+redis.call('SET', KEYS[1], lease, 'PX', ARGV[3])
+return tonumber(lease)
+`);

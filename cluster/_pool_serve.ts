@@ -25,10 +25,12 @@ import { importUrl } from "../process/_import.ts";
 import { type Blocking, Link, type Reply, sendWoken } from "./_client.ts";
 import { moduleDigest, type PoolConfig } from "./_pool_config.ts";
 import {
+  AGREE_LEASE,
   DEAD,
   ensureGroup,
   FINISH,
   GROUP,
+  LEASE,
   MEET,
   type PoolKeys,
   poolKeys,
@@ -49,7 +51,9 @@ export interface ClusterWorkerOptions {
   startMethod?: StartMethod;
   /**
    * Milliseconds after this worker dies that the tasks it held run elsewhere; a timer renews
-   * its claim every lease/4 while it lives. @default {1000}
+   * its claim every lease/4 while it lives. All the workers of a broker use one lease: the
+   * first records it, a worker without one adopts it, and one that gives another fails to start
+   * with a RangeError. @default {1000, or the lease of the broker's workers}
    */
   lease?: number;
   /** The most milliseconds that connecting may take. @default {5000} */
@@ -84,6 +88,30 @@ interface Settings extends Required<Omit<ClusterWorkerOptions, "startMethod">> {
 }
 
 const MAX_READ = 256;
+const DEFAULT_LEASE = 1000;
+
+/**
+ * The lease every worker of the broker uses (a worker reclaims by its own lease, so one with a
+ * shorter lease would take long tasks from a live worker with a longer one): the first worker
+ * records it; a later one that asks for another fails, one that asks for none adopts it.
+ */
+async function agreeLease(link: Link, wanted: number | undefined): Promise<number> {
+  const ttl = String(3 * (wanted ?? DEFAULT_LEASE));
+  const arg = wanted === undefined ? "" : String(wanted);
+  const lease = await link.eval(
+    AGREE_LEASE,
+    [LEASE],
+    [arg, String(DEFAULT_LEASE), ttl],
+    "agree on the lease",
+  ) as number;
+  if (wanted !== undefined && lease !== wanted) {
+    throw new RangeError(
+      `Cannot start the worker: the broker's workers use a lease of ${lease} ms and this one asks ` +
+        `for ${wanted} ms; give the same lease (--lease ${lease}) or none, or stop the others first`,
+    );
+  }
+  return lease;
+}
 /** The fields of a task's entry (./_pool_scripts.ts). */
 const FIELDS = ["p", "i", "m", "f", "k", "d"];
 
@@ -149,7 +177,7 @@ export class ClusterWorker {
       broker: options.broker,
       processes: options.processes ?? cpuCount(),
       startMethod: options.startMethod,
-      lease: options.lease ?? 1000,
+      lease: options.lease ?? DEFAULT_LEASE,
       connectTimeout: options.connectTimeout ?? 5000,
       keepAlive: options.keepAlive ?? true,
     };
@@ -162,6 +190,7 @@ export class ClusterWorker {
     });
     let reader: Blocking;
     try {
+      o.lease = await agreeLease(link, options.lease);
       await ensureGroup(link);
       reader = await link.blocking("read tasks");
     } catch (e) {
@@ -449,7 +478,7 @@ export class ClusterWorker {
   async #reclaim(): Promise<void> {
     const room = this.#closed ? 0 : Math.min(this.#cap - this.#inFlight, 100);
     const o = this.#options;
-    const claimed = await this.#link.eval(RECLAIM, [TASKS, DEAD, WORKERS], [
+    const claimed = await this.#link.eval(RECLAIM, [TASKS, DEAD, WORKERS, LEASE], [
       this.#me,
       String(o.lease),
       String(Math.max(room, 0)),

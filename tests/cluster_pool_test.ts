@@ -435,3 +435,14 @@ redisTest(
     assert.match(e.message, /expired or were removed \(this program stalled/);
   },
 );
+
+redisTest("Pool on Redis: the workers of a broker share one lease", async (s) => {
+  await using first = await ClusterWorker.start({ broker: s.url, processes: 1, lease: 2000 });
+  await assert.rejects(
+    ClusterWorker.start({ broker: s.url, processes: 1, lease: 1000 }),
+    (e: Error) => e instanceof RangeError && /lease of 2000 ms.*asks for 1000 ms/.test(e.message),
+  );
+  await using _second = await ClusterWorker.start({ broker: s.url, processes: 1 }); // adopts it
+  assert.equal(await s.cli("GET", "mp:pool:lease"), "2000");
+  assert.ok(first.name);
+});
