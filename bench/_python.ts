@@ -61,3 +61,34 @@ def cold_warm(run, per, warm_up=None, cold=None, cold_per=None):
 export function pythonSample(code: string): Promise<Sample | undefined> {
   return python<Sample>(PRELUDE + code);
 }
+
+/**
+ * The Python children that several benches share, counterparts of bench/_children.ts: a queue's
+ * producer (`n` items per size, each size after a `go`), its consumer (`take`: microseconds per
+ * item), and a pipe's echo with `round_trip(n)`, which emits the round trip's sample. Goes
+ * after `import multiprocessing as mp` in a snippet for {@linkcode pythonSample}.
+ */
+export const PY_CHILDREN = `
+def take(q, n):
+    q.get(); t0 = time.perf_counter()
+    for i in range(1, n): q.get()
+    return (time.perf_counter() - t0) * 1e6 / (n - 1)
+def producer(q, go, sizes):
+    for n in sizes:
+        go.get()
+        for i in range(n): q.put(i)
+def consumer(q, out, sizes):
+    for n in sizes: out.put(take(q, n))
+def echo(conn):
+    while (v := conn.recv()) is not None:
+        conn.send(v)
+def trips(a, k):
+    for i in range(k):
+        a.send(i); a.recv()
+def round_trip(n):
+    a, b = mp.Pipe()
+    p = mp.Process(target=echo, args=(b,)); p.start(); b.close()
+    cold_warm(lambda: trips(a, n), n, warm_up=lambda: trips(a, 4),
+              cold=lambda: trips(a, 1), cold_per=1)
+    a.send(None); a.close(); p.join()
+`;

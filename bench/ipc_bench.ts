@@ -13,7 +13,7 @@
 import { type Connection, Pipe, type Process, Queue, type StartMethod } from "../mod.ts";
 import { fresh, type Params, perSecond, RUNS, type Sample, serveCase, size } from "./_measure.ts";
 import { roundTrip, start } from "./_children.ts";
-import { pythonSample } from "./_python.ts";
+import { PY_CHILDREN, pythonSample } from "./_python.ts";
 import { report, type Row } from "./_results.ts";
 
 /** For each size, waits for the go, then puts `0..n-1`. */
@@ -109,16 +109,7 @@ function ours(params: Params): Promise<Sample> {
 function theirs(kind: string, n: number): Promise<Sample | undefined> {
   return pythonSample(`
 import multiprocessing as mp
-def producer(q, go, sizes):
-    for n in sizes:
-        go.get()
-        for i in range(n): q.put(i)
-def consumer(q, out, sizes):
-    for n in sizes:
-        q.get(); t0 = time.perf_counter()
-        for i in range(1, n): q.get()
-        out.put((time.perf_counter() - t0) * 1e6 / (n - 1))
-def sender(w, go, sizes):
+${PY_CHILDREN}def sender(w, go, sizes):
     for n in sizes:
         go.get()
         for i in range(n): w.send(i)
@@ -128,22 +119,12 @@ def receiver(r, out, sizes):
         r.recv(); t0 = time.perf_counter()
         for i in range(1, n): r.recv()
         out.put((time.perf_counter() - t0) * 1e6 / (n - 1))
-def echo(conn):
-    while (v := conn.recv()) is not None:
-        conn.send(v)
-def trips(a, k):
-    for i in range(k):
-        a.send(i); a.recv()
 if __name__ == "__main__":
     mp.set_start_method("fork")
     kind, n = "${kind}", ${n}
     sizes = [4, n] + [n] * RUNS
     if kind == "rtt":
-        a, b = mp.Pipe()
-        p = mp.Process(target=echo, args=(b,)); p.start(); b.close()
-        cold_warm(lambda: trips(a, n), n, warm_up=lambda: trips(a, 4),
-                  cold=lambda: trips(a, 1), cold_per=1)
-        a.send(None); a.close(); p.join()
+        round_trip(n)
     else:
         go, out = mp.Queue(), mp.Queue()
         if kind == "queue":

@@ -32,7 +32,7 @@ import {
   size,
 } from "./_measure.ts";
 import { CHILDREN, increment, roundTrip, start } from "./_children.ts";
-import { pythonSample } from "./_python.ts";
+import { PY_CHILDREN, pythonSample } from "./_python.ts";
 import {
   markdownTable,
   report,
@@ -141,40 +141,20 @@ function ours(params: Params): Promise<Sample> {
 function theirs(kind: string, n: number): Promise<Sample | undefined> {
   return pythonSample(`
 import multiprocessing as mp
-def take(q, n):
-    q.get(); t0 = time.perf_counter()
-    for i in range(1, n): q.get()
-    return (time.perf_counter() - t0) * 1e6 / (n - 1)
-def producer(q, go, sizes):
-    for n in sizes:
-        go.get()
-        for i in range(n): q.put(i)
-def consumer(q, out, sizes):
-    for n in sizes: out.put(take(q, n))
-def increment(go, done, sizes, lock, v):
+${PY_CHILDREN}def increment(go, done, sizes, lock, v):
     for n in sizes:
         go.wait()
         for _ in range(n):
             with lock:
                 v.value += 1
         done.wait()
-def echo(conn):
-    while (v := conn.recv()) is not None:
-        conn.send(v)
-def trips(a, k):
-    for i in range(k):
-        a.send(i); a.recv()
 if __name__ == "__main__":
     mp.set_start_method("fork")
     kind, n = "${kind}", ${n}
     sizes = [4, n] + [n] * RUNS
     us = []
     if kind == "rtt":
-        a, b = mp.Pipe()
-        p = mp.Process(target=echo, args=(b,)); p.start(); b.close()
-        cold_warm(lambda: trips(a, n), n, warm_up=lambda: trips(a, 4),
-                  cold=lambda: trips(a, 1), cold_per=1)
-        a.send(None); a.close(); p.join()
+        round_trip(n)
     elif kind == "lock":
         go, done, lock = mp.Barrier(3), mp.Barrier(3), mp.Lock()
         v = mp.Value("i", 0, lock=False)
