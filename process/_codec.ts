@@ -42,38 +42,38 @@ const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 const scratch = new TreeWriter();
 
+let handles = false;
+
+/** A context that notes any handle met, and refuses with `why` one that needs sharing. */
+function walkContext(maps: boolean, why: string): ReduceContext {
+  return {
+    sameProcess: false,
+    maps,
+    transfer: [],
+    reduced: () => void (handles = true),
+    share(): never {
+      throw new TypeError(why);
+    },
+  };
+}
+
 // Items may be read in any process that reaches the queue: a handle travels in them as its
 // shared memory, which every process that maps memory maps.
-let handles = false;
-const NO_SHARE: ReduceContext = {
-  sameProcess: false,
-  maps: true,
-  transfer: [],
-  reduced: () => void (handles = true),
-  share(): number {
-    throw new TypeError(
-      "a handle whose memory other OS processes cannot map (this process lacks --allow-ffi, or " +
-        "it reaches the handle through its parent) cannot travel in a queue or pipe; pass it to " +
-        "a Process in its args",
-    );
-  },
-};
+const NO_SHARE = walkContext(
+  true,
+  "a handle whose memory other OS processes cannot map (this process lacks --allow-ffi, or " +
+    "it reaches the handle through its parent) cannot travel in a queue or pipe; pass it to " +
+    "a Process in its args",
+);
 
 // Items bound for another host (a pool's tasks on Redis): only handles that carry their own way
 // there (a queue on Redis, a manager proxy) travel; one that lives in this machine's memory or
 // process is refused.
-const FAR: ReduceContext = {
-  sameProcess: false,
-  maps: false,
-  transfer: [],
-  reduced: () => void (handles = true),
-  share(): never {
-    throw new TypeError(
-      "a handle that lives on this machine (its memory or its owner process) cannot reach " +
-        "another host; use a queue on Redis (Queue.connect) or a manager proxy instead",
-    );
-  },
-};
+const FAR = walkContext(
+  false,
+  "a handle that lives on this machine (its memory or its owner process) cannot reach " +
+    "another host; use a queue on Redis (Queue.connect) or a manager proxy instead",
+);
 
 /**
  * Encodes one item.
