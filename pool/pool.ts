@@ -158,8 +158,6 @@ export interface ImapOptions {
  */
 export class Pool {
   #method: StartMethod;
-  #processes: number;
-  #broker: boolean;
   #module: string;
   #engine: Engine;
   #refs = new WeakMap<TaskFunction, FnRef>();
@@ -194,8 +192,6 @@ export class Pool {
     this.#method = options.startMethod === undefined
       ? state().startMethod
       : checkStartMethod(options.startMethod);
-    this.#processes = processes;
-    this.#broker = broker !== undefined;
     this.#module = options.module === undefined
       ? state().mainModule
       : checkModuleUrl(options.module, what);
@@ -249,7 +245,7 @@ export class Pool {
    * there have (at least 1), or those started here before the first count.
    */
   get processes(): number {
-    return this.#broker ? this.#engine.processes : this.#processes;
+    return this.#engine.processes;
   }
 
   /** The start method of the pool's workers. */
