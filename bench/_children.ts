@@ -1,5 +1,5 @@
-// What more than one bench shares: starting a child, the echoing child and the pipe round trip,
-// and the child that increments a Value under a lock.
+// What more than one bench shares: starting a child, a queue's producer and consumer, the echoing
+// child and the pipe round trip, and the child that increments a Value under a lock.
 
 import {
   type Barrier,
@@ -7,6 +7,7 @@ import {
   type Lock,
   Pipe,
   Process,
+  type Queue,
   type StartMethod,
   type Value,
 } from "../mod.ts";
@@ -30,6 +31,35 @@ export function start(
   });
   p.start();
   return p;
+}
+
+/** For each size, waits for the go, then puts `0..n-1`. */
+export async function producer(
+  q: Queue<number>,
+  go: Queue<number>,
+  sizes: number[],
+): Promise<void> {
+  for (const n of sizes) {
+    await go.get();
+    for (let i = 0; i < n; i++) await q.put(i);
+  }
+}
+
+/** Takes `n` items from `q`; microseconds per item from the first to the last. */
+export async function take(q: Queue<number>, n: number): Promise<number> {
+  await q.get();
+  const t0 = performance.now();
+  for (let i = 1; i < n; i++) await q.get();
+  return (performance.now() - t0) * 1000 / (n - 1);
+}
+
+/** For each size, takes `n` items and reports microseconds per item, first to last. */
+export async function consumer(
+  q: Queue<number>,
+  out: Queue<number>,
+  sizes: number[],
+): Promise<void> {
+  for (const n of sizes) await out.put(await take(q, n));
 }
 
 /** Sends back what it receives, until EOF. */

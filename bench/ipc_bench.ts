@@ -12,35 +12,9 @@
 
 import { type Connection, Pipe, type Process, Queue, type StartMethod } from "../mod.ts";
 import { fresh, type Params, perSecond, RUNS, type Sample, serveCase, size } from "./_measure.ts";
-import { roundTrip, start } from "./_children.ts";
+import { CHILDREN, consumer, producer, roundTrip, start } from "./_children.ts";
 import { PY_CHILDREN, pythonSample } from "./_python.ts";
 import { report, type Row } from "./_results.ts";
-
-/** For each size, waits for the go, then puts `0..n-1`. */
-export async function producer(
-  q: Queue<number>,
-  go: Queue<number>,
-  sizes: number[],
-): Promise<void> {
-  for (const n of sizes) {
-    await go.get();
-    for (let i = 0; i < n; i++) await q.put(i);
-  }
-}
-
-/** For each size, takes `n` items and reports microseconds per item, first to last. */
-export async function consumer(
-  q: Queue<number>,
-  out: Queue<number>,
-  sizes: number[],
-): Promise<void> {
-  for (const n of sizes) {
-    await q.get();
-    const t0 = performance.now();
-    for (let i = 1; i < n; i++) await q.get();
-    await out.put((performance.now() - t0) * 1000 / (n - 1));
-  }
-}
 
 /** For each size, waits for the go, then sends `0..n-1`; closes its end at last. */
 export async function sender(
@@ -78,8 +52,8 @@ async function stream(transport: string, method: StartMethod, n: number): Promis
   if (transport === "queue") {
     const q = new Queue<number>();
     children = [
-      start(consumer, [q, out, sizes], method, import.meta.url),
-      start(producer, [q, go, sizes], method, import.meta.url),
+      start(consumer, [q, out, sizes], method, CHILDREN),
+      start(producer, [q, go, sizes], method, CHILDREN),
     ];
   } else {
     const [r, w] = Pipe<number>({ duplex: false });

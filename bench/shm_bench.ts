@@ -31,7 +31,7 @@ import {
   serveCase,
   size,
 } from "./_measure.ts";
-import { CHILDREN, increment, roundTrip, start } from "./_children.ts";
+import { CHILDREN, consumer, increment, producer, roundTrip, start, take } from "./_children.ts";
 import { PY_CHILDREN, pythonSample } from "./_python.ts";
 import {
   markdownTable,
@@ -43,35 +43,6 @@ import {
   writeBetween,
 } from "./_results.ts";
 
-/** For each size, waits for the go, then puts `0..n-1`. */
-export async function producer(
-  q: Queue<number>,
-  go: Queue<number>,
-  sizes: number[],
-): Promise<void> {
-  for (const n of sizes) {
-    await go.get();
-    for (let i = 0; i < n; i++) await q.put(i);
-  }
-}
-
-/** Takes `n` items from `q`; microseconds per item from the first to the last. */
-async function take(q: Queue<number>, n: number): Promise<number> {
-  await q.get();
-  const t0 = performance.now();
-  for (let i = 1; i < n; i++) await q.get();
-  return (performance.now() - t0) * 1000 / (n - 1);
-}
-
-/** For each size, takes `n` items and reports microseconds per item, first to last. */
-export async function consumer(
-  q: Queue<number>,
-  out: Queue<number>,
-  sizes: number[],
-): Promise<void> {
-  for (const n of sizes) await out.put(await take(q, n));
-}
-
 /** The sizes of the rounds: the untimed one of four, the cold one, the warm ones. */
 function rounds(n: number): number[] {
   return [4, n, ...Array(RUNS).fill(n)];
@@ -80,7 +51,7 @@ function rounds(n: number): number[] {
 /** Queue items from a child to this process, a round per size; microseconds per item. */
 async function toParent(method: StartMethod, n: number): Promise<Sample> {
   const sizes = rounds(n), q = new Queue<number>(), go = new Queue<number>();
-  const p = start(producer, [q, go, sizes], method, import.meta.url);
+  const p = start(producer, [q, go, sizes], method, CHILDREN);
   const us: number[] = [];
   for (const k of sizes) {
     await go.put(1);
@@ -95,8 +66,8 @@ async function childToChild(method: StartMethod, n: number): Promise<Sample> {
   const sizes = rounds(n), q = new Queue<number>(), go = new Queue<number>();
   const out = new Queue<number>();
   const ps = [
-    start(consumer, [q, out, sizes], method, import.meta.url),
-    start(producer, [q, go, sizes], method, import.meta.url),
+    start(consumer, [q, out, sizes], method, CHILDREN),
+    start(producer, [q, go, sizes], method, CHILDREN),
   ];
   const us: number[] = [];
   for (const _ of sizes) {
