@@ -77,10 +77,16 @@ redisTest("Pool on Redis: every method runs on the worker commands", async (s) =
   await assert.rejects(pool.map(fail, ["in a map"]), { name: "CustomError", message: "in a map" });
   await assert.rejects(pool.apply(returnsFunction), { name: "TypeError", message: /function/ });
 
-  // generated values round-trip
-  const values = Array.from({ length: 60 }, (_, i) => valueAt(SEED, i, VALUES));
-  const back = await pool.map(echo, values, { chunksize: 1 });
-  back.forEach((v, i) => assertSameClone(v, values[i], `#${i}`));
+  // generated values round-trip, one per task and in chunks; each kept and compared again after
+  // the later traffic (nothing it holds is a view of a buffer reused since)
+  const values = () => Array.from({ length: 60 }, (_, i) => valueAt(SEED, i, VALUES));
+  const one = await pool.map(echo, values(), { chunksize: 1 });
+  one.forEach((v, i) => assertSameClone(v, values()[i], `#${i}, chunksize 1`));
+  const chunked = await pool.map(echo, values(), { chunksize: 7 });
+  await pool.map(echo, values().reverse(), { chunksize: 3 }); // more traffic
+  const now = values();
+  one.forEach((v, i) => assertSameClone(v, now[i], `#${i}, chunksize 1, at the end`));
+  chunked.forEach((v, i) => assertSameClone(v, now[i], `#${i}, chunksize 7, at the end`));
 });
 
 redisTest("Pool on Redis: a Queue.connect handle in args reaches the task", async (s) => {
