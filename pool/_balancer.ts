@@ -69,6 +69,7 @@ export class Balancer {
     dispatch: (lane: L, task: Task) => void,
   ): Set<L> {
     let now = -1;
+    const clock = () => now < 0 ? (now = performance.now()) : now; // read once, when needed
     const sent = new Set<L>(); // each is woken once, for all its tasks
     while (queue.length > 0) {
       const depth = this.#depthFor(queue.peek()!);
@@ -76,9 +77,8 @@ export class Balancer {
       for (const s of lanes) {
         if (s.retiring || s.gone || s.held.length >= depth) continue;
         if (s.held.length > 0) {
-          if (now < 0) now = performance.now();
-          if (s.since < 0) s.since = now;
-          else if (now - s.since > QUICK_MS) continue;
+          if (s.since < 0) s.since = clock();
+          else if (clock() - s.since > QUICK_MS) continue;
         }
         if (!best || s.held.length < best.held.length) best = s;
         if (s.held.length === 0) break;
@@ -87,6 +87,9 @@ export class Balancer {
       dispatch(best, queue.shift()!);
       sent.add(best);
     }
+    // A head task that started since the last call is timed from now, not from whenever a later
+    // call first looks (a long task would look young then, and have tasks queued behind it).
+    for (const s of lanes) if (s.since < 0 && s.held.length > 0) s.since = clock();
     return sent;
   }
 

@@ -342,6 +342,17 @@ for (const method of METHODS) {
     assert.ok(!shortWorkers.includes(longWorker), `short tasks ran on ${shortWorkers}`);
   });
 
+  Deno.test(`Pool queues no task behind a long one that started a while before (${method})`, async () => {
+    await using p = pool(method);
+    const quick = Array.from({ length: 500 }, () => 0);
+    await p.map(busyName, quick, { chunksize: 1 }); // busyName is quick so far: deep
+    const long = p.apply(busyName, [600]);
+    await new Promise((r) => setTimeout(r, 50)); // the long task is no longer young
+    const shortWorkers = new Set(await p.map(busyName, quick, { chunksize: 1 }));
+    const longWorker = await long;
+    assert.ok(!shortWorkers.has(longWorker), `short tasks ran on ${[...shortWorkers]}`);
+  });
+
   Deno.test(`Pool loses one task, and runs none twice, when a worker exits amid many (${method})`, async () => {
     await using p = pool(method);
     await p.map(square, Array.from({ length: 500 }, (_, i) => i), { chunksize: 1 }); // quick: deep
