@@ -44,18 +44,20 @@ export function poolKeys(id: string): PoolKeys {
 }
 
 /**
- * Adds a batch of tasks, in order; returns their entry ids.
+ * Adds a batch of tasks, in order; returns the first and the last entry id (the script is
+ * atomic: the batch's entries are every entry between them).
  * KEYS: tasks. ARGV: pool id, max deliveries, then the tasks packed (./_wire.ts `pack`):
  * (task id, name, kind, payload) per task.
  */
 export const SUBMIT: Script = new Script(
   UNPACK_LUA + `
-local f, ids = unpack_fields(ARGV[3]), {}
+local f, first, last = unpack_fields(ARGV[3]), nil, nil
 for i = 1, #f, 4 do
-  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'p', ARGV[1], 'i', f[i], 'm', ARGV[2],
+  last = redis.call('XADD', KEYS[1], '*', 'p', ARGV[1], 'i', f[i], 'm', ARGV[2],
     'f', f[i + 1], 'k', f[i + 2], 'd', f[i + 3])
+  first = first or last
 end
-return ids
+return {first, last}
 `,
 );
 
@@ -83,13 +85,20 @@ return total
 `);
 
 /**
- * Ends a pool: deletes its keys and the entries given (its tasks not settled).
- * KEYS: tasks, config, alive, results. ARGV: entry ids.
+ * Ends a pool: deletes its keys and the entries of the batches given (those with tasks not
+ * settled), each batch as its first and last entry id (SUBMIT).
+ * KEYS: tasks, config, alive, results. ARGV: pool id, then (first, last) per batch.
  */
 export const END: Script = new Script(`
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
-for i = 1, #ARGV, 1000 do
-  redis.call('XDEL', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+for i = 2, #ARGV - 1, 2 do
+  local ids = {}
+  for _, e in ipairs(redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i + 1])) do
+    if e[2][1] == 'p' and e[2][2] == ARGV[1] then ids[#ids + 1] = e[1] end
+  end
+  for j = 1, #ids, 1000 do
+    redis.call('XDEL', KEYS[1], unpack(ids, j, math.min(j + 999, #ids)))
+  end
 end
 return 0
 `);
@@ -105,20 +114,50 @@ return redis.call('GET', KEYS[1]) or ''
 `);
 
 /**
- * Tasks done: acknowledges and deletes the entries, and hands the caller the outcome of each
- * entry that this call acknowledged (not one that another delivery finished first), while the
- * caller lives. An empty outcome drops the entry. Returns how many outcomes it handed over.
+ * How many acknowledged entries the task stream may keep behind its oldest pending one before
+ * FINISH deletes them one by one (a task held for hours keeps the stream from being trimmed).
+ */
+export const RETAIN = 20_000;
+
+/**
+ * Tasks done: acknowledges the entries, and hands the caller the outcome of each entry that this
+ * call acknowledged (not one that another delivery finished first), while the caller lives. An
+ * empty outcome drops the entry. Returns how many outcomes it handed over.
+ * Acknowledged entries are trimmed from the stream's head (XTRIM MINID: every entry before the
+ * oldest one still pending, or up to the last one delivered when none is): XDEL of each entry
+ * costs the server several times more, as it seeks the stream's first live entry again. While
+ * more than RETAIN acknowledged entries wait behind an old pending one (or where the server
+ * cannot count them: no `lag`, before Redis 7), they are deleted one by one instead.
  * KEYS: tasks, results, alive. ARGV: expiry ms, then packed (./_wire.ts `pack`): (entry id,
  * outcome) per task.
  */
 export const FINISH: Script = new Script(
   UNPACK_LUA + `
-local f, out = unpack_fields(ARGV[2]), {}
+local f, out, acked = unpack_fields(ARGV[2]), {}, {}
 for i = 1, #f, 2 do
-  if redis.call('XACK', KEYS[1], 'workers', f[i]) == 1 and f[i + 1] ~= '' then
-    out[#out + 1] = f[i + 1]
+  if redis.call('XACK', KEYS[1], 'workers', f[i]) == 1 then
+    acked[#acked + 1] = f[i]
+    if f[i + 1] ~= '' then out[#out + 1] = f[i + 1] end
   end
-  redis.call('XDEL', KEYS[1], f[i])
+end
+if #acked > 0 then
+  local p, last, lag = redis.call('XPENDING', KEYS[1], 'workers'), nil, false
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    local h = {}
+    for j = 1, #g, 2 do h[g[j]] = g[j + 1] end
+    if h.name == 'workers' then last, lag = h['last-delivered-id'], h.lag end
+  end
+  local floor = p[2]
+  if not floor then -- none pending: every entry up to the last one delivered is acknowledged
+    local ms, seq = string.match(last, '^(%d+)-(%d+)$')
+    floor = ms .. '-' .. (tonumber(seq) + 1)
+  end
+  redis.call('XTRIM', KEYS[1], 'MINID', floor)
+  if not lag or redis.call('XLEN', KEYS[1]) - p[1] - lag > ${RETAIN} then
+    for i = 1, #acked, 1000 do
+      redis.call('XDEL', KEYS[1], unpack(acked, i, math.min(i + 999, #acked)))
+    end
+  end
 end
 if #out > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
   for i = 1, #out, 1000 do

@@ -58,9 +58,15 @@ export interface RedisPoolOptions {
   onProcesses(n: number): void;
 }
 
+/** A batch's entries in the task stream: every entry from `first` to `last`. */
+interface Batch {
+  first: string;
+  last: string;
+}
+
 interface Sent {
   name: string;
-  entry: string | undefined;
+  batch: Batch | undefined;
 }
 
 interface Queued {
@@ -249,7 +255,7 @@ export class RedisPool implements Transport {
         this.#events.settled(task.id, false, e);
         continue;
       }
-      this.#pending.set(task.id, { name: task.fn[1], entry: undefined });
+      this.#pending.set(task.id, { name: task.fn[1], batch: undefined });
       this.#queue.push({ task, data });
     }
     if (!this.#flushing && this.#queue.length > 0) {
@@ -272,15 +278,16 @@ export class RedisPool implements Transport {
         for (const { task, data } of batch) {
           fields.push(String(task.id), task.fn[1], String(task.kind), data);
         }
-        const ids = await link.eval(SUBMIT, [TASKS], [
+        const [first, last] = await link.eval(SUBMIT, [TASKS], [
           this.#id,
           String(this.#options.maxDeliveries),
           pack(fields),
         ], "submit tasks") as Buffer[];
-        batch.forEach(({ task }, i) => {
-          const sent = this.#pending.get(task.id);
-          if (sent) sent.entry = ids[i].toString();
-        });
+        const sent: Batch = { first: first.toString(), last: last.toString() };
+        for (const { task } of batch) {
+          const s = this.#pending.get(task.id);
+          if (s) s.batch = sent;
+        }
       }
     } catch (e) {
       this.#fail(e as Error);
@@ -302,21 +309,23 @@ export class RedisPool implements Transport {
   }
 
   async terminate(error?: () => Error): Promise<void> {
-    const entries = [...this.#pending.values()].flatMap((s) => s.entry ? [s.entry] : []);
+    const batches = new Set<Batch>();
+    for (const s of this.#pending.values()) if (s.batch) batches.add(s.batch);
     this.#queue = [];
     if (error) { for (const id of [...this.#pending.keys()]) this.#settle(id, false, error()); }
-    await this.#end(entries, true);
+    await this.#end([...batches].flatMap((b) => [b.first, b.last]), true);
   }
 
   /**
-   * Deletes the pool's keys and `entries`, and closes every connection; a later call (close,
-   * then terminate) waits for the first one to end.
+   * Deletes the pool's keys and the entries of the batches given (first and last entry id of
+   * each), and closes every connection; a later call (close, then terminate) waits for the
+   * first one to end.
    */
-  #end(entries: string[], now = false): Promise<void> {
-    return this.#ended ??= this.#endOnce(entries, now);
+  #end(batches: string[], now = false): Promise<void> {
+    return this.#ended ??= this.#endOnce(batches, now);
   }
 
-  async #endOnce(entries: string[], now: boolean): Promise<void> {
+  async #endOnce(batches: string[], now: boolean): Promise<void> {
     this.#ending = true;
     const link = await this.#ready.catch(() => undefined);
     clearInterval(this.#timer);
@@ -324,7 +333,12 @@ export class RedisPool implements Transport {
     const worker = this.#worker;
     if (worker) await (now ? worker.terminate() : worker.close());
     const k = this.#keys;
-    await link.eval(END, [TASKS, k.config, k.alive, k.results], entries, "end the pool")
+    await link.eval(
+      END,
+      [TASKS, k.config, k.alive, k.results],
+      [this.#id, ...batches],
+      "end the pool",
+    )
       .catch(() => {}); // the broker is gone: the keys expire
     await this.#reader?.unblock().catch(() => {});
     await link.close();

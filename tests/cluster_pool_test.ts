@@ -6,6 +6,7 @@ import { valueAt } from "./_values.ts";
 import { Pool, WorkerLostError } from "../pool/mod.ts";
 import { Queue } from "../mod.ts";
 import { BrokerError, ClusterWorker } from "../cluster/mod.ts";
+import { RETAIN } from "../cluster/_pool_scripts.ts";
 import {
   add,
   crashAlways,
@@ -182,6 +183,29 @@ redisTest(
     assert.deepEqual(await pool.map(square, [1, 2, 3]), [1, 4, 9]);
   },
 );
+
+redisTest("Pool on Redis: finished tasks leave the stream, also behind a long task", async (s) => {
+  await using _workers = await startWorkers(s, 1); // two processes
+  await using pool = new Pool({ broker: s.url, module });
+  const xs = Array.from({ length: RETAIN + 1000 }, (_, i) => i);
+  assert.deepEqual(
+    await pool.map(square, xs.slice(0, 500), { chunksize: 1 }),
+    xs.slice(0, 500).map((x) => x * x),
+  );
+  assert.equal(await s.cli("XLEN", "mp:pool:tasks"), "0"); // trimmed, none pending
+
+  // a task held long pins the stream's head: the entries behind it are deleted one by one once
+  // more than RETAIN of them wait there
+  const long = pool.applyAsync(sleep, [60_000]);
+  while (await s.cli("XPENDING", "mp:pool:tasks", "workers") === "0") {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.deepEqual(await pool.map(square, xs, { chunksize: 1 }), xs.map((x) => x * x));
+  const left = Number(await s.cli("XLEN", "mp:pool:tasks"));
+  assert.ok(left <= RETAIN + 1, `${left} entries are left behind the long task`);
+  await pool.terminate();
+  await assert.rejects(long.get(), /terminated/);
+});
 
 redisTest("Pool on Redis: close, join and terminate", async (s) => {
   await using _workers = await startWorkers(s, 1);
