@@ -112,8 +112,34 @@ async function agreeLease(link: Link, wanted: number | undefined): Promise<numbe
   }
   return lease;
 }
-/** The fields of a task's entry (./_pool_scripts.ts). */
-const FIELDS = ["p", "i", "m", "f", "k", "d"];
+
+/** A task's entry (./_pool_scripts.ts): its fields by their one-letter names. */
+interface Entry {
+  p?: Buffer;
+  i?: Buffer;
+  m?: Buffer;
+  f?: Buffer;
+  k?: Buffer;
+  d?: Buffer;
+}
+
+/** The fields of a task's entry; a field of another name is ignored. */
+function entryFields(fields: Buffer[]): Entry {
+  const e: Record<string, Buffer> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    // the names are one letter: read as a byte, not decoded
+    if (fields[i].length === 1) e[String.fromCharCode(fields[i][0])] = fields[i + 1];
+  }
+  return e as Entry;
+}
+
+/** A whole task's entry: every field there, the task id a number. */
+type TaskEntry = Required<Entry>;
+
+function isTask(e: Entry): e is TaskEntry {
+  return e.p !== undefined && e.m !== undefined && e.f !== undefined && e.k !== undefined &&
+    e.d !== undefined && e.i !== undefined && Number.isFinite(Number(e.i.toString()));
+}
 
 /**
  * A worker attached to a Redis broker: it runs the tasks of every pool made with
@@ -271,10 +297,9 @@ export class ClusterWorker {
     for (const entry of entries) {
       const [id, fields] = entry as [Buffer, Buffer[] | null];
       if (!fields) continue;
-      const f = new Map<string, Buffer>();
-      for (let i = 0; i < fields.length; i += 2) f.set(fields[i].toString(), fields[i + 1]);
+      const f = entryFields(fields);
       const entryId = id.toString();
-      if (!FIELDS.every((k) => f.has(k)) || !Number.isFinite(Number(f.get("i")))) {
+      if (!isTask(f)) {
         void this.#drop(entryId); // not a task (written by something else): it would never run
         continue;
       }
@@ -291,9 +316,9 @@ export class ClusterWorker {
     }
   }
 
-  async #run(entry: string, f: Map<string, Buffer>): Promise<void> {
-    const poolId = f.get("p")!.toString();
-    const taskId = Number(f.get("i")!.toString());
+  async #run(entry: string, f: TaskEntry): Promise<void> {
+    const poolId = f.p.toString();
+    const taskId = Number(f.i.toString());
     let served: Served;
     try {
       served = await this.#serve(poolId);
@@ -305,7 +330,7 @@ export class ClusterWorker {
     let outcome: [boolean, unknown];
     try {
       if (served.error) throw served.error;
-      const name = f.get("f")!.toString();
+      const name = f.f.toString();
       const fn = served.exports![name];
       if (typeof fn !== "function") {
         throw new TypeError(
@@ -313,8 +338,8 @@ export class ClusterWorker {
             `${served.module}; deploy the same checkout of the code on every host`,
         );
       }
-      const kind = Number(f.get("k")!.toString());
-      const payload = fromWire(f.get("d")!) as unknown[];
+      const kind = Number(f.k.toString());
+      const payload = fromWire(f.d) as unknown[];
       const pool = served.pool!;
       // A chunk of one item (chunksize 1) is one call: apply's path, lighter than a map's.
       const value = kind === Kind.apply

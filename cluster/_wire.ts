@@ -32,13 +32,15 @@ export function fromWire(buf: Buffer): unknown {
  * the client one argument, not thousands.
  */
 export function pack(fields: readonly (string | Uint8Array)[]): Buffer {
-  const parts = fields.map((f) => typeof f === "string" ? Buffer.from(f) : f);
-  const out = Buffer.allocUnsafe(parts.reduce((n, p) => n + 4 + p.length, 0));
+  let size = 0;
+  for (const f of fields) size += 4 + (typeof f === "string" ? Buffer.byteLength(f) : f.length);
+  const out = Buffer.allocUnsafe(size);
   let at = 0;
-  for (const p of parts) {
-    out.writeUInt32LE(p.length, at);
-    out.set(p, at + 4);
-    at += 4 + p.length;
+  for (const f of fields) {
+    // strings written in place: no Buffer of their own
+    const n = typeof f === "string" ? out.write(f, at + 4) : (out.set(f, at + 4), f.length);
+    out.writeUInt32LE(n, at);
+    at += 4 + n;
   }
   return out;
 }
