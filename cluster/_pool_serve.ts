@@ -15,7 +15,7 @@
 // acknowledges an entry first hands its outcome over, so each is delivered once.
 
 import { Buffer } from "node:buffer";
-import { Pool, type TaskFunction } from "../pool/pool.ts";
+import type { Pool, TaskFunction } from "../pool/pool.ts";
 import { WorkerLostError } from "../pool/errors.ts";
 import { Kind } from "../pool/_channel.ts";
 import type { StartMethod } from "../process/process.ts";
@@ -24,6 +24,7 @@ import { errorToData } from "../process/_rpc.ts";
 import { importUrl } from "../process/_import.ts";
 import { type Blocking, Link, type Reply, sendWoken } from "./_client.ts";
 import { moduleDigest, type PoolConfig } from "./_pool_config.ts";
+import { configKey, LocalPools } from "./_pool_local.ts";
 import {
   AGREE_LEASE,
   DEAD,
@@ -76,6 +77,10 @@ interface Served {
   /** Set when this worker cannot run the pool's tasks: each fails with it. */
   error?: Error;
   pool?: Pool;
+  /** The key of the local pool's config (./_pool_local.ts). */
+  key?: string;
+  /** Tasks of the pool running now. */
+  running: number;
   exports?: Record<string, unknown>;
   /** Outcomes to hand over: entry id, outcome ("" drops the entry). */
   out: [string, Buffer | ""][];
@@ -133,6 +138,18 @@ function entryFields(fields: Buffer[]): Entry {
   return e as Entry;
 }
 
+/** Runs a task of `kind` on the local pool. */
+function run(pool: Pool, fn: TaskFunction, kind: number, payload: unknown[]): Promise<unknown> {
+  // A chunk of one item (chunksize 1) is one call: apply's path, lighter than a map's.
+  if (kind === Kind.apply) return pool.apply(fn, payload);
+  if (payload.length === 1) {
+    return pool.apply(fn, kind === Kind.map ? payload : payload[0] as []).then((v) => [v]);
+  }
+  const chunksize = payload.length;
+  if (kind === Kind.map) return pool.map(fn, payload, { chunksize });
+  return pool.starmap(fn, payload as unknown[][], { chunksize });
+}
+
 /** A whole task's entry: every field there, the task id a number. */
 type TaskEntry = Required<Entry>;
 
@@ -173,8 +190,9 @@ export class ClusterWorker {
   #drained: (() => void) | undefined;
   #timers: ReturnType<typeof setInterval>[] = [];
   #busy = new Set<string>();
-  /** The local pools of caller pools found gone, ending: the worker stops after them. */
-  #ending = new Set<Promise<void>>();
+  /** The caller pools met that have a local pool, until they are found gone. */
+  #withPool = new Set<Served>();
+  readonly #local: LocalPools;
   #reading: Promise<void> = Promise.resolve();
   /** Aborted by stopping: wakes the blocked read (again until it returns, see sendWoken). */
   #stopping = new AbortController();
@@ -189,6 +207,7 @@ export class ClusterWorker {
     this.#reader = reader;
     this.#me = `${this.#label}:${crypto.randomUUID().slice(0, 8)}`;
     this.#cap = 64 * options.processes;
+    this.#local = new LocalPools(options);
   }
 
   /**
@@ -340,18 +359,12 @@ export class ClusterWorker {
       }
       const kind = Number(f.k.toString());
       const payload = fromWire(f.d) as unknown[];
-      const pool = served.pool!;
-      // A chunk of one item (chunksize 1) is one call: apply's path, lighter than a map's.
-      const value = kind === Kind.apply
-        ? await pool.apply(fn as TaskFunction, payload)
-        : payload.length === 1
-        ? [await pool.apply(fn as TaskFunction, kind === Kind.map ? payload : payload[0] as [])]
-        : kind === Kind.map
-        ? await pool.map(fn as TaskFunction, payload, { chunksize: payload.length })
-        : await pool.starmap(fn as TaskFunction, payload as unknown[][], {
-          chunksize: payload.length,
-        });
-      outcome = [true, value];
+      served.running++;
+      try {
+        outcome = [true, await run(served.pool!, fn as TaskFunction, kind, payload)];
+      } finally {
+        served.running--;
+      }
     } catch (e) {
       if (served.gone) return this.#report(served, entry, "");
       if (this.#terminating || (e instanceof WorkerLostError && !served.error)) {
@@ -407,6 +420,7 @@ export class ClusterWorker {
       module: "",
       expireAfter: 60_000,
       gone: reply === null,
+      running: 0,
       out: [],
       sending: false,
     };
@@ -448,20 +462,35 @@ export class ClusterWorker {
       return served;
     }
     try {
-      const init = config.initializer ? served.exports![config.initializer] : undefined;
-      served.pool = new Pool({
-        processes: this.#options.processes,
-        startMethod: this.#options.startMethod,
-        module,
-        initializer: init as TaskFunction | undefined,
-        initArgs: config.initArgs,
-        maxTasksPerChild: config.maxTasksPerChild,
-        taskTimeout: config.taskTimeout,
-      });
+      const key = served.key = configKey(config);
+      await this.#endIdle(key);
+      served.pool = this.#local.take(key, config, served.exports!);
+      this.#withPool.add(served);
     } catch (e) {
       served.error = e as Error;
     }
     return served;
+  }
+
+  /**
+   * Finds gone the caller pools with config `key` whose local pool is idle and whose caller
+   * ended (a program that made its pools one after the other): their local pools are kept for
+   * the pool being met, without waiting for the next check.
+   */
+  async #endIdle(key: string): Promise<void> {
+    for (const served of [...this.#withPool]) {
+      if (served.key !== key || served.running > 0 || served.gone) continue;
+      const n = await this.#link.send(["EXISTS", served.keys.alive], "check a pool") as number;
+      if (n === 0) this.#gone(served);
+    }
+  }
+
+  /** Caller pool `served` is gone: its tasks are dropped, its local pool kept or ended. */
+  #gone(served: Served): void {
+    if (served.gone) return;
+    served.gone = true;
+    this.#withPool.delete(served);
+    if (served.pool) this.#local.release(served.key!, served.pool, served.running === 0);
   }
 
   /** Hands an outcome over (with the others of its pool that are ready). */
@@ -520,12 +549,7 @@ export class ClusterWorker {
       if (!served.gone) {
         const n = await this.#link.send(["EXISTS", served.keys.alive], "check a pool") as number;
         if (n === 1) continue;
-        served.gone = true;
-        const ending = served.pool?.terminate().catch(() => {});
-        if (ending) {
-          this.#ending.add(ending);
-          void ending.finally(() => this.#ending.delete(ending));
-        }
+        this.#gone(served);
       }
       if (!served.sending) this.#served.delete(id);
     }
@@ -560,7 +584,7 @@ export class ClusterWorker {
     for (const timer of this.#timers) clearInterval(timer);
     while (this.#busy.size > 0) await new Promise((r) => setTimeout(r, 5));
     if (!now) await Promise.all(pools.map((s) => s?.pool && (s.pool.close(), s.pool.join())));
-    await Promise.all(this.#ending);
+    await this.#local.close(now);
     if (!now && !this.#failure) await this.#leaveGroup().catch(() => {});
     await this.#link.send(["ZREM", WORKERS, `${this.#options.processes}:${this.#me}`], "leave")
       .catch(() => {});

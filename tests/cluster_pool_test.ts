@@ -18,6 +18,7 @@ import {
   returnsFunction,
   sleep,
   square,
+  whichProcess,
 } from "./fixtures/cluster_tasks.ts";
 
 const module = new URL("./fixtures/cluster_tasks.ts", import.meta.url).href;
@@ -206,6 +207,25 @@ redisTest("Pool on Redis: finished tasks leave the stream, also behind a long ta
   await pool.terminate();
   await assert.rejects(long.get(), /terminated/);
 });
+
+redisTest(
+  "Pool on Redis: a later pool with the same options runs on the processes an ended one left warm",
+  async (s) => {
+    await using _workers = await startWorkers(s, 1); // two processes per caller pool
+    const ran = async (options: { initArgs?: unknown[] } = {}) => {
+      await using pool = new Pool({ broker: s.url, module, ...options });
+      const tokens = await pool.map(whichProcess, Array.from({ length: 200 }, () => []), {
+        chunksize: 1,
+      });
+      return new Set(tokens);
+    };
+    const first = await ran();
+    const again = await ran();
+    assert.ok([...again].every((t) => first.has(t)), "the same options: the same processes");
+    const other = await ran({ initArgs: [1] });
+    assert.ok([...other].every((t) => !first.has(t)), "other options: processes of their own");
+  },
+);
 
 redisTest("Pool on Redis: close, join and terminate", async (s) => {
   await using _workers = await startWorkers(s, 1);
