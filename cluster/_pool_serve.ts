@@ -17,13 +17,13 @@
 import { Buffer } from "node:buffer";
 import type { Pool, TaskFunction } from "../pool/pool.ts";
 import { WorkerLostError } from "../pool/errors.ts";
-import { Kind } from "../pool/_channel.ts";
 import type { StartMethod } from "../process/process.ts";
 import { cpuCount } from "../process/current.ts";
 import { errorToData } from "../process/_rpc.ts";
 import { importUrl } from "../process/_import.ts";
 import { type Blocking, Link, type Reply, sendWoken } from "./_client.ts";
 import { moduleDigest, type PoolConfig } from "./_pool_config.ts";
+import { entryFields, isTask, run, type TaskEntry } from "./_pool_entry.ts";
 import { configKey, LocalPools } from "./_pool_local.ts";
 import {
   AGREE_LEASE,
@@ -116,46 +116,6 @@ async function agreeLease(link: Link, wanted: number | undefined): Promise<numbe
     );
   }
   return lease;
-}
-
-/** A task's entry (./_pool_scripts.ts): its fields by their one-letter names. */
-interface Entry {
-  p?: Buffer;
-  i?: Buffer;
-  m?: Buffer;
-  f?: Buffer;
-  k?: Buffer;
-  d?: Buffer;
-}
-
-/** The fields of a task's entry; a field of another name is ignored. */
-function entryFields(fields: Buffer[]): Entry {
-  const e: Record<string, Buffer> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    // the names are one letter: read as a byte, not decoded
-    if (fields[i].length === 1) e[String.fromCharCode(fields[i][0])] = fields[i + 1];
-  }
-  return e as Entry;
-}
-
-/** Runs a task of `kind` on the local pool. */
-function run(pool: Pool, fn: TaskFunction, kind: number, payload: unknown[]): Promise<unknown> {
-  // A chunk of one item (chunksize 1) is one call: apply's path, lighter than a map's.
-  if (kind === Kind.apply) return pool.apply(fn, payload);
-  if (payload.length === 1) {
-    return pool.apply(fn, kind === Kind.map ? payload : payload[0] as []).then((v) => [v]);
-  }
-  const chunksize = payload.length;
-  if (kind === Kind.map) return pool.map(fn, payload, { chunksize });
-  return pool.starmap(fn, payload as unknown[][], { chunksize });
-}
-
-/** A whole task's entry: every field there, the task id a number. */
-type TaskEntry = Required<Entry>;
-
-function isTask(e: Entry): e is TaskEntry {
-  return e.p !== undefined && e.m !== undefined && e.f !== undefined && e.k !== undefined &&
-    e.d !== undefined && e.i !== undefined && Number.isFinite(Number(e.i.toString()));
 }
 
 /**
