@@ -209,6 +209,35 @@ redisTest("Pool on Redis: finished tasks leave the stream, also behind a long ta
 });
 
 redisTest(
+  "Pool on Redis: finished tasks leave the stream behind a long task, also after a pool ended with tasks no worker took",
+  async (s) => {
+    await using _workers = await startWorkers(s, 1); // two processes
+    const ended = new Pool({ broker: s.url, module });
+    const never = ended.mapAsync(sleep, Array.from({ length: 1000 }, () => 20), { chunksize: 1 });
+    while (await s.cli("XPENDING", "mp:pool:tasks", "workers") === "0") {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await ended.terminate(); // most of its entries were never delivered: deleted
+    await assert.rejects(never.get(), /terminated/);
+
+    await using pool = new Pool({ broker: s.url, module });
+    const long = pool.applyAsync(sleep, [60_000]);
+    while (Number(await s.cli("XLEN", "mp:pool:tasks")) !== 1) { // the long task alone is left
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    try {
+      const xs = Array.from({ length: RETAIN + 1000 }, (_, i) => i);
+      assert.deepEqual(await pool.map(square, xs, { chunksize: 1 }), xs.map((x) => x * x));
+      const left = Number(await s.cli("XLEN", "mp:pool:tasks"));
+      assert.ok(left <= RETAIN + 1, `${left} entries are left behind the long task`);
+    } finally {
+      await pool.terminate();
+    }
+    await assert.rejects(long.get(), /terminated/);
+  },
+);
+
+redisTest(
   "Pool on Redis: a later pool with the same options runs on the processes an ended one left warm",
   async (s) => {
     await using _workers = await startWorkers(s, 1); // two processes per caller pool
