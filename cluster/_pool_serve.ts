@@ -423,7 +423,8 @@ export class ClusterWorker {
     }
     try {
       const key = served.key = configKey(config);
-      await this.#endIdle(key);
+      // Only to find a warm pool sooner: a broker error here must not fail the pool's tasks.
+      await this.#endIdle(key).catch(() => {});
       served.pool = this.#local.take(key, config, served.exports!);
       this.#withPool.add(served);
     } catch (e) {
