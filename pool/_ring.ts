@@ -11,6 +11,13 @@ const WAITING = 2; // 1 while the writer waits for space
 const CLOSED = 3; // 1 once either side closed the ring
 const READER_WAITING = 4; // 1 while the reader waits (or may wait) for data
 const CONTROL_BYTES = 32;
+/**
+ * The longest one asynchronous wait lasts before the ring is looked at again: one frame's
+ * wake-up is never all that a side counts on (the writer clears the reader's flag as it wakes
+ * it, and writes no wake-up for the frames after), so a wake-up not seen costs this long, not
+ * the pool.
+ */
+const RECHECK_MS = 100;
 
 /** Error thrown by a ring operation after `close()`. */
 export class RingClosed extends Error {
@@ -146,7 +153,7 @@ export class Ring {
       Atomics.store(this.#ctrl, WAITING, 0);
       return; // room was made meanwhile
     }
-    const r = Atomics.waitAsync(this.#ctrl, TAIL, tail);
+    const r = Atomics.waitAsync(this.#ctrl, TAIL, tail, RECHECK_MS);
     if (r.async) await r.value;
     Atomics.store(this.#ctrl, WAITING, 0);
     if (this.closed) throw new RingClosed();
@@ -221,7 +228,7 @@ export class Ring {
       if (this.closed) throw new RingClosed();
       const head = this.#announce();
       if (head === undefined) return;
-      const r = Atomics.waitAsync(this.#ctrl, HEAD, head);
+      const r = Atomics.waitAsync(this.#ctrl, HEAD, head, RECHECK_MS);
       if (r.async) await r.value;
       Atomics.store(this.#ctrl, READER_WAITING, 0);
     }

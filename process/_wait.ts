@@ -9,9 +9,15 @@ import { isMapped, sleepMapped } from "./_shm.ts";
 let pending = 0;
 let keepAlive: ReturnType<typeof setInterval> | undefined;
 
+/**
+ * How often a held event loop runs even with nothing to do: a wait that Atomics.notify resolved
+ * while the loop slept is then seen within this long, should the loop not have woken for it.
+ */
+const WAKE_MS = 100;
+
 /** Keeps the event loop alive until the matching {@link unhold}. */
 export function hold(): void {
-  if (pending++ === 0) keepAlive = setInterval(() => {}, 1 << 30);
+  if (pending++ === 0) keepAlive = setInterval(() => {}, WAKE_MS);
 }
 
 /** Ends one {@link hold}. */
