@@ -40,7 +40,7 @@ import {
   TASKS,
   WORKERS,
 } from "./_pool_scripts.ts";
-import { fromWire, pack, toWire } from "./_wire.ts";
+import { fromWire, toWire } from "./_wire.ts";
 
 /** Options of a worker attached to a broker. */
 export interface ClusterWorkerOptions {
@@ -471,7 +471,7 @@ export class ClusterWorker {
         try {
           await this.#link.eval(FINISH, [TASKS, k.results, k.alive], [
             String(served.expireAfter),
-            pack(batch.flat()),
+            ...batch.flat(),
           ], "hand results over");
         } catch {
           // the broker failed: the entries stay pending, and are reclaimed

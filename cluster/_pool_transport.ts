@@ -40,7 +40,7 @@ import {
   WORKERS,
 } from "./_pool_scripts.ts";
 import { ClusterWorker } from "./_pool_serve.ts";
-import { fromWire, pack, toWire } from "./_wire.ts";
+import { fromWire, toWire } from "./_wire.ts";
 
 const BATCH = 2000;
 const BATCH_BYTES = 4 << 20;
@@ -281,7 +281,7 @@ export class RedisPool implements Transport {
         const [first, last] = await link.eval(SUBMIT, [TASKS], [
           this.#id,
           String(this.#options.maxDeliveries),
-          pack(fields),
+          ...fields,
         ], "submit tasks") as Buffer[];
         const sent: Batch = { first: first.toString(), last: last.toString() };
         for (const { task } of batch) {
