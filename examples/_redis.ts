@@ -20,6 +20,11 @@ export interface RedisServerOptions {
   password?: string;
   /** Listen on a free loopback TCP port instead of a unix socket. @default {false} */
   tcp?: boolean;
+  /**
+   * Listen with TLS only, on a free loopback port (`rediss://localhost:PORT`), with a certificate
+   * made for the run by `openssl`; clients trust it through `caFile` (DENO_CERT). @default {false}
+   */
+  tls?: boolean;
 }
 
 /** A running redis-server. */
@@ -28,6 +33,8 @@ export interface RedisServer extends AsyncDisposable {
   readonly pid: number;
   /** The address clients connect to: `unix:///…/redis.sock` or `redis://127.0.0.1:PORT`. */
   readonly url: string;
+  /** With `tls`: the file of the CA certificate that signed the server's. */
+  readonly caFile?: string;
   /** Stops the server (SIGTERM) and waits for its exit; the directory stays. */
   stop(): Promise<void>;
   /** Runs `redis-cli` against the server; its output, trimmed. */
@@ -42,12 +49,83 @@ function freePort(): number {
   return port;
 }
 
-/** Waits until a connection to `addr` succeeds and PING gets +PONG. */
-async function waitUntilAnswering(addr: Deno.ConnectOptions | Deno.UnixConnectOptions) {
+/** Whether `openssl` is on PATH (for {@link RedisServerOptions.tls}). */
+export const HAVE_OPENSSL: boolean = (() => {
+  try {
+    return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+/** Makes, in `dir`, a CA (ca.pem) and a server certificate for localhost and 127.0.0.1 it signed. */
+async function makeCertificates(dir: string): Promise<void> {
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command("openssl", {
+      args,
+      cwd: dir,
+      stdout: "null",
+      stderr: "piped",
+    })
+      .output();
+    if (!out.success) {
+      throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
+    }
+  };
+  await Deno.writeTextFile(`${dir}/san.cnf`, "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+  await run(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=mp-test-ca",
+  );
+  await run(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "server.key",
+    "-out",
+    "server.csr",
+    "-subj",
+    "/CN=localhost",
+  );
+  await run(
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.pem",
+    "-days",
+    "2",
+    "-extfile",
+    "san.cnf",
+  );
+}
+
+/** Waits until a connection made by `connect` succeeds and PING gets +PONG. */
+async function waitUntilAnswering(connect: () => Promise<Deno.Conn>) {
   const deadline = performance.now() + 10_000;
   for (;;) {
     try {
-      const conn = await Deno.connect(addr as Deno.ConnectOptions);
+      const conn = await connect();
       try {
         await conn.write(new TextEncoder().encode("PING\r\n"));
         const buf = new Uint8Array(64);
@@ -69,10 +147,23 @@ async function waitUntilAnswering(addr: Deno.ConnectOptions | Deno.UnixConnectOp
 export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
   const dir = await Deno.makeTempDir({ prefix: "mp-redis-" });
   const sock = `${dir}/redis.sock`;
-  const port = options.tcp ? freePort() : 0;
-  const args = options.tcp
+  const tls = options.tls ?? false;
+  const tcp = tls || (options.tcp ?? false);
+  const port = tcp ? freePort() : 0;
+  const caFile = tls ? `${dir}/ca.pem` : undefined;
+  const args = tls
+    ? ["--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1"]
+    : tcp
     ? ["--port", String(port), "--bind", "127.0.0.1"]
     : ["--port", "0", "--unixsocket", sock, "--unixsocketperm", "700"];
+  if (tls) {
+    await makeCertificates(dir).catch(async (e) => {
+      await Deno.remove(dir, { recursive: true });
+      throw e;
+    });
+    args.push("--tls-cert-file", `${dir}/server.pem`, "--tls-key-file", `${dir}/server.key`);
+    args.push("--tls-ca-cert-file", caFile!, "--tls-auth-clients", "no");
+  }
   args.push("--save", "", "--appendonly", "no", "--dir", dir);
   if (options.password !== undefined) args.push("--requirepass", options.password);
   const child = new Deno.Command("redis-server", { args, stdout: "null", stderr: "inherit" })
@@ -88,19 +179,29 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
       await child.status;
     })();
   try {
-    await waitUntilAnswering(
-      options.tcp ? { hostname: "127.0.0.1", port } : { transport: "unix", path: sock },
+    const caCerts = tls ? [await Deno.readTextFile(caFile!)] : [];
+    await waitUntilAnswering(() =>
+      tls
+        ? Deno.connectTls({ hostname: "localhost", port, caCerts })
+        : tcp
+        ? Deno.connect({ hostname: "127.0.0.1", port })
+        : Deno.connect({ transport: "unix", path: sock })
     );
   } catch (e) {
     await stop();
     await Deno.remove(dir, { recursive: true });
     throw e;
   }
-  const where = options.tcp ? ["-p", String(port)] : ["-s", sock];
+  const where = tls
+    ? ["--tls", "--cacert", caFile!, "-h", "localhost", "-p", String(port)]
+    : tcp
+    ? ["-p", String(port)]
+    : ["-s", sock];
   if (options.password !== undefined) where.push("--no-auth-warning", "-a", options.password);
   return {
     pid: child.pid,
-    url: options.tcp ? `redis://127.0.0.1:${port}` : `unix://${sock}`,
+    url: tls ? `rediss://localhost:${port}` : tcp ? `redis://127.0.0.1:${port}` : `unix://${sock}`,
+    caFile,
     stop,
     async cli(...args: string[]): Promise<string> {
       const out = await new Deno.Command("redis-cli", {
