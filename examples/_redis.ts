@@ -4,15 +4,17 @@
 // end; and the worker command (cluster/worker.ts) started against it, as an operator starts it
 // on every host.
 
-/** Whether redis-server is on PATH. */
-export const HAVE_REDIS: boolean = (() => {
+/** Whether `command` is on PATH and `command ...args` succeeds. */
+function runs(command: string, ...args: string[]): boolean {
   try {
-    return new Deno.Command("redis-server", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
+    return new Deno.Command(command, { args, stdout: "null", stderr: "null" }).outputSync().success;
   } catch {
     return false;
   }
-})();
+}
+
+/** Whether redis-server is on PATH. */
+export const HAVE_REDIS: boolean = runs("redis-server", "--version");
 
 /** Options of {@link startRedis}. */
 export interface RedisServerOptions {
@@ -50,14 +52,7 @@ function freePort(): number {
 }
 
 /** Whether `openssl` is on PATH (for {@link RedisServerOptions.tls}). */
-export const HAVE_OPENSSL: boolean = (() => {
-  try {
-    return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
+export const HAVE_OPENSSL: boolean = runs("openssl", "version");
 
 /** Makes, in `dir`, a CA (ca.pem) and a server certificate for localhost and 127.0.0.1 it signed. */
 async function makeCertificates(dir: string): Promise<void> {
