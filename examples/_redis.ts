@@ -1,8 +1,8 @@
 // Shared by the Redis example, the cluster bench and the Redis test suites (tests/_redis.ts): a
 // real redis-server (the Debian package redis-server) listening on a unix socket in a temporary
-// directory (or on a free loopback port), stopped (SIGTERM) and its directory removed at its
-// end; and the worker command (cluster/worker.ts) started against it, as an operator starts it
-// on every host.
+// directory (or on a free loopback port, with TLS if asked), stopped (SIGTERM) and its directory
+// removed at its end; and the worker command (cluster/worker.ts) started against it, as an
+// operator starts it on every host.
 
 /** Whether `command` is on PATH and `command ...args` succeeds. */
 function runs(command: string, ...args: string[]): boolean {
