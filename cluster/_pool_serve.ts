@@ -1,8 +1,8 @@
 // The worker command's supervisor (the public face: ./worker.ts). It reads tasks from the
-// stream (XREADGROUP BLOCK on a connection of its own), no more than `cap` at a time, and runs
-// each on a local Pool of its own, one per caller pool, made from that pool's config with
-// `processes` children. The tasks run in those children, so this event loop stays free for the
-// timers that keep its claims:
+// stream (XREADGROUP BLOCK on a connection of its own), about 20 ms of work per process by the
+// tasks' average time (one each until timed, 64 at most), and runs each on a local Pool of its
+// own, one per caller pool, made from that pool's config with `processes` children. The tasks
+// run in those children, so this event loop stays free for the timers that keep its claims:
 // - RENEW, every lease/4: resets the idle time of every entry it holds (JUSTID), so a long task
 //   on a live worker is never taken from it;
 // - RECLAIM, every lease/2: registers this worker (mp:workers) and takes over entries idle past
@@ -93,6 +93,10 @@ interface Settings extends Required<Omit<ClusterWorkerOptions, "startMethod">> {
 }
 
 const MAX_READ = 256;
+/** About how much work (by the tasks' average time here) a worker holds per process, ms. */
+const HOLD_MS = 20;
+/** The most tasks a worker holds per process. */
+const MAX_PER_PROCESS = 64;
 const DEFAULT_LEASE = 1000;
 
 /**
@@ -141,7 +145,8 @@ export class ClusterWorker {
   readonly #reader: Blocking;
   readonly #label = `${Deno.hostname()}:${Deno.pid}`;
   readonly #me: string;
-  readonly #cap: number;
+  /** A task's run time here, a moving average, ms (estimated: see #run). */
+  #taskMs: number | undefined;
   #served = new Map<string, Promise<Served>>();
   /** The entries this worker holds, whose lease it renews. */
   #held = new Set<string>();
@@ -166,7 +171,6 @@ export class ClusterWorker {
     this.#link = link;
     this.#reader = reader;
     this.#me = `${this.#label}:${crypto.randomUUID().slice(0, 8)}`;
-    this.#cap = 64 * options.processes;
     this.#local = new LocalPools(options);
   }
 
@@ -229,6 +233,17 @@ export class ClusterWorker {
     return this.#me;
   }
 
+  /**
+   * How many tasks this worker holds at most: about HOLD_MS of work per process by the tasks'
+   * average time so far, one per process until a task was timed, so that a worker does not sit
+   * on long tasks while another idles (as Python's workers take one task at a time).
+   */
+  get #cap(): number {
+    const ms = this.#taskMs;
+    const each = ms === undefined ? 1 : Math.floor(HOLD_MS / Math.max(ms, 1e-3));
+    return this.#options.processes * Math.max(1, Math.min(MAX_PER_PROCESS, each));
+  }
+
   #every(ms: number, what: string, fn: () => Promise<unknown>): void {
     const timer = setInterval(() => {
       if (this.#busy.has(what)) return;
@@ -284,7 +299,7 @@ export class ClusterWorker {
       }
       this.#held.add(entryId);
       this.#inFlight++;
-      void this.#run(entryId, f).finally(() => {
+      void this.#run(entryId, f, this.#inFlight).finally(() => {
         // the reader waits for half the room, to read in batches rather than one at a time
         if (--this.#inFlight <= this.#cap / 2 && this.#wake) {
           this.#wake();
@@ -295,7 +310,8 @@ export class ClusterWorker {
     }
   }
 
-  async #run(entry: string, f: TaskEntry): Promise<void> {
+  /** Runs a task, the `ahead`-th this worker holds now (itself counted). */
+  async #run(entry: string, f: TaskEntry, ahead: number): Promise<void> {
     const poolId = f.p.toString();
     const taskId = Number(f.i.toString());
     let served: Served;
@@ -320,10 +336,15 @@ export class ClusterWorker {
       const kind = Number(f.k.toString());
       const payload = fromWire(f.d) as unknown[];
       served.running++;
+      // Its time here includes its wait behind the tasks held before it, about one task's run
+      // time for each `processes` of them: taken out, so that holding more does not look slower.
+      const start = performance.now(), n = this.#options.processes;
       try {
         outcome = [true, await run(served.pool!, fn as TaskFunction, kind, payload)];
       } finally {
         served.running--;
+        const ms = (performance.now() - start) * n / Math.max(n, ahead), avg = this.#taskMs;
+        this.#taskMs = avg === undefined ? ms : avg + (ms - avg) / 8;
       }
     } catch (e) {
       if (served.gone) return this.#report(served, entry, "");

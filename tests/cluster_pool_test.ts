@@ -17,6 +17,7 @@ import {
   putInto,
   returnsFunction,
   sleep,
+  sleepThenPid,
   square,
   whichProcess,
 } from "./fixtures/cluster_tasks.ts";
@@ -256,6 +257,22 @@ redisTest(
   },
 );
 
+redisTest(
+  "Pool on Redis: long tasks are shared among the workers, not held by the first",
+  async (s) => {
+    // two worker commands of two processes each, their tasks run in threads (Deno.pid says which)
+    await using workers = await startWorkers(s, 2, ["--start-method", "worker"]);
+    await using pool = new Pool({ broker: s.url, module });
+    const ran = await pool.map(sleepThenPid, Array.from({ length: 8 }, () => 300), {
+      chunksize: 1,
+    });
+    for (const w of workers.children) {
+      const n = ran.filter((pid) => pid === w.pid).length;
+      assert.ok(n >= 2, `worker ${w.pid} ran ${n} of the 8 tasks: ${ran}`);
+    }
+  },
+);
+
 redisTest("Pool on Redis: close, join and terminate", async (s) => {
   await using _workers = await startWorkers(s, 1);
   const pool = new Pool({ broker: s.url, module });
@@ -311,9 +328,12 @@ Deno.test({
     try {
       await using workers = await startWorkers(s, 2);
       await using pool = new Pool({ broker: s.url, module });
-      const xs = Array.from({ length: 200 }, () => 20);
-      const map = pool.map(sleep, xs, { chunksize: 1 }).catch((e) => e);
       await pool.apply(square, [1]); // the pool is up and running
+      const xs = Array.from({ length: 200 }, () => 20);
+      let done = 0;
+      const map = pool.map(sleep, xs, { chunksize: 1, onProgress: (n) => void (done = n) })
+        .catch((e) => e);
+      while (done === 0) await new Promise((r) => setTimeout(r, 10)); // the map is under way
       await s.stop();
       const e = await within(map, 10_000, "the map");
       assert.ok(e instanceof BrokerError, String(e));
