@@ -16,6 +16,7 @@
 // its own shape, an array, that ./_manager_redis.ts turns into the local manager's error.
 
 import { Script } from "./_client.ts";
+import { IN_CHUNKS_LUA } from "./_lua.ts";
 
 /** The kinds of objects. */
 export type Kind = "dict" | "list" | "namespace" | "lock" | "queue";
@@ -34,11 +35,9 @@ export function keysOf(kind: Kind, name: string): string[] {
   return SUFFIXES[kind].map((s) => `${PREFIX}{${kind}:${name}}:${s}`);
 }
 
-const PRELUDE = `local ttl = tonumber(ARGV[1])
+const PRELUDE = IN_CHUNKS_LUA + `local ttl = tonumber(ARGV[1])
 local function touch(n) if ttl > 0 then for i = 1, n do redis.call('PEXPIRE', KEYS[i], ttl) end end end
-local function push(cmd, key, from, to)
-  for i = from, to, 1000 do redis.call(cmd, key, unpack(ARGV, i, math.min(i + 999, to))) end
-end
+local function push(cmd, key, from, to) in_chunks(cmd, key, ARGV, from, to) end
 `;
 
 /** Leaves one wake-up (for two seconds) in the list `key`, for a BLPOP waiting on it. */

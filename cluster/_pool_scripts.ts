@@ -17,6 +17,7 @@
 // not promise.
 
 import { type Link, Script } from "./_client.ts";
+import { IN_CHUNKS_LUA } from "./_lua.ts";
 
 export const TASKS = "mp:pool:tasks";
 export const GROUP = "workers";
@@ -44,10 +45,10 @@ export function poolKeys(id: string): PoolKeys {
 
 /**
  * Lua: `workers_group(key)`, the XINFO GROUPS fields of the group `workers` of stream `key` by
- * name (an empty table when there is none); `id_after(a, b)`, whether entry id `a` comes after
- * `b`.
+ * name (an empty table when there is none); `id_parts(id)`, an entry id's two numbers;
+ * `id_after(a, b)`, whether entry id `a` comes after `b`; and `in_chunks` (./_lua.ts).
  */
-const GROUP_LUA = `
+const GROUP_LUA = IN_CHUNKS_LUA + `
 local function workers_group(key)
   for _, g in ipairs(redis.call('XINFO', 'GROUPS', key)) do
     local h = {}
@@ -56,11 +57,14 @@ local function workers_group(key)
   end
   return {}
 end
+local function id_parts(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
 local function id_after(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  am, bm = tonumber(am), tonumber(bm)
-  return am > bm or (am == bm and tonumber(as) > tonumber(bs))
+  local am, as = id_parts(a)
+  local bm, bs = id_parts(b)
+  return am > bm or (am == bm and as > bs)
 end
 `;
 
@@ -117,9 +121,7 @@ for i = 2, #ARGV - 1, 2 do
   for _, e in ipairs(redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i + 1])) do
     if e[2][1] == 'p' and e[2][2] == ARGV[1] then ids[#ids + 1] = e[1] end
   end
-  for j = 1, #ids, 1000 do
-    redis.call('XDEL', KEYS[1], unpack(ids, j, math.min(j + 999, #ids)))
-  end
+  in_chunks('XDEL', KEYS[1], ids, 1, #ids)
   if #ids > 0 and (not newest or id_after(ids[#ids], newest)) then newest = ids[#ids] end
 end
 local g = newest and workers_group(KEYS[1])
@@ -175,20 +177,16 @@ if #acked > 0 then
   local last, lag = g['last-delivered-id'], g.lag
   local floor = p[2]
   if not floor then -- none pending: every entry up to the last one delivered is acknowledged
-    local ms, seq = string.match(last, '^(%d+)-(%d+)$')
-    floor = ms .. '-' .. (tonumber(seq) + 1)
+    local ms, seq = id_parts(last)
+    floor = string.format('%d-%d', ms, seq + 1)
   end
   redis.call('XTRIM', KEYS[1], 'MINID', floor)
   if not lag or redis.call('XLEN', KEYS[1]) - p[1] - lag > ${RETAIN} then
-    for i = 1, #acked, 1000 do
-      redis.call('XDEL', KEYS[1], unpack(acked, i, math.min(i + 999, #acked)))
-    end
+    in_chunks('XDEL', KEYS[1], acked, 1, #acked)
   end
 end
 if #out > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
-  for i = 1, #out, 1000 do
-    redis.call('RPUSH', KEYS[2], unpack(out, i, math.min(i + 999, #out)))
-  end
+  in_chunks('RPUSH', KEYS[2], out, 1, #out)
   redis.call('PEXPIRE', KEYS[2], ARGV[1])
   return #out
 end
