@@ -33,16 +33,21 @@ export function start(
   return p;
 }
 
-/** For each size, waits for the go, then puts `0..n-1`. */
-export async function producer(
-  q: Queue<number>,
+/** For each size, waits for the go, then hands `0..n-1` to `put`, one at a time. */
+export async function feed(
   go: Queue<number>,
   sizes: number[],
+  put: (i: number) => Promise<unknown>,
 ): Promise<void> {
   for (const n of sizes) {
     await go.get();
-    for (let i = 0; i < n; i++) await q.put(i);
+    for (let i = 0; i < n; i++) await put(i);
   }
+}
+
+/** For each size, waits for the go, then puts `0..n-1`. */
+export function producer(q: Queue<number>, go: Queue<number>, sizes: number[]): Promise<void> {
+  return feed(go, sizes, (i) => q.put(i));
 }
 
 /** Takes `n` items from `q`; microseconds per item from the first to the last. */

@@ -12,7 +12,7 @@
 
 import { type Connection, Pipe, type Process, Queue, type StartMethod } from "../mod.ts";
 import { fresh, type Params, perSecond, RUNS, type Sample, serveCase, size } from "./_measure.ts";
-import { CHILDREN, consumer, producer, roundTrip, start } from "./_children.ts";
+import { CHILDREN, consumer, feed, producer, roundTrip, start } from "./_children.ts";
 import { PY_CHILDREN, pythonSample } from "./_python.ts";
 import { report, type Row } from "./_results.ts";
 
@@ -22,10 +22,7 @@ export async function sender(
   go: Queue<number>,
   sizes: number[],
 ): Promise<void> {
-  for (const n of sizes) {
-    await go.get();
-    for (let i = 0; i < n; i++) await w.send(i);
-  }
+  await feed(go, sizes, (i) => w.send(i));
   w.close();
 }
 
