@@ -37,7 +37,6 @@ export function keysOf(kind: Kind, name: string): string[] {
 
 const PRELUDE = IN_CHUNKS_LUA + `local ttl = tonumber(ARGV[1])
 local function touch(n) if ttl > 0 then for i = 1, n do redis.call('PEXPIRE', KEYS[i], ttl) end end end
-local function push(cmd, key, from, to) in_chunks(cmd, key, ARGV, from, to) end
 `;
 
 /** Leaves one wake-up (for two seconds) in the list `key`, for a BLPOP waiting on it. */
@@ -84,7 +83,7 @@ if ARGV[2] == 'dict' then
 elseif ARGV[2] == 'namespace' then
   for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 elseif ARGV[2] == 'list' and #ARGV >= 4 then
-  push('RPUSH', KEYS[2], 4, #ARGV)
+  in_chunks('RPUSH', KEYS[2], ARGV, 4, #ARGV)
 end
 touch(#KEYS)
 return tonumber(ARGV[3])`);
@@ -133,7 +132,7 @@ return out`);
 
 /** Appends values; returns the new length. ARGV: ttl, values... */
 export const LIST_PUSH: Script = script(
-  `push('RPUSH', KEYS[2], 2, #ARGV) touch(2) return redis.call('LLEN', KEYS[2])`,
+  `in_chunks('RPUSH', KEYS[2], ARGV, 2, #ARGV) touch(2) return redis.call('LLEN', KEYS[2])`,
 );
 
 /** Sets the value at an index; {length} when out of range. ARGV: ttl, index, value. */
