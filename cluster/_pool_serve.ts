@@ -11,30 +11,25 @@
 // - every lease: ends the local pool of a caller pool whose `alive` key is gone.
 // A child lost mid-task (the local pool's WorkerLostError) is not reported: its entry is no
 // longer renewed, so it is reclaimed and runs again. The task's own errors and TaskTimeoutError
-// are reported. Outcomes go back per caller pool in batches (FINISH): only the delivery that
-// acknowledges an entry first hands its outcome over, so each is delivered once.
+// are reported. Outcomes go back per caller pool in batches (./_pool_callers.ts): only the
+// delivery that acknowledges an entry first hands its outcome over, so each is delivered once.
 
 import { Buffer } from "node:buffer";
-import type { Pool, TaskFunction } from "../pool/pool.ts";
+import type { TaskFunction } from "../pool/pool.ts";
 import { WorkerLostError } from "../pool/errors.ts";
 import type { StartMethod } from "../process/process.ts";
 import { cpuCount } from "../process/current.ts";
 import { errorToData } from "../process/_rpc.ts";
-import { importUrl } from "../process/_import.ts";
 import { type Blocking, Link, type Reply, sendWoken } from "./_client.ts";
-import { moduleDigest, type PoolConfig } from "./_pool_config.ts";
+import { CallerPools, type Served } from "./_pool_callers.ts";
 import { entryFields, isTask, run, type TaskEntry } from "./_pool_entry.ts";
-import { configKey, LocalPools } from "./_pool_local.ts";
+import { LocalPools } from "./_pool_local.ts";
 import {
   AGREE_LEASE,
   DEAD,
   ensureGroup,
-  FINISH,
   GROUP,
   LEASE,
-  MEET,
-  type PoolKeys,
-  poolKeys,
   RECLAIM,
   RENEW,
   TASKS,
@@ -65,26 +60,6 @@ export interface ClusterWorkerOptions {
    * @default {true}
    */
   keepAlive?: boolean;
-}
-
-/** One caller pool, as this worker serves it. */
-interface Served {
-  keys: PoolKeys;
-  module: string;
-  expireAfter: number;
-  /** Set when the caller is gone: its tasks are dropped. */
-  gone: boolean;
-  /** Set when this worker cannot run the pool's tasks: each fails with it. */
-  error?: Error;
-  pool?: Pool;
-  /** The key of the local pool's config (./_pool_local.ts). */
-  key?: string;
-  /** Tasks of the pool running now. */
-  running: number;
-  exports?: Record<string, unknown>;
-  /** Outcomes to hand over: entry id, outcome ("" drops the entry). */
-  out: [string, Buffer | ""][];
-  sending: boolean;
 }
 
 /** The options, with their defaults. */
@@ -147,7 +122,6 @@ export class ClusterWorker {
   readonly #me: string;
   /** A task's run time here, a moving average, ms (estimated: see #run). */
   #taskMs: number | undefined;
-  #served = new Map<string, Promise<Served>>();
   /** The entries this worker holds, whose lease it renews. */
   #held = new Set<string>();
   #inFlight = 0;
@@ -155,9 +129,8 @@ export class ClusterWorker {
   #drained: (() => void) | undefined;
   #timers: ReturnType<typeof setInterval>[] = [];
   #busy = new Set<string>();
-  /** The caller pools met that have a local pool, until they are found gone. */
-  #withPool = new Set<Served>();
   readonly #local: LocalPools;
+  readonly #callers: CallerPools;
   #reading: Promise<void> = Promise.resolve();
   /** Aborted by stopping: wakes the blocked read (again until it returns, see sendWoken). */
   #stopping = new AbortController();
@@ -172,6 +145,7 @@ export class ClusterWorker {
     this.#reader = reader;
     this.#me = `${this.#label}:${crypto.randomUUID().slice(0, 8)}`;
     this.#local = new LocalPools(options);
+    this.#callers = new CallerPools(link, this.#label, this.#local, (e) => this.#held.delete(e));
   }
 
   /**
@@ -215,7 +189,7 @@ export class ClusterWorker {
     }
     w.#every(o.lease / 4, "renew", () => w.#renew());
     w.#every(o.lease / 2, "reclaim", () => w.#reclaim());
-    w.#every(o.lease, "alive", () => w.#checkAlive());
+    w.#every(o.lease, "alive", () => w.#callers.checkAlive());
     w.#reading = w.#read();
     return w;
   }
@@ -316,12 +290,12 @@ export class ClusterWorker {
     const taskId = Number(f.i.toString());
     let served: Served;
     try {
-      served = await this.#serve(poolId);
+      served = await this.#callers.get(poolId);
     } catch {
       this.#held.delete(entry); // the broker failed: the entry is reclaimed later
       return;
     }
-    if (served.gone) return this.#report(served, entry, "");
+    if (served.gone) return this.#callers.report(served, entry, "");
     let outcome: [boolean, unknown];
     try {
       if (served.error) throw served.error;
@@ -347,7 +321,7 @@ export class ClusterWorker {
         this.#taskMs = avg === undefined ? ms : avg + (ms - avg) / 8;
       }
     } catch (e) {
-      if (served.gone) return this.#report(served, entry, "");
+      if (served.gone) return this.#callers.report(served, entry, "");
       if (this.#terminating || (e instanceof WorkerLostError && !served.error)) {
         // its child was lost, or this worker is stopping now: not renewed, the entry is
         // reclaimed and runs again
@@ -364,7 +338,7 @@ export class ClusterWorker {
     }
     const id = Buffer.allocUnsafe(8);
     id.writeDoubleLE(taskId, 0);
-    this.#report(served, entry, Buffer.concat([id, bytes]));
+    this.#callers.report(served, entry, Buffer.concat([id, bytes]));
   }
 
   /** Acknowledges and deletes a malformed entry. */
@@ -374,133 +348,6 @@ export class ClusterWorker {
       await this.#link.send(["XDEL", TASKS, entry], "drop a malformed task");
     } catch {
       // the broker failed: the entry is reclaimed later, and dropped then
-    }
-  }
-
-  /** What this worker knows of caller pool `id`, met once. */
-  #serve(id: string): Promise<Served> {
-    let p = this.#served.get(id);
-    if (!p) {
-      p = this.#meet(id);
-      this.#served.set(id, p);
-      p.catch(() => this.#served.delete(id));
-    }
-    return p;
-  }
-
-  async #meet(id: string): Promise<Served> {
-    const keys = poolKeys(id);
-    const reply = await this.#link.eval(
-      MEET,
-      [keys.config, keys.alive],
-      [],
-      "read a pool's options",
-    );
-    const served: Served = {
-      keys,
-      module: "",
-      expireAfter: 60_000,
-      gone: reply === null,
-      running: 0,
-      out: [],
-      sending: false,
-    };
-    if (reply === null) return served;
-    if ((reply as Buffer).length === 0) {
-      served.error = new Error(
-        `Pool worker ${this.#label} found the pool alive but its options gone at the broker ` +
-          `(${keys.config} was removed); end the pool and make a new one`,
-      );
-      return served;
-    }
-    let config: PoolConfig;
-    try {
-      config = fromWire(reply as Buffer) as PoolConfig;
-    } catch (e) {
-      served.error = new Error(`Pool worker ${this.#label} cannot read the pool's options: ${e}`);
-      return served;
-    }
-    served.expireAfter = config.expireAfter;
-    const module = served.module = config.module;
-    try {
-      const digest = await moduleDigest(module).catch((e) => {
-        throw new Error(`it cannot read the file here (${e.message})`);
-      });
-      if (digest !== config.digest) {
-        throw new Error(
-          `its copy differs from the caller's (SHA-256 ${digest.slice(0, 12)}… here, ` +
-            `${config.digest.slice(0, 12)}… at the caller)`,
-        );
-      }
-      served.exports = await importUrl(module).catch((e) => {
-        throw new Error(`it cannot import it (${e instanceof Error ? e.message : e})`);
-      });
-    } catch (e) {
-      served.error = new Error(
-        `Pool worker ${this.#label} cannot run the tasks of module ${module}: ` +
-          `${(e as Error).message}; deploy the same checkout of the code on every host`,
-      );
-      return served;
-    }
-    try {
-      const key = served.key = configKey(config);
-      // Only to find a warm pool sooner: a broker error here must not fail the pool's tasks.
-      await this.#endIdle(key).catch(() => {});
-      served.pool = this.#local.take(key, config, served.exports!);
-      this.#withPool.add(served);
-    } catch (e) {
-      served.error = e as Error;
-    }
-    return served;
-  }
-
-  /**
-   * Finds gone the caller pools with config `key` whose local pool is idle and whose caller
-   * ended (a program that made its pools one after the other): their local pools are kept for
-   * the pool being met, without waiting for the next check.
-   */
-  async #endIdle(key: string): Promise<void> {
-    for (const served of [...this.#withPool]) {
-      if (served.key !== key || served.running > 0 || served.gone) continue;
-      const n = await this.#link.send(["EXISTS", served.keys.alive], "check a pool") as number;
-      if (n === 0) this.#gone(served);
-    }
-  }
-
-  /** Caller pool `served` is gone: its tasks are dropped, its local pool kept or ended. */
-  #gone(served: Served): void {
-    if (served.gone) return;
-    served.gone = true;
-    this.#withPool.delete(served);
-    if (served.pool) this.#local.release(served.key!, served.pool, served.running === 0);
-  }
-
-  /** Hands an outcome over (with the others of its pool that are ready). */
-  #report(served: Served, entry: string, outcome: Buffer | ""): void {
-    served.out.push([entry, outcome]);
-    if (!served.sending) {
-      served.sending = true;
-      queueMicrotask(() => void this.#send(served));
-    }
-  }
-
-  async #send(served: Served): Promise<void> {
-    try {
-      while (served.out.length > 0) {
-        const batch = served.out.splice(0, 2000);
-        const k = served.keys;
-        try {
-          await this.#link.eval(FINISH, [TASKS, k.results, k.alive], [
-            String(served.expireAfter),
-            ...batch.flat(),
-          ], "hand results over");
-        } catch {
-          // the broker failed: the entries stay pending, and are reclaimed
-        }
-        for (const [entry] of batch) this.#held.delete(entry);
-      }
-    } finally {
-      served.sending = false;
     }
   }
 
@@ -524,19 +371,6 @@ export class ClusterWorker {
     if (!this.#closed) this.#takeAll(claimed);
   }
 
-  /** Ends the local pools of caller pools that are gone. */
-  async #checkAlive(): Promise<void> {
-    for (const [id, p] of this.#served) {
-      const served = await p;
-      if (!served.gone) {
-        const n = await this.#link.send(["EXISTS", served.keys.alive], "check a pool") as number;
-        if (n === 1) continue;
-        this.#gone(served);
-      }
-      if (!served.sending) this.#served.delete(id);
-    }
-  }
-
   /** Stops taking tasks, finishes the ones it holds, ends its children and disconnects. */
   async close(): Promise<void> {
     await this.#stop(false);
@@ -557,9 +391,7 @@ export class ClusterWorker {
     this.#wake?.();
     this.#stopping.abort(); // one CLIENT UNBLOCK may arrive before the read: sent until it returns
     await this.#reading;
-    const pools = await Promise.all(
-      [...this.#served.values()].map((p) => p.catch(() => undefined)),
-    );
+    const pools = await this.#callers.all();
     if (now) await Promise.all(pools.map((s) => s?.pool?.terminate()));
     else if (this.#inFlight > 0) await new Promise<void>((r) => this.#drained = r);
     for (const s of pools) while (s?.sending) await new Promise((r) => setTimeout(r, 5));
