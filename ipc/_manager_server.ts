@@ -9,7 +9,7 @@
 // Object 0 is the server itself: `create(kind, init)` makes an object and returns its id.
 
 import { SocketLink } from "../process/_link.ts";
-import type { ProxyKind } from "./manager.ts";
+import type { ProxyKind } from "./proxy.ts";
 import { errorToData } from "../process/_rpc.ts";
 import { hold, unhold } from "../process/_wait.ts";
 import { AuthServer } from "./_auth_server.ts";
