@@ -1,4 +1,4 @@
-// Structured clone to bytes and back, for every value that is not plain data (../process/_tree.ts
+// Structured clone to bytes and back, for every value that is not plain data (./_tree.ts
 // carries those): the one place the package meets `node:v8`.
 //
 // Node's default `v8.serialize` writes typed arrays as host objects, and `v8.deserialize` then

@@ -3,11 +3,11 @@
 // daemon children are terminated, then every other child is joined, and only then does it exit,
 // with its own code (1 after an uncaught error).
 //
-// A child applies them when its target settles (./_child.ts). The main process applies them when
-// its event loop has nothing left to do (`beforeunload`; no child keeps the loop alive, see
-// ./_thread.ts), holding the loop while it joins, and on an uncaught error or unhandled rejection
-// while it has children: Deno would exit at once, killing them. `Deno.exit()` cannot wait: at
-// `unload` every child still alive is terminated.
+// A child applies them when its target settles (../process/_child.ts). The main process applies
+// them when its event loop has nothing left to do (`beforeunload`; no child keeps the loop alive,
+// see ../process/_thread.ts), holding the loop while it joins, and on an uncaught error or
+// unhandled rejection while it has children: Deno would exit at once, killing them. `Deno.exit()`
+// cannot wait: at `unload` every child still alive is terminated.
 
 import { ENDED, onMainThread, state } from "./_state.ts";
 import { until } from "./_until.ts";

@@ -9,7 +9,7 @@
 // One registry per JavaScript realm, kept on `globalThis` so that two copies of the package in
 // one program share it.
 
-import { onMainThread, SIGNAL_EXIT } from "./_runtime.ts";
+import { onMainThread, SIGNAL_EXIT } from "../process/_runtime.ts";
 
 // Only the main thread listens to signals (see below): node's `process`, whose listeners are
 // left alone, is imported there alone (its import costs a worker child ~20 ms of its start).

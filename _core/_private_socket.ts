@@ -3,7 +3,7 @@
 // forget. Used by the subprocess start method (one per child, until the child has connected)
 // and by listeners and managers at their default address.
 
-import { checkNeeds, type Need, need } from "./_permissions.ts";
+import { checkNeeds, type Need, need } from "../process/_permissions.ts";
 import { removeAtExit } from "./_exit_cleanup.ts";
 
 /** A listening socket in a private directory. */

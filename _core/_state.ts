@@ -2,7 +2,7 @@
 // loaded from different URLs in one program still agree on who the current process is.
 
 import type { RpcEndpoint } from "./_rpc.ts";
-import { onMainThread } from "./_runtime.ts";
+import { onMainThread } from "../process/_runtime.ts";
 import { createRegistry, notifyWord, onFirstMap, pidAlive, type Registry } from "./_shm.ts";
 
 /** How a child process is started. */

@@ -1,12 +1,12 @@
-// The one seam between a pool's engine (./_engine.ts: ids, chunking, ordering, callbacks,
+// The one seam between a pool's engine (../pool/_engine.ts: ids, chunking, ordering, callbacks,
 // progress, timeouts, shutdown) and the place where its tasks run. The engine hands a transport
 // batches of tasks, each with an id; the transport runs them somewhere and reports back, by id,
 // when each is next to run and how each ended. Everything Pool promises is kept by the engine,
 // except what only the place of the workers can do, listed under "A transport's duties" below.
 //
-// The first transport is the local worker processes (./_slots.ts). A second one (tasks on Redis,
-// run by workers on other machines) plugs into the same engine: implement `Transport`, and give
-// the engine a `TransportFactory`.
+// The first transport is the local worker processes (../pool/_slots.ts). A second one (tasks on
+// Redis, run by workers on other machines) plugs into the same engine: implement `Transport`, and
+// give the engine a `TransportFactory`.
 //
 // A transport's duties:
 // - Run each submitted task once: `fn` (an export of a module, by URL and name) applied to the
@@ -21,9 +21,13 @@
 // - Settle each task once, by its own id. (The engine ignores an outcome for an id already
 //   settled, so a queue that delivers at least once may report a task twice.)
 
-import type { FnRef, Kind } from "./_channel.ts";
+/** How a task's payload is applied: `fn(...args)`, `fn(item)` for each, `fn(...item)` for each. */
+export const Kind = { apply: 0, map: 1, star: 2 } as const;
+/** One of {@link Kind}'s values. */
+export type Kind = typeof Kind[keyof typeof Kind];
 
-export type { FnRef, Kind };
+/** A task function, by module URL and export name. */
+export type FnRef = readonly [module: string, name: string];
 
 /** One task, as the engine hands it to a transport. Read-only: the engine owns it. */
 export interface Task {

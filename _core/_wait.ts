@@ -15,6 +15,20 @@ let keepAlive: ReturnType<typeof setInterval> | undefined;
  */
 const WAKE_MS = 100;
 
+/** How long and for whom a call waits. */
+export interface WaitLimits {
+  /** `performance.now()` value after which the wait times out; `Infinity` for none. */
+  deadline: number;
+  /** Stops the wait when aborted. */
+  signal?: AbortSignal | undefined;
+  /**
+   * Stops the wait (as an abort) once it returns false: the caller's process is gone. Such a
+   * wait, served for another process, does not keep this one running: the exit rules
+   * (_core/_exit.ts) keep it running for a non-daemon caller until that caller exits.
+   */
+  alive?: (() => boolean) | undefined;
+}
+
 /** Keeps the event loop alive until the matching {@link unhold}. */
 export function hold(): void {
   if (pending++ === 0) keepAlive = setInterval(() => {}, WAKE_MS);

@@ -1,5 +1,5 @@
 // Shared memory across OS processes: the figures of a child that maps the program's memory
-// (process/_shm.ts, with --allow-ffi on Linux), for subprocess children (separate `deno run` OS
+// (_core/_shm.ts, with --allow-ffi on Linux), for subprocess children (separate `deno run` OS
 // processes) and worker children alike, beside Python's multiprocessing with fork measured in the
 // same run with the same items:
 //

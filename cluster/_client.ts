@@ -18,7 +18,7 @@
 //   it has tasks pending).
 
 import { Buffer } from "node:buffer";
-import { parseAddress, shownAddress } from "./_address.ts";
+import { parseAddress, shownAddress } from "../_core/_address.ts";
 import { BrokerError } from "./errors.ts";
 
 /** A reply as the link returns it: bulk strings as Buffers. */

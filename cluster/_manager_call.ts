@@ -2,7 +2,7 @@
 // link it goes through, the words its broker errors use, and the values' wire forms.
 
 import { Buffer } from "node:buffer";
-import { decodeItem, encodeItem } from "../process/_codec.ts";
+import { decodeItem, encodeItem } from "../_core/_codec.ts";
 import { type Blocking, type Link, type Reply, type Script, sendWoken } from "./_client.ts";
 import { keysOf, type Kind } from "./_manager_scripts.ts";
 

@@ -11,7 +11,7 @@
 //
 // Fields of a dict are its keys tagged by type ("s" string, "n" number, "i" bigint, "t"/"f",
 // "z" null, "u" undefined); values are one kind byte then the package codec's bytes
-// (../process/_codec.ts). A named object lives until it is cleared; an unnamed one belongs to
+// (../_core/_codec.ts). A named object lives until it is cleared; an unnamed one belongs to
 // the manager that made it: deleted by its close(), and its keys expire TTL ms after that
 // manager last refreshed them (every TTL/3) or anyone last wrote to it, so a crashed process
 // leaves nothing behind for long.
@@ -212,7 +212,7 @@ export class RedisManager {
   /**
    * Connects; fails at once when the server cannot be used.
    *
-   * @throws {TypeError} when the URL is not one of the broker addresses (./_address.ts).
+   * @throws {TypeError} when the URL is not one of the broker addresses (../_core/_address.ts).
    * @throws {import("./errors.ts").BrokerError} when the broker cannot be reached in time or
    * refuses the credentials.
    */

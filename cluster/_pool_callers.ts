@@ -5,7 +5,7 @@
 
 import type { Buffer } from "node:buffer";
 import type { Pool } from "../pool/pool.ts";
-import { importUrl } from "../process/_import.ts";
+import { importUrl } from "../_core/_import.ts";
 import type { Link } from "./_client.ts";
 import { moduleDigest, type PoolConfig } from "./_pool_config.ts";
 import { configKey, type LocalPools } from "./_pool_local.ts";

@@ -3,7 +3,7 @@
 
 import type { Buffer } from "node:buffer";
 import type { Pool, TaskFunction } from "../pool/pool.ts";
-import { Kind } from "../pool/_channel.ts";
+import { Kind } from "../_core/_transport.ts";
 
 /** A task's entry (./_pool_scripts.ts): its fields by their one-letter names. */
 export interface Entry {

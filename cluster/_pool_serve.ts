@@ -19,7 +19,7 @@ import type { TaskFunction } from "../pool/pool.ts";
 import { WorkerLostError } from "../pool/errors.ts";
 import type { StartMethod } from "../process/process.ts";
 import { cpuCount } from "../process/current.ts";
-import { errorToData } from "../process/_rpc.ts";
+import { errorToData } from "../_core/_rpc.ts";
 import { type Blocking, Link, type Reply, sendWoken } from "./_client.ts";
 import { CallerPools, type Served } from "./_pool_callers.ts";
 import { entryFields, isTask, run, type TaskEntry } from "./_pool_entry.ts";

@@ -1,4 +1,4 @@
-// The caller's side of a pool on Redis: a Transport (../pool/_transport.ts) whose tasks go to
+// The caller's side of a pool on Redis: a Transport (../_core/_transport.ts) whose tasks go to
 // the stream that every worker command reads (keys and scripts: ./_pool_scripts.ts).
 //
 // - submit: tasks are encoded at once (a payload that cannot reach another host fails there,
@@ -19,12 +19,12 @@
 //   pending task with the BrokerError, and the tasks submitted after it.
 
 import type { Buffer } from "node:buffer";
-import type { StartMethod } from "../process/_state.ts";
-import { dataToError } from "../process/_rpc.ts";
-import { Kind } from "../pool/_channel.ts";
-import type { Task, Transport, TransportEvents } from "../pool/_transport.ts";
+import type { StartMethod } from "../_core/_state.ts";
+import { dataToError } from "../_core/_rpc.ts";
+import { Kind } from "../_core/_transport.ts";
+import type { Task, Transport, TransportEvents } from "../_core/_transport.ts";
 import { WorkerLostError } from "../pool/errors.ts";
-import { shownAddress } from "./_address.ts";
+import { shownAddress } from "../_core/_address.ts";
 import { type Blocking, Link, type Reply } from "./_client.ts";
 import { BrokerError } from "./errors.ts";
 import { moduleDigest, type PoolConfig } from "./_pool_config.ts";

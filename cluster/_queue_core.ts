@@ -18,8 +18,8 @@
 //   another fails with a RangeError; one that gave none adopts it.
 
 import type { Buffer } from "node:buffer";
-import type { QueueCore } from "../ipc/_queue_core.ts";
-import type { WaitLimits } from "../ipc/_wait.ts";
+import type { QueueCore } from "../_core/_queue_handle.ts";
+import type { WaitLimits } from "../_core/_wait.ts";
 import { type Blocking, Link, type Reply, sendWoken } from "./_client.ts";
 import { fromWire, toWire } from "./_wire.ts";
 import { DONE, LEAVE, PUT, type QueueKeys, queueKeys, SIZE, TAKE, TICK } from "./_queue_scripts.ts";

@@ -8,7 +8,7 @@
 //                                     the server's clock)
 //   mp:queue:{NAME}:held:ID    LIST   JoinableQueue: the items consumer ID took and has not
 //                                     marked done, oldest first
-// An item is one byte of codec kind (process/_codec.ts) followed by its payload. Every live
+// An item is one byte of codec kind (_core/_codec.ts) followed by its payload. Every live
 // handle refreshes the keys' expiry (TICK): the keys of a queue whose every user is gone expire.
 
 import { Script } from "./_client.ts";

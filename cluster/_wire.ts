@@ -1,8 +1,8 @@
-// Values on the wire to a Redis broker: one byte of codec kind (../process/_codec.ts), then the
+// Values on the wire to a Redis broker: one byte of codec kind (../_core/_codec.ts), then the
 // value's bytes. Queue items and a pool's tasks, configs and results all travel so.
 
 import { Buffer } from "node:buffer";
-import { decodeItem, encodeItem } from "../process/_codec.ts";
+import { decodeItem, encodeItem } from "../_core/_codec.ts";
 
 /**
  * The wire form of `value` (a fresh Buffer).

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { checkInteger, checkString } from "../process/_check.ts";
-import { adopting, queueTypeOf } from "../ipc/_queue_core.ts";
+import { checkInteger, checkString } from "../_core/_check.ts";
+import { adopting, queueTypeOf } from "../_core/_queue_handle.ts";
 import { RedisQueueCore } from "./_queue_core.ts";
 
 /** Options of `Queue.connect()`. */

@@ -26,7 +26,7 @@
 
 import { parseArgs } from "node:util";
 import { ClusterWorker } from "./_pool_serve.ts";
-import { shownAddress } from "./_address.ts";
+import { shownAddress } from "../_core/_address.ts";
 
 export { ClusterWorker, type ClusterWorkerOptions } from "./_pool_serve.ts";
 export type { StartMethod } from "../process/process.ts";

@@ -1,7 +1,7 @@
 // The error of a failed authkey handshake, apart from listener.ts so that the handshake code can
 // throw it without an import cycle; listener.ts re-exports it.
 
-import { registerError } from "../process/_rpc.ts";
+import { registerError } from "../_core/_rpc.ts";
 
 /**
  * Raised by `Client()` and `Manager.connect()` when the two sides do not share the same authkey

@@ -1,8 +1,8 @@
 // Who holds each end of a pipe: per end, slots of process idents in shared memory. An end is
 // gone once every slot is empty or names a process that has exited.
 
-import { type SharedMemory, sharedMemory } from "../process/_shm.ts";
-import { identAlive, state } from "../process/_state.ts";
+import { type SharedMemory, sharedMemory } from "../_core/_shm.ts";
+import { identAlive, state } from "../_core/_state.ts";
 
 const SLOTS = 128;
 

@@ -2,9 +2,9 @@
 // shared by every proxy there, made on the first call. It keeps the program alive only while a
 // call is under way, and a lost connection fails the calls in flight; the next call reconnects.
 
-import { SocketLink } from "../process/_link.ts";
-import { dataToError } from "../process/_rpc.ts";
-import { decode, encode } from "../process/_reduce.ts";
+import { SocketLink } from "../_core/_link.ts";
+import { dataToError } from "../_core/_rpc.ts";
+import { decode, encode } from "../_core/_reduce.ts";
 import { connectAuthenticated } from "./_handshake.ts";
 import { type Address, addressLabel } from "./_socket.ts";
 import { STANDALONE } from "./_socket_connection.ts";

@@ -8,10 +8,10 @@
 // cancelled). `{ t: "x", c }` cancels a call that waits (lock.acquire, queue.put, queue.get).
 // Object 0 is the server itself: `create(kind, init)` makes an object and returns its id.
 
-import { SocketLink } from "../process/_link.ts";
+import { SocketLink } from "../_core/_link.ts";
 import type { ProxyKind } from "./proxy.ts";
-import { errorToData } from "../process/_rpc.ts";
-import { hold, unhold } from "../process/_wait.ts";
+import { errorToData } from "../_core/_rpc.ts";
+import { hold, unhold } from "../_core/_wait.ts";
 import { AuthServer } from "./_auth_server.ts";
 import { type Address, addressLabel } from "./_socket.ts";
 import { EOFError } from "./connection.ts";

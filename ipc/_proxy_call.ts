@@ -1,16 +1,15 @@
 // What every manager proxy does with its object: the state it names it by (kept in a WeakMap,
 // so that the proxy's own fields stay private), one call to its manager (./_manager_client.ts)
-// or to Redis (../cluster/_manager_redis.ts, loaded only when a Redis proxy is used).
+// or to Redis (../_core/_redis.ts, loaded only when a Redis proxy is used).
 
-import type { Link } from "../cluster/_client.ts";
+import { type Link, loadRedisManager, type RedisManagerModule } from "../_core/_redis.ts";
 import { managerCall, type ManagerRef } from "./_manager_client.ts";
 import type { ProxyState, RedisProxyState } from "./proxy.ts";
 
-type RedisModule = typeof import("../cluster/_manager_redis.ts");
-let redisModule: Promise<RedisModule> | undefined;
+let redisModule: Promise<RedisManagerModule> | undefined;
 /** The Redis side, loaded (with npm:redis) only when a Redis manager or proxy is used. */
-export function loadRedis(): Promise<RedisModule> {
-  return redisModule ??= import("../cluster/_manager_redis.ts");
+export function loadRedis(): Promise<RedisManagerModule> {
+  return redisModule ??= loadRedisManager();
 }
 
 /** The reviver type of every manager proxy. */

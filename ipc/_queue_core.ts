@@ -3,45 +3,24 @@
 // map shared memory and does not share its parent's SharedArrayBuffers, and whatever that child
 // passes the queue on to).
 
-import type { SharedMemory } from "../process/_shm.ts";
-import { openMemory } from "../process/_share.ts";
-import { decodeItem, type Encoded, encodeItem } from "../process/_codec.ts";
+import type { SharedMemory } from "../_core/_shm.ts";
+import { openMemory } from "../_core/_share.ts";
+import { decodeItem, type Encoded, encodeItem } from "../_core/_codec.ts";
 import { RETRY, Ring, StreamStart } from "./_ring.ts";
-import type { WaitLimits } from "./_wait.ts";
+import type { WaitLimits } from "../_core/_wait.ts";
 import { callWaiting } from "./_remote.ts";
-import type { RpcEndpoint } from "../process/_rpc.ts";
-import { registerReviver } from "../process/_reduce.ts";
-import { RedisQueueCore, type RedisQueueSpec } from "../cluster/_queue_core.ts";
+import type { RpcEndpoint } from "../_core/_rpc.ts";
+import { registerReviver } from "../_core/_reduce.ts";
+import { RedisQueueCore, type RedisQueueSpec } from "../_core/_redis.ts";
+import {
+  adopting,
+  cores,
+  type QueueCore,
+  queueTypeOf,
+  queueTypes,
+} from "../_core/_queue_handle.ts";
 
-/** The core behind each queue handle, for the queue classes of this folder. */
-export const cores: WeakMap<object, QueueCore> = new WeakMap();
-
-/** Handle type name of each queue class, for `[reduce]`. */
-export const queueTypes: Map<unknown, string> = new Map();
-
-/** Set while a reviver constructs a queue handle around an existing core. */
-export const adopting: { core: QueueCore | undefined } = { core: undefined };
-
-/** What a queue handle does with its items. */
-export interface QueueCore {
-  /** Puts an item; false when the deadline passed first. */
-  put(item: unknown, limits: WaitLimits): boolean | Promise<boolean>;
-  /** Puts an item now; false when the queue is full. */
-  putNowait(item: unknown): boolean;
-  /** Takes an item; undefined when the deadline passed first. */
-  get(limits: WaitLimits): { value: unknown } | Promise<{ value: unknown } | undefined>;
-  /** Takes an item now; undefined when there is none. */
-  getNowait(): { value: unknown } | undefined;
-  /** The item count now; `call` names the public method, for the error where it cannot. */
-  qsize(call?: string): number;
-  /** The item count, in any process. */
-  qsizeAsync(): Promise<number>;
-  taskDone(): void | Promise<void>;
-  /** Waits until every item is marked done; false on timeout. */
-  join(limits: WaitLimits): Promise<boolean>;
-  /** Ends what the core opened (connections, timers), where it opened any. */
-  close?(): Promise<void>;
-}
+export { adopting, cores, type QueueCore, queueTypeOf };
 
 /** A queue over a shared ring that this process shares or maps. */
 export class RingCore implements QueueCore {
@@ -204,21 +183,12 @@ export interface QueueState {
   maxsize: number;
   joinable: boolean;
   /** The ring, for a worker child of a process that maps it. */
-  /** The ring's memory, as ../process/_shm.ts sent it. */
+  /** The ring's memory, as ../_core/_shm.ts sent it. */
   sab?: unknown;
   /** The shared object's id, for a child that reaches the queue over RPC. */
   id?: number;
   /** Where a queue on Redis is: the child connects itself. */
   redis?: RedisQueueSpec;
-}
-
-/** The handle type of a queue class (or of its nearest registered ancestor). */
-export function queueTypeOf(cls: unknown): string {
-  for (let c = cls; c; c = Object.getPrototypeOf(c)) {
-    const t = queueTypes.get(c);
-    if (t) return t;
-  }
-  return "mp.Queue";
 }
 
 /** Registers how handles of a queue class are rebuilt in a child. */

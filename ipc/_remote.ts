@@ -2,9 +2,9 @@
 // an abort controller that the proxy can trigger with a `cancel` call, and a liveness check of
 // the calling process, so that a call from a process that died (or gave up) takes nothing.
 
-import type { Caller } from "../process/_rpc.ts";
-import type { RpcEndpoint } from "../process/_rpc.ts";
-import { identAlive, state } from "../process/_state.ts";
+import type { Caller } from "../_core/_rpc.ts";
+import type { RpcEndpoint } from "../_core/_rpc.ts";
+import { identAlive, state } from "../_core/_state.ts";
 import { deadlineOf, type WaitLimits } from "./_wait.ts";
 
 /** Timeout and signal of a waiting call. */

@@ -12,9 +12,9 @@
 // marked dead (a worker told to stop, whose thread may run on for a while) neither writes nor
 // takes anything more: each step checks, under its lock, that its own ident is still alive.
 
-import type { SharedMemory } from "../process/_shm.ts";
-import { identAlive, state } from "../process/_state.ts";
-import { decodeItem, type Encoded, Kind } from "../process/_codec.ts";
+import type { SharedMemory } from "../_core/_shm.ts";
+import { identAlive, state } from "../_core/_state.ts";
+import { decodeItem, type Encoded, Kind } from "../_core/_codec.ts";
 import { RingLock } from "./_ring_lock.ts";
 import {
   GETS,

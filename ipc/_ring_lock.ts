@@ -2,7 +2,7 @@
 // the lock of a holder that died is taken over, but only once it has been seen dead for longer
 // than a critical section can last.
 
-import { identAlive } from "../process/_state.ts";
+import { identAlive } from "../_core/_state.ts";
 import { CAP } from "./_ring_memory.ts";
 
 const SPIN = 64;

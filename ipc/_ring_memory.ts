@@ -1,8 +1,8 @@
 // The memory of a shared byte ring (./_ring.ts): where each header word lives, the data area
 // and the copies in and out of it, and the sequence words that waiters sleep on.
 
-import { copyInRing, copyOutRing } from "../process/_ring_bytes.ts";
-import { canMap, notifyWord, type SharedMemory, sharedMemory } from "../process/_shm.ts";
+import { copyInRing, copyOutRing } from "../_core/_ring_bytes.ts";
+import { canMap, notifyWord, type SharedMemory, sharedMemory } from "../_core/_shm.ts";
 import { sleep, type WaitLimits } from "./_wait.ts";
 
 // Int32 slots of the header; the writers' words and the readers' words sit on their own cache

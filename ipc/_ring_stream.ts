@@ -30,7 +30,7 @@
 // cut start record skipped) skips the stream's pieces, as they come, until R_LEFT is 0 or
 // something else follows; a dead reader's thread that runs on finds its lease gone.
 
-import { identAlive } from "../process/_state.ts";
+import { identAlive } from "../_core/_state.ts";
 import {
   GETS,
   HEAD,

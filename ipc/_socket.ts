@@ -2,9 +2,9 @@
 // host and port. A socket the package names itself lives in a fresh 0700 directory that is
 // removed with it (and at exit, should its owner forget); so is a socket path given.
 
-import { wrongType } from "../process/_check.ts";
-import { removeAtExit } from "../process/_exit_cleanup.ts";
-import { listenPrivately } from "../process/_private_socket.ts";
+import { wrongType } from "../_core/_check.ts";
+import { removeAtExit } from "../_core/_exit_cleanup.ts";
+import { listenPrivately } from "../_core/_private_socket.ts";
 
 /** A TCP address. */
 export interface TcpAddress {

@@ -1,9 +1,9 @@
 // A `Connection` over an authenticated socket (what `Listener.accept()` and `Client()` return):
 // the subprocess SocketLink framing, one frame per value (`send`) or byte string (`sendBytes`).
 
-import { checkTimeout } from "../process/_check.ts";
-import { type RefusedFrame, SocketLink } from "../process/_link.ts";
-import { decode, encode, type ReduceContext } from "../process/_reduce.ts";
+import { checkTimeout } from "../_core/_check.ts";
+import { type RefusedFrame, SocketLink } from "../_core/_link.ts";
+import { decode, encode, type ReduceContext } from "../_core/_reduce.ts";
 import { type Connection, EOFError, type RecvOptions } from "./connection.ts";
 
 type Wire = { t: "v"; v: unknown } | { t: "b"; b: Uint8Array };

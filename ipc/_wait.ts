@@ -1,26 +1,16 @@
-// Waiting in ipc/: slices of `Atomics.waitAsync` (process/_wait.ts) with the deadline, abort and
+// Waiting in ipc/: slices of `Atomics.waitAsync` (_core/_wait.ts) with the deadline, abort and
 // liveness checks that every waiting call of this folder shares.
 
-import { waitWord } from "../process/_wait.ts";
+import { waitWord } from "../_core/_wait.ts";
 
-export { deadlineOf } from "../process/_wait.ts";
+export { deadlineOf } from "../_core/_wait.ts";
 
 /** The longest single sleep: waits wake this often to check deadlines, signals and liveness. */
 export const SLICE_MS = 50;
 
-/** How long and for whom a call waits. */
-export interface WaitLimits {
-  /** `performance.now()` value after which the wait times out; `Infinity` for none. */
-  deadline: number;
-  /** Stops the wait when aborted. */
-  signal?: AbortSignal | undefined;
-  /**
-   * Stops the wait (as an abort) once it returns false: the caller's process is gone. Such a
-   * wait, served for another process, does not keep this one running: the exit rules
-   * (process/_exit.ts) keep it running for a non-daemon caller until that caller exits.
-   */
-  alive?: (() => boolean) | undefined;
-}
+import type { WaitLimits } from "../_core/_wait.ts";
+
+export type { WaitLimits };
 
 /** Thrown inside this folder when the caller whose wait this was has gone. */
 export class CallerGone extends Error {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { registerError } from "../process/_rpc.ts";
+import { registerError } from "../_core/_rpc.ts";
 
 /** Options of a call that waits for a message. */
 export interface RecvOptions {

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { registerReviver } from "../process/_reduce.ts";
+import { registerReviver } from "../_core/_reduce.ts";
 import {
   closeManagerLink,
   managerCall,
@@ -29,7 +29,7 @@ import {
 } from "./_manager_client.ts";
 import { ManagerServer } from "./_manager_server.ts";
 import { type Address, checkAddress, checkAuthkey } from "./_socket.ts";
-import type { RedisManager } from "../cluster/_manager_redis.ts";
+import type { RedisManager } from "../_core/_redis.ts";
 import { loadRedis, PROXY_TYPE, refs, toEntries } from "./_proxy_call.ts";
 import type { ManagerProxy, ProxyKind, ProxyState, RedisProxyState } from "./proxy.ts";
 import { type DictKey, DictProxy } from "./dict_proxy.ts";

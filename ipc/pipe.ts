@@ -5,13 +5,13 @@
  * @module
  */
 
-import type { SharedMemory } from "../process/_shm.ts";
-import { openMemory, shareMemory } from "../process/_share.ts";
-import { checkBoolean, checkInteger } from "../process/_check.ts";
-import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
-import { type Caller, registerError, remoteCall, type RpcEndpoint } from "../process/_rpc.ts";
-import { identAlive, state } from "../process/_state.ts";
-import { decodeItem, encodeItem, Kind } from "../process/_codec.ts";
+import type { SharedMemory } from "../_core/_shm.ts";
+import { openMemory, shareMemory } from "../_core/_share.ts";
+import { checkBoolean, checkInteger } from "../_core/_check.ts";
+import { reduce, type ReduceContext, type Reduced, registerReviver } from "../_core/_reduce.ts";
+import { type Caller, registerError, remoteCall, type RpcEndpoint } from "../_core/_rpc.ts";
+import { identAlive, state } from "../_core/_state.ts";
+import { decodeItem, encodeItem, Kind } from "../_core/_codec.ts";
 import { Holders } from "./_holders.ts";
 import { ownCopy } from "./_queue_core.ts";
 import { callWaiting, limitsOf, ServedCalls } from "./_remote.ts";

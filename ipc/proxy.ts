@@ -4,7 +4,7 @@
  * @module
  */
 
-import { reduce, type Reduced } from "../process/_reduce.ts";
+import { reduce, type Reduced } from "../_core/_reduce.ts";
 import type { Address } from "./_socket.ts";
 import { managerRef } from "./_manager_client.ts";
 import { PROXY_TYPE, refs } from "./_proxy_call.ts";

@@ -5,9 +5,9 @@
  * @module
  */
 
-import { checkInteger } from "../process/_check.ts";
-import { reduce, type ReduceContext, type Reduced } from "../process/_reduce.ts";
-import { type Caller, registerError, remoteCall } from "../process/_rpc.ts";
+import { checkInteger } from "../_core/_check.ts";
+import { reduce, type ReduceContext, type Reduced } from "../_core/_reduce.ts";
+import { type Caller, registerError, remoteCall } from "../_core/_rpc.ts";
 import {
   adopting,
   cores,
@@ -18,10 +18,10 @@ import {
   RingCore,
 } from "./_queue_core.ts";
 import { Ring } from "./_ring.ts";
-import { shareMemory } from "../process/_share.ts";
+import { shareMemory } from "../_core/_share.ts";
 import { limitsOf, type QueueWaitOptions, ServedCalls } from "./_remote.ts";
 import type { QueueConnectOptions } from "../cluster/queue.ts";
-import { RedisQueueCore } from "../cluster/_queue_core.ts";
+import { RedisQueueCore } from "../_core/_redis.ts";
 
 export type { QueueConnectOptions, QueueWaitOptions };
 

@@ -4,7 +4,7 @@
 // QUICK_MS, so that tasks do not queue behind a long one. The emptiest worker is chosen.
 
 import type { Deque } from "./_deque.ts";
-import type { FnRef, Task } from "./_transport.ts";
+import type { FnRef, Task } from "../_core/_transport.ts";
 
 const QUEUED_US = 2000;
 const MAX_DEPTH = 256;

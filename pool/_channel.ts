@@ -5,7 +5,7 @@
 // proxies). "subprocess": the worker pulls its next tasks through the package's RPC, handing back
 // the previous results in the same call.
 
-import { PortLink } from "../process/_link.ts";
+import { PortLink } from "../_core/_link.ts";
 import {
   decode,
   encode,
@@ -13,20 +13,15 @@ import {
   type ReduceContext,
   type Reduced,
   registerReviver,
-} from "../process/_reduce.ts";
-import { type Caller, errorToData, remoteCall, RpcEndpoint } from "../process/_rpc.ts";
-import type { StartMethod } from "../process/_state.ts";
-import { canMap } from "../process/_shm.ts";
+} from "../_core/_reduce.ts";
+import { type Caller, errorToData, remoteCall, RpcEndpoint } from "../_core/_rpc.ts";
+import type { StartMethod } from "../_core/_state.ts";
+import { canMap } from "../_core/_shm.ts";
 import { Batch, readFrame, singleFrame, warmCodec } from "./_codec.ts";
 import { Ring } from "./_ring.ts";
+import { type FnRef, Kind } from "../_core/_transport.ts";
 
-/** How a task's payload is applied: `fn(...args)`, `fn(item)` for each, `fn(...item)` for each. */
-export const Kind = { apply: 0, map: 1, star: 2 } as const;
-/** One of {@link Kind}'s values. */
-export type Kind = typeof Kind[keyof typeof Kind];
-
-/** A task function, by module URL and export name. */
-export type FnRef = readonly [module: string, name: string];
+export { type FnRef, Kind };
 
 /** What the pool sends: a task (sequence number, function, kind, payload), or stop. */
 export type PoolMessage =

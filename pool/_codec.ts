@@ -1,12 +1,12 @@
 // Frames for the pool's shared-memory rings: a tag byte, then either a batch of messages that are
-// plain data (one tree, ../process/_tree.ts, for many tasks or results), or one message in
+// plain data (one tree, ../_core/_tree.ts, for many tasks or results), or one message in
 // `node:v8` serialization, for the values that are not plain data.
 
-import { cloneFromBytes, cloneToBytes } from "../process/_clone.ts";
-import { readTree, TreeWriter } from "../process/_tree.ts";
-import { Kind } from "../process/_codec.ts";
+import { cloneFromBytes, cloneToBytes } from "../_core/_clone.ts";
+import { readTree, TreeWriter } from "../_core/_tree.ts";
+import { Kind } from "../_core/_codec.ts";
 
-// The frame's tag byte is the package's one tag scheme (../process/_codec.ts): a tree (here an
+// The frame's tag byte is the package's one tag scheme (../_core/_codec.ts): a tree (here an
 // array of messages), or one value in V8 serialization.
 const TREE_BATCH = Kind.TREE;
 const V8_ONE = Kind.V8;

@@ -1,13 +1,19 @@
 // What a pool does with its tasks, wherever they run: numbering them, cutting the input of a
 // map into chunks and putting the values back in order, reading an imap's input lazily, progress,
 // taskTimeout, and waiting for the work at join. The tasks run behind a `Transport`
-// (./_transport.ts): local worker processes, or another place with the same duties.
+// (../_core/_transport.ts): local worker processes, or another place with the same duties.
 
-import { wrongType } from "../process/_check.ts";
-import { hold, unhold as release } from "../process/_wait.ts";
+import { wrongType } from "../_core/_check.ts";
+import { hold, unhold as release } from "../_core/_wait.ts";
 import { Kind } from "./_channel.ts";
 import { TaskTimeoutError } from "./errors.ts";
-import type { FnRef, Task, Transport, TransportEvents, TransportFactory } from "./_transport.ts";
+import type {
+  FnRef,
+  Task,
+  Transport,
+  TransportEvents,
+  TransportFactory,
+} from "../_core/_transport.ts";
 
 const TERMINATED = "The pool was terminated before the task finished";
 

@@ -2,7 +2,7 @@
 // broker never loads the Redis client): what is submitted meanwhile waits, and a transport that
 // fails to load fails those tasks with its error.
 
-import type { Task, Transport, TransportEvents, TransportFactory } from "./_transport.ts";
+import type { Task, Transport, TransportEvents, TransportFactory } from "../_core/_transport.ts";
 
 /** Stands in for the transport that `load` makes, until it is there. */
 export class LateTransport implements Transport {

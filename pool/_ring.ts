@@ -3,7 +3,7 @@
 // Nothing here spins; only readBlocking() blocks, for a bounded time, in a dedicated pool worker.
 // A frame must fit in the ring (the channel sends larger messages another way).
 
-import { copyInRing, copyOutRing } from "../process/_ring_bytes.ts";
+import { copyInRing, copyOutRing } from "../_core/_ring_bytes.ts";
 
 const HEAD = 0; // bytes written so far (wrapping int32), written by the writer only
 const TAIL = 1; // bytes read so far (wrapping int32), written by the reader only

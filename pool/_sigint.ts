@@ -1,7 +1,7 @@
 // Ctrl-C while pools are alive: their workers are ended before the program exits with 130, as
 // a Python program's pool workers go with it. The listener is installed only while a pool lives.
 
-import { onMainThread } from "../process/_state.ts";
+import { onMainThread } from "../_core/_state.ts";
 
 /** A live pool, as Ctrl-C ends it. */
 export interface Interruptible {

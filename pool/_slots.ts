@@ -5,12 +5,12 @@
 // pool is stopping.
 
 import { Process, type StartMethod } from "../process/process.ts";
-import { dataToError } from "../process/_rpc.ts";
-import { ENDED, EXITED } from "../process/_state.ts";
+import { dataToError } from "../_core/_rpc.ts";
+import { ENDED, EXITED } from "../_core/_state.ts";
 import { Balancer, type Lane } from "./_balancer.ts";
 import { type ChildEnd, openChannel, type ParentEnd } from "./_channel.ts";
 import { Deque } from "./_deque.ts";
-import type { Task, Transport, TransportEvents } from "./_transport.ts";
+import type { Task, Transport, TransportEvents } from "../_core/_transport.ts";
 import { poolWorker, type WorkerConfig } from "./_worker.ts";
 import { WorkerLostError } from "./errors.ts";
 

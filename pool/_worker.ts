@@ -2,11 +2,11 @@
 // the worker's end of its channel in the arguments. Task functions are imported by module URL
 // and looked up by export name, as a `Process` target is.
 
-import { importUrl } from "../process/_import.ts";
-import { errorToData } from "../process/_rpc.ts";
-import { state } from "../process/_state.ts";
-import { moduleLabel } from "../process/_target.ts";
-import { hold, unhold } from "../process/_wait.ts";
+import { importUrl } from "../_core/_import.ts";
+import { errorToData } from "../_core/_rpc.ts";
+import { state } from "../_core/_state.ts";
+import { moduleLabel } from "../_core/_target.ts";
+import { hold, unhold } from "../_core/_wait.ts";
 import { type ChildEnd, type FnRef, Kind } from "./_channel.ts";
 import { warmCodec } from "./_codec.ts";
 

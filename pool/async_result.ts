@@ -5,7 +5,7 @@
  * @module
  */
 
-import { until } from "../process/_until.ts";
+import { until } from "../_core/_until.ts";
 import { TimeoutError } from "./errors.ts";
 
 /** Callbacks run in the parent when a result is ready. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { registerError } from "../process/_rpc.ts";
+import { registerError } from "../_core/_rpc.ts";
 
 /**
  * A pool worker exited (killed, crashed, `Deno.exit()`) while it ran the task; the pool has

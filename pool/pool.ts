@@ -6,18 +6,19 @@
  */
 
 import type { StartMethod } from "../process/process.ts";
-import { checkStartMethod } from "../process/_check.ts";
+import { checkStartMethod } from "../_core/_check.ts";
 import { cpuCount } from "../process/current.ts";
-import { state } from "../process/_state.ts";
-import { addExitHook } from "../process/_exit.ts";
-import { findExport, moduleLabel } from "../process/_target.ts";
+import { state } from "../_core/_state.ts";
+import { addExitHook } from "../_core/_exit.ts";
+import { findExport, moduleLabel } from "../_core/_target.ts";
 import { type FnRef, Kind } from "./_channel.ts";
-import { checkInteger, checkIterable, checkModuleUrl, wrongType } from "../process/_check.ts";
+import { checkInteger, checkIterable, checkModuleUrl, wrongType } from "../_core/_check.ts";
 import { Engine } from "./_engine.ts";
 import { LocalWorkers } from "./_slots.ts";
 import { LateTransport } from "./_late.ts";
-import type { TransportEvents } from "./_transport.ts";
-import { parseAddress } from "../cluster/_address.ts";
+import { loadRedisPool } from "../_core/_redis.ts";
+import type { TransportEvents } from "../_core/_transport.ts";
+import { parseAddress } from "../_core/_address.ts";
 import { type Interruptible, watchSigint } from "./_sigint.ts";
 import { AsyncResult, type CallbackOptions } from "./async_result.ts";
 import type {
@@ -136,7 +137,7 @@ export class Pool {
         onProcesses: (n: number) => void (this.#engine.processes = n),
       };
       // Loaded only here: a program without a broker never loads the Redis client.
-      const load = import("../cluster/_pool_transport.ts").then((m) => (events: TransportEvents) =>
+      const load = loadRedisPool().then((m) => (events: TransportEvents) =>
         new m.RedisPool(events, redis)
       );
       this.#engine = new Engine((events) => new LateTransport(events, load), {

@@ -3,15 +3,22 @@
 // ended.
 
 import "../mod.ts"; // every handle type registers its reviver, so any handle can arrive
-import { decode } from "./_reduce.ts";
-import type { RpcEndpoint } from "./_rpc.ts";
+import { decode } from "../_core/_reduce.ts";
+import type { RpcEndpoint } from "../_core/_rpc.ts";
 import type { StartPayload } from "./_runtime.ts";
-import { ADOPT, installState, newRegistry, type State, state, useRegistry } from "./_state.ts";
-import { joinRegistry, type RegistryRef } from "./_shm.ts";
-import { moduleLabel } from "./_target.ts";
+import {
+  ADOPT,
+  installState,
+  newRegistry,
+  type State,
+  state,
+  useRegistry,
+} from "../_core/_state.ts";
+import { joinRegistry, type RegistryRef } from "../_core/_shm.ts";
+import { moduleLabel } from "../_core/_target.ts";
 import { Process } from "./process.ts";
 import { setCurrentProcess } from "./_current.ts";
-import { finishChildren } from "./_exit.ts";
+import { finishChildren } from "../_core/_exit.ts";
 
 /** How a child of one start method reaches the outside. */
 export interface ChildHost {

@@ -1,8 +1,9 @@
-// The `Process` object that stands for the current process, kept on `globalThis` (as ./_state.ts
-// keeps its state) and set by a child's bootstrap (./_child.ts) or on first use (./current.ts).
+// The `Process` object that stands for the current process, kept on `globalThis` (as
+// ../_core/_state.ts keeps its state) and set by a child's bootstrap (./_child.ts) or on first use
+// (./current.ts).
 
 import { Process } from "./process.ts";
-import { ADOPT, state } from "./_state.ts";
+import { ADOPT, state } from "../_core/_state.ts";
 
 const CURRENT = Symbol.for("@mp/multiprocessing.current");
 

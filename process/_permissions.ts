@@ -2,7 +2,7 @@
 // `permissions` option. And what this process itself needs for a step (starting a child,
 // listening): a missing flag fails that step with an error that names the flag and why.
 
-import { wrongType } from "./_check.ts";
+import { wrongType } from "../_core/_check.ts";
 
 /** One permission: everything the parent has (`"inherit"`), all of it, none, or a list. */
 export type PermissionValue = "inherit" | boolean | string[];

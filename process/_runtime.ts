@@ -1,10 +1,10 @@
 // One interface for starting a child, two implementations: Web Workers and `deno run`
 // subprocesses. Everything above this layer is written once for both.
 
-import type { RpcEndpoint } from "./_rpc.ts";
-import type { ParentInfo, SelfInfo, StartMethod } from "./_state.ts";
+import type { RpcEndpoint } from "../_core/_rpc.ts";
+import type { ParentInfo, SelfInfo, StartMethod } from "../_core/_state.ts";
 import type { ProcessPermissions } from "./_permissions.ts";
-import type { RegistryRef } from "./_shm.ts";
+import type { RegistryRef } from "../_core/_shm.ts";
 
 /**
  * Whether this realm is the main thread of its OS process (not a worker of any kind): the main
@@ -37,7 +37,7 @@ export interface StartPayload {
    * or any child that maps shared memory; otherwise the child keeps a table of its own.
    */
   registry?: RegistryRef;
-  /** Whether the child maps shared memory segments (../process/_shm.ts). */
+  /** Whether the child maps shared memory segments (../_core/_shm.ts). */
   maps: boolean;
 }
 

@@ -1,10 +1,10 @@
 // Entry of a subprocess child, imported by the generated entry module before the target's
 // module: it marks this process as a child importing its main module, then connects back.
 
-import { joinRegistry } from "./_shm.ts";
-import { state, useRegistry } from "./_state.ts";
-import { SocketLink } from "./_link.ts";
-import { RpcEndpoint } from "./_rpc.ts";
+import { joinRegistry } from "../_core/_shm.ts";
+import { state, useRegistry } from "../_core/_state.ts";
+import { SocketLink } from "../_core/_link.ts";
+import { RpcEndpoint } from "../_core/_rpc.ts";
 import type { StartMessage, StartPayload } from "./_runtime.ts";
 import { becomeChild, reportError, runChild } from "./_child.ts";
 import { dieWithParent } from "./_parent_death.ts";

@@ -5,10 +5,10 @@
 // even a parent killed with SIGKILL leaves nothing behind once its children have started.
 
 import { childConfigFlags } from "./_config.ts";
-import { SocketLink } from "./_link.ts";
-import { until } from "./_until.ts";
+import { SocketLink } from "../_core/_link.ts";
+import { until } from "../_core/_until.ts";
 import { need, permissionFlags } from "./_permissions.ts";
-import { listenPrivately } from "./_private_socket.ts";
+import { listenPrivately } from "../_core/_private_socket.ts";
 import {
   type ChildHandle,
   type Runtime,
@@ -69,7 +69,7 @@ class SubprocessChild implements ChildHandle {
       throw e;
     }
     this.pid = this.#child.pid;
-    // The exit rules (./_exit.ts), not the child, keep the program alive while it runs.
+    // The exit rules (../_core/_exit.ts), not the child, keep the program alive while it runs.
     this.#child.unref();
     listener.unref();
     const status = this.#child.status.then((s) => s.signal ? SIGNAL_EXIT[s.signal] ?? -1 : s.code);

@@ -1,5 +1,5 @@
 // The thread a worker child runs in, created on the host. None keeps the program alive: the
-// exit rules (./_exit.ts) decide when the program ends, as Python's do. A daemon runs in an
+// exit rules (../_core/_exit.ts) decide when the program ends, as Python's do. A daemon runs in an
 // unref'd `node:worker_threads` Worker. Any other child runs in a web Worker, which starts in
 // about half the time (measured: ~37 ms against ~70 ms) but has no public `unref()`: Deno's
 // private one, a symbol-keyed method of `Worker.prototype` that unrefs the worker's pending ops,

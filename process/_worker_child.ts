@@ -1,9 +1,9 @@
 // Entry of a worker child: a Web Worker, or a `node:worker_threads` Worker for a daemon. Its
 // first message comes from the host and carries the channel to its parent.
 
-import { importUrl } from "./_import.ts";
-import { PortLink } from "./_link.ts";
-import { RpcEndpoint } from "./_rpc.ts";
+import { importUrl } from "../_core/_import.ts";
+import { PortLink } from "../_core/_link.ts";
+import { RpcEndpoint } from "../_core/_rpc.ts";
 import type { ExitMessage, StartMessage } from "./_runtime.ts";
 import { type AdoptMessage, notifyHostOfExit, setHostPort } from "./_worker_runtime.ts";
 import { becomeChild, reportError, runChild } from "./_child.ts";

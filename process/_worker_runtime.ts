@@ -3,8 +3,8 @@
 // from a worker by about a second), and talks to its child over a MessageChannel of its own.
 // No worker keeps the program alive by itself (see ./_thread.ts): the exit rules do.
 
-import { wakeAll } from "./_shm.ts";
-import { PortLink } from "./_link.ts";
+import { wakeAll } from "../_core/_shm.ts";
+import { PortLink } from "../_core/_link.ts";
 import {
   checkModulesReadable,
   type PermissionValue,
@@ -13,7 +13,7 @@ import {
 } from "./_permissions.ts";
 import type { ChildHandle, ExitMessage, Runtime, SpawnSpec, StartMessage } from "./_runtime.ts";
 import { ENTRY, startThread, type Thread } from "./_thread.ts";
-import { state } from "./_state.ts";
+import { state } from "../_core/_state.ts";
 import { workerOptionsEnabled } from "./_unstable.ts";
 
 /** What the host needs to create a worker. */

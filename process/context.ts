@@ -6,8 +6,8 @@
  */
 
 import { Process, type ProcessOptions } from "./process.ts";
-import { checkStartMethod } from "./_check.ts";
-import { type StartMethod, state } from "./_state.ts";
+import { checkStartMethod } from "../_core/_check.ts";
+import { type StartMethod, state } from "../_core/_state.ts";
 
 /**
  * A start method with the classes that use it, as Python's `multiprocessing.get_context()`.

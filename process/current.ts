@@ -6,7 +6,7 @@
  */
 
 import { Process } from "./process.ts";
-import { state } from "./_state.ts";
+import { state } from "../_core/_state.ts";
 import { current, setCurrentProcess } from "./_current.ts";
 
 /** The parent of the current process, as the child knows it. */

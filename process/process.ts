@@ -5,28 +5,28 @@
  * @module
  */
 
-import { attachWhile, canMap, registryRef } from "./_shm.ts";
-import { encode } from "./_reduce.ts";
-import { RpcEndpoint } from "./_rpc.ts";
+import { attachWhile, canMap, registryRef } from "../_core/_shm.ts";
+import { encode } from "../_core/_reduce.ts";
+import { RpcEndpoint } from "../_core/_rpc.ts";
 import type { ChildHandle, Runtime, StartPayload } from "./_runtime.ts";
 import { subprocessRuntime } from "./_subprocess_runtime.ts";
 import { workerRuntime } from "./_worker_runtime.ts";
-import { findExport, moduleLabel } from "./_target.ts";
-import { until } from "./_until.ts";
+import { findExport, moduleLabel } from "../_core/_target.ts";
+import { until } from "../_core/_until.ts";
 import {
   checkPermissions,
   checkPermissionShape,
   mayMap,
   type ProcessPermissions,
 } from "./_permissions.ts";
-import { watchExit } from "./_exit.ts";
+import { watchExit } from "../_core/_exit.ts";
 import {
   checkBoolean,
   checkModuleUrl,
   checkStartMethod,
   checkString,
   wrongType,
-} from "./_check.ts";
+} from "../_core/_check.ts";
 import {
   ADOPT,
   allocateIdent,
@@ -38,7 +38,7 @@ import {
   type StartMethod,
   type State,
   state,
-} from "./_state.ts";
+} from "../_core/_state.ts";
 
 export type { ProcessPermissions, StartMethod };
 export type { PermissionValue } from "./_permissions.ts";

@@ -8,7 +8,7 @@
 // Whoever takes a waiter's entry out of the per-ident counts also takes it out of the state word:
 // the waiter itself when it leaves, or a notifier that reaps a dead process's entry.
 
-import { isSharedMemory, notifyWord, type SharedMemory, sharedMemory } from "../process/_shm.ts";
+import { isSharedMemory, notifyWord, type SharedMemory, sharedMemory } from "../_core/_shm.ts";
 import { IdentCounts } from "./_ident_counts.ts";
 import { waitSlice } from "./_wait.ts";
 

@@ -3,11 +3,11 @@
 // worker, a mapped segment for any child that maps; else a proxy id), and how a proxy's calls,
 // cancellations included, are served by the real object.
 
-import type { ReduceContext, Reduced } from "../process/_reduce.ts";
-import type { Caller, RemoteTarget, RpcEndpoint } from "../process/_rpc.ts";
-import { identAlive, state, TABLE_SIZE } from "../process/_state.ts";
-import { openMemory, shareMemory } from "../process/_share.ts";
-import { waitWord } from "../process/_wait.ts";
+import type { ReduceContext, Reduced } from "../_core/_reduce.ts";
+import type { Caller, RemoteTarget, RpcEndpoint } from "../_core/_rpc.ts";
+import { identAlive, state, TABLE_SIZE } from "../_core/_state.ts";
+import { openMemory, shareMemory } from "../_core/_share.ts";
+import { waitWord } from "../_core/_wait.ts";
 
 /** Who acts on a handle: an ident in this OS process's liveness table, and a sub-owner tag. */
 export interface Who {

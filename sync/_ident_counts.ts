@@ -8,8 +8,8 @@
 // a proxy are all served on the thread that owns the object) or, once that ident is
 // dead, by whoever reaps it.
 
-import { isSharedMemory, type SharedMemory, sharedMemory } from "../process/_shm.ts";
-import { identAlive, state } from "../process/_state.ts";
+import { isSharedMemory, type SharedMemory, sharedMemory } from "../_core/_shm.ts";
+import { identAlive, state } from "../_core/_state.ts";
 
 const HEADER = 8; // bytes before the entries: an Int32 high-water mark, and padding
 const HIGH = 0; // entries at this index and above have never been used

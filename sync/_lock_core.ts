@@ -1,7 +1,7 @@
 // The one implementation behind Lock and RLock, for shared memory and for proxies alike.
 
-import type { ReduceContext, Reduced } from "../process/_reduce.ts";
-import type { Caller, RemoteTarget } from "../process/_rpc.ts";
+import type { ReduceContext, Reduced } from "../_core/_reduce.ts";
+import type { Caller, RemoteTarget } from "../_core/_rpc.ts";
 import { Link, localWho, revived, unknownMethod, type Who } from "./_handle.ts";
 import {
   acquire,

@@ -2,8 +2,8 @@
 // optional lock, and element reads and writes through the parent in a process that cannot map
 // that memory (no FFI, or not Linux).
 
-import { decode, encode, type ReduceContext, type Reduced } from "../process/_reduce.ts";
-import type { Caller, RemoteTarget, RpcEndpoint } from "../process/_rpc.ts";
+import { decode, encode, type ReduceContext, type Reduced } from "../_core/_reduce.ts";
+import type { Caller, RemoteTarget, RpcEndpoint } from "../_core/_rpc.ts";
 import { fromParent, Link, revive, revived, unknownMethod } from "./_handle.ts";
 import {
   allocate,

@@ -4,8 +4,8 @@
 // sleeper gets up). A holder whose ident is no longer alive is dead: the next acquirer takes the
 // mutex over.
 
-import { isSharedMemory, notifyWord, sharedMemory } from "../process/_shm.ts";
-import { identAlive, state } from "../process/_state.ts";
+import { isSharedMemory, notifyWord, sharedMemory } from "../_core/_shm.ts";
+import { identAlive, state } from "../_core/_state.ts";
 import type { Who } from "./_handle.ts";
 import { remaining, spin, waitSlice } from "./_wait.ts";
 

@@ -3,7 +3,7 @@
 // holds (./_ident_counts.ts), so that the slots of a holder that died go back to the count: the
 // next acquirer that would wait reaps them, and so does each sleeper at every slice.
 
-import { isSharedMemory, notifyWord, type SharedMemory, sharedMemory } from "../process/_shm.ts";
+import { isSharedMemory, notifyWord, type SharedMemory, sharedMemory } from "../_core/_shm.ts";
 import { callerDied, type Who } from "./_handle.ts";
 import { IdentCounts } from "./_ident_counts.ts";
 import { remaining, spin, waitSlice } from "./_wait.ts";

@@ -1,7 +1,7 @@
 // Python's typecodes (b B h H i I l L q Q f d) and their explicit names (i8 ... f64): the typed
 // array behind each, its range, and how values are checked, read and written.
 
-import { type SharedMemory, sharedMemory } from "../process/_shm.ts";
+import { type SharedMemory, sharedMemory } from "../_core/_shm.ts";
 
 /** A Python typecode, or an explicit element type name. */
 export type Typecode =

@@ -1,9 +1,9 @@
-// Waiting in sync/: a short spin, then `Atomics.waitAsync` in slices (process/_wait.ts), so that
+// Waiting in sync/: a short spin, then `Atomics.waitAsync` in slices (_core/_wait.ts), so that
 // a waiter also notices a dead holder, a deadline or an abort.
 
-import { deadlineOf, remaining, waitWord } from "../process/_wait.ts";
+import { deadlineOf, remaining, waitWord } from "../_core/_wait.ts";
 
-export { deadlineOf, remaining } from "../process/_wait.ts";
+export { deadlineOf, remaining } from "../_core/_wait.ts";
 
 /** Options of every call of `sync/` that waits: a timeout and an abort signal. */
 export interface SyncWaitOptions {

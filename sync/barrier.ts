@@ -5,12 +5,12 @@
  * @module
  */
 
-import { importUrl } from "../process/_import.ts";
-import { notifyWord, type SharedMemory, sharedMemory } from "../process/_shm.ts";
-import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
-import { type Caller, registerError, remoteCall } from "../process/_rpc.ts";
-import { findExport } from "../process/_target.ts";
-import { state } from "../process/_state.ts";
+import { importUrl } from "../_core/_import.ts";
+import { notifyWord, type SharedMemory, sharedMemory } from "../_core/_shm.ts";
+import { reduce, type ReduceContext, type Reduced, registerReviver } from "../_core/_reduce.ts";
+import { type Caller, registerError, remoteCall } from "../_core/_rpc.ts";
+import { findExport } from "../_core/_target.ts";
+import { state } from "../_core/_state.ts";
 import { checkInteger } from "./_check.ts";
 import { fromParent, Link, localWho, revive, revived, unknownMethod, type Who } from "./_handle.ts";
 import { IdentCounts } from "./_ident_counts.ts";

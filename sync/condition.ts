@@ -12,8 +12,8 @@ import {
   type ReduceContext,
   type Reduced,
   registerReviver,
-} from "../process/_reduce.ts";
-import { type Caller, remoteCall } from "../process/_rpc.ts";
+} from "../_core/_reduce.ts";
+import { type Caller, remoteCall } from "../_core/_rpc.ts";
 import {
   callerDied,
   fromParent,

@@ -5,9 +5,9 @@
  * @module
  */
 
-import { notifyWord, sharedMemory } from "../process/_shm.ts";
-import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
-import { type Caller, remoteCall } from "../process/_rpc.ts";
+import { notifyWord, sharedMemory } from "../_core/_shm.ts";
+import { reduce, type ReduceContext, type Reduced, registerReviver } from "../_core/_reduce.ts";
+import { type Caller, remoteCall } from "../_core/_rpc.ts";
 import { fromParent, Link, revive, revived, unknownMethod, type Who } from "./_handle.ts";
 import { remaining, startWait, type SyncWaitOptions, waitSlice } from "./_wait.ts";
 

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
-import { type Caller, remoteCall } from "../process/_rpc.ts";
+import { reduce, type ReduceContext, type Reduced, registerReviver } from "../_core/_reduce.ts";
+import { type Caller, remoteCall } from "../_core/_rpc.ts";
 import { fromParent, revive } from "./_handle.ts";
 import { cores, kind, LockCore, type LockHold, type LockKind } from "./_lock_core.ts";
 import type { SyncWaitOptions } from "./_wait.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { registerReviver } from "../process/_reduce.ts";
+import { registerReviver } from "../_core/_reduce.ts";
 import { fromParent, revive } from "./_handle.ts";
 import { kind, type LockKind } from "./_lock_core.ts";
 import { Lock } from "./lock.ts";

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
-import { type Caller, remoteCall } from "../process/_rpc.ts";
+import { reduce, type ReduceContext, type Reduced, registerReviver } from "../_core/_reduce.ts";
+import { type Caller, remoteCall } from "../_core/_rpc.ts";
 import { checkInteger } from "./_check.ts";
 import { fromParent, Link, localWho, revive, revived, unknownMethod, type Who } from "./_handle.ts";
 import { MAX_COUNT, SemCount } from "./_sem_count.ts";

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { reduce, type ReduceContext, type Reduced, registerReviver } from "../process/_reduce.ts";
-import { type Caller, remoteCall } from "../process/_rpc.ts";
+import { reduce, type ReduceContext, type Reduced, registerReviver } from "../_core/_reduce.ts";
+import { type Caller, remoteCall } from "../_core/_rpc.ts";
 import { type LockOption, MemoryCore, reviveMemory } from "./_memory.ts";
 import type { ElementOf, Typecode } from "./_typecodes.ts";
 import type { Lock } from "./lock.ts";

@@ -71,7 +71,7 @@ const KiB = 1024, MiB = 1024 * KiB;
 /**
  * Binary sizes that take a different path somewhere: ipc/_ring.ts's read scratch and smallest
  * ring (4 KiB); pool/_channel.ts's early flush (16 KiB), largest inline frame (64 KiB, also the
- * socket link's first read buffer in process/_link.ts), and ring (256 KiB, a quarter of a Queue's
+ * socket link's first read buffer in _core/_link.ts), and ring (256 KiB, a quarter of a Queue's
  * or Pipe's default ring); the default Queue/Pipe ring (1 MiB): larger records stream in pieces.
  */
 export const THRESHOLDS: readonly number[] = [4 * KiB, 16 * KiB, 64 * KiB, 256 * KiB, MiB];

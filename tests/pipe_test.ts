@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, METHODS, pattern, starter, until, within } from "./_helpers.ts";
 import { BrokenPipeError, type Connection, EOFError, Pipe, Queue, Value } from "../mod.ts";
-import { releaseIdent, state } from "../process/_state.ts";
+import { releaseIdent, state } from "../_core/_state.ts";
 
 const module = import.meta.url;
 

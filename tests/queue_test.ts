@@ -10,7 +10,7 @@ import {
   within,
 } from "./_helpers.ts";
 import { Queue, QueueEmptyError, QueueFullError, SimpleQueue, Value } from "../mod.ts";
-import { releaseIdent, state } from "../process/_state.ts";
+import { releaseIdent, state } from "../_core/_state.ts";
 
 const module = import.meta.url;
 

@@ -1,4 +1,4 @@
-// Shared memory across OS processes (process/_shm.ts): subprocess children map the memory of the
+// Shared memory across OS processes (_core/_shm.ts): subprocess children map the memory of the
 // package's objects, as workers share it, at any depth of the process tree; objects made in one
 // child reach a sibling through a queue; holders and waiters that are SIGKILLed (also with their
 // parent, so that nobody releases their ident) leave nothing stuck; a whole program SIGKILLed
