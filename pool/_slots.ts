@@ -45,6 +45,8 @@ interface Slot extends Lane {
   ran: boolean;
   since: number;
   exited: Promise<void>;
+  /** Set once `end` is closed. */
+  closed: boolean;
 }
 
 /** A pool's worker processes on this machine: the local {@link Transport}. */
@@ -126,7 +128,18 @@ export class LocalWorkers implements Transport {
    * a recycle) included, or was found unstoppable (a worker thread stuck in synchronous code).
    */
   #allEnded(): Promise<unknown> {
-    return Promise.all([...this.#unexited].map((s) => Promise.race([s.exited, s.process[ENDED]])));
+    return Promise.all(
+      [...this.#unexited].map((s) =>
+        Promise.race([s.exited, s.process[ENDED].then(() => this.#close(s))])
+      ),
+    );
+  }
+
+  /** Closes the pool's end of a slot's channel (of one found unstoppable, before it exits). */
+  #close(slot: Slot): void {
+    if (slot.closed) return;
+    slot.closed = true;
+    slot.end.close();
   }
 
   #spawn(): void {
@@ -149,6 +162,7 @@ export class LocalWorkers implements Transport {
       ran: false,
       since: 0,
       exited: Promise.resolve(),
+      closed: false,
     };
     end.onresult = (seq, ok, value, us) => this.#onResult(slot, seq, ok, value, us);
     process.start();
@@ -280,7 +294,7 @@ export class LocalWorkers implements Transport {
           )
           : undefined, false);
     }
-    slot.end.close();
+    this.#close(slot);
   }
 }
 
