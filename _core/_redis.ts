@@ -12,9 +12,11 @@ export type RedisManagerModule = typeof import("../cluster/_manager_redis.ts");
 /** The pool transport on Redis. */
 export type RedisPoolModule = typeof import("../cluster/_pool_transport.ts");
 
-/** Loads the manager on Redis (and the Redis client). */
+let manager: Promise<RedisManagerModule> | undefined;
+
+/** Loads the manager on Redis (and the Redis client); every call of a Redis proxy asks for it. */
 export function loadRedisManager(): Promise<RedisManagerModule> {
-  return import("../cluster/_manager_redis.ts");
+  return manager ??= import("../cluster/_manager_redis.ts");
 }
 
 /** Loads the pool transport on Redis (and the Redis client). */

@@ -24,7 +24,7 @@ export interface WaitLimits {
   /**
    * Stops the wait (as an abort) once it returns false: the caller's process is gone. Such a
    * wait, served for another process, does not keep this one running: the exit rules
-   * (_core/_exit.ts) keep it running for a non-daemon caller until that caller exits.
+   * (./_exit.ts) keep it running for a non-daemon caller until that caller exits.
    */
   alive?: (() => boolean) | undefined;
 }

@@ -2,15 +2,9 @@
 // so that the proxy's own fields stay private), one call to its manager (./_manager_client.ts)
 // or to Redis (../_core/_redis.ts, loaded only when a Redis proxy is used).
 
-import { type Link, loadRedisManager, type RedisManagerModule } from "../_core/_redis.ts";
+import { type Link, loadRedisManager } from "../_core/_redis.ts";
 import { managerCall, type ManagerRef } from "./_manager_client.ts";
 import type { ProxyState, RedisProxyState } from "./proxy.ts";
-
-let redisModule: Promise<RedisManagerModule> | undefined;
-/** The Redis side, loaded (with npm:redis) only when a Redis manager or proxy is used. */
-export function loadRedis(): Promise<RedisManagerModule> {
-  return redisModule ??= loadRedisManager();
-}
 
 /** The reviver type of every manager proxy. */
 export const PROXY_TYPE = "ipc.ManagerProxy";
@@ -37,7 +31,7 @@ export function call(
 }
 
 async function redisCall(r: Ref, method: string, args: unknown[], signal?: AbortSignal) {
-  const m = await loadRedis();
+  const m = await loadRedisManager();
   const state = r.state as RedisProxyState;
   r.link ??= m.linkFor(state.url);
   r.link.catch(() => r.link = undefined); // the next call tries again

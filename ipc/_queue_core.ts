@@ -12,15 +12,7 @@ import { callWaiting } from "./_remote.ts";
 import type { RpcEndpoint } from "../_core/_rpc.ts";
 import { registerReviver } from "../_core/_reduce.ts";
 import { RedisQueueCore, type RedisQueueSpec } from "../_core/_redis.ts";
-import {
-  adopting,
-  cores,
-  type QueueCore,
-  queueTypeOf,
-  queueTypes,
-} from "../_core/_queue_handle.ts";
-
-export { adopting, cores, type QueueCore, queueTypeOf };
+import { adopting, type QueueCore, queueTypes } from "../_core/_queue_handle.ts";
 
 /** A queue over a shared ring that this process shares or maps. */
 export class RingCore implements QueueCore {

@@ -6,7 +6,8 @@
  */
 
 import { Queue } from "./queue.ts";
-import { cores, registerQueueClass } from "./_queue_core.ts";
+import { cores } from "../_core/_queue_handle.ts";
+import { registerQueueClass } from "./_queue_core.ts";
 import { limitsOf, type QueueWaitOptions } from "./_remote.ts";
 import type { JoinableQueueConnectOptions } from "../cluster/queue.ts";
 

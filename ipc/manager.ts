@@ -29,8 +29,8 @@ import {
 } from "./_manager_client.ts";
 import { ManagerServer } from "./_manager_server.ts";
 import { type Address, checkAddress, checkAuthkey } from "./_socket.ts";
-import type { RedisManager } from "../_core/_redis.ts";
-import { loadRedis, PROXY_TYPE, refs, toEntries } from "./_proxy_call.ts";
+import { PROXY_TYPE, refs, toEntries } from "./_proxy_call.ts";
+import { loadRedisManager, type RedisManager } from "../_core/_redis.ts";
 import type { ManagerProxy, ProxyKind, ProxyState, RedisProxyState } from "./proxy.ts";
 import { type DictKey, DictProxy } from "./dict_proxy.ts";
 import { ListProxy } from "./list_proxy.ts";
@@ -229,7 +229,7 @@ export class Manager implements AsyncDisposable {
   static connect(address: Address, options: ManagerConnectOptions): Promise<Manager>;
   static async connect(address: Address, options?: ManagerConnectOptions): Promise<Manager> {
     if (typeof address === "string" && options === undefined && REDIS_URL.test(address)) {
-      const redis = await (await loadRedis()).RedisManager.connect(address);
+      const redis = await (await loadRedisManager()).RedisManager.connect(address);
       return new Manager(undefined, undefined, redis);
     }
     const what = "Cannot connect to manager";
@@ -263,7 +263,7 @@ export class Manager implements AsyncDisposable {
   ): Promise<P> {
     if (this.#closed) throw new TypeError(`Cannot make a ${kind}: the manager is shut down`);
     if (this.#redis) {
-      const r = await loadRedis();
+      const r = await loadRedisManager();
       if (name !== undefined) r.checkName(name, `Cannot make a ${kind}`);
       const state = await this.#redis.create(kind, name, init, param);
       const proxy = new PROXIES[kind](state) as P;

@@ -8,15 +8,8 @@
 import { checkInteger } from "../_core/_check.ts";
 import { reduce, type ReduceContext, type Reduced } from "../_core/_reduce.ts";
 import { type Caller, registerError, remoteCall } from "../_core/_rpc.ts";
-import {
-  adopting,
-  cores,
-  type QueueCore,
-  type QueueState,
-  queueTypeOf,
-  registerQueueClass,
-  RingCore,
-} from "./_queue_core.ts";
+import { adopting, cores, type QueueCore, queueTypeOf } from "../_core/_queue_handle.ts";
+import { type QueueState, registerQueueClass, RingCore } from "./_queue_core.ts";
 import { Ring } from "./_ring.ts";
 import { shareMemory } from "../_core/_share.ts";
 import { limitsOf, type QueueWaitOptions, ServedCalls } from "./_remote.ts";

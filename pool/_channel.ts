@@ -61,7 +61,7 @@ export interface ParentEnd {
   running(): number;
   /** Results that arrived but were not yet delivered, delivered now (before a lost worker). */
   drain(): void;
-  /** Stops listening. */
+  /** Stops listening (and closes what it opened); again, does nothing. */
   close(): void;
 }
 
@@ -308,6 +308,7 @@ class SharedParentEnd extends SharedSide implements ParentEnd {
   }
 
   override close(): void {
+    if (this.#closed) return;
     this.#closed = true;
     this.out.close();
     super.close();

@@ -45,8 +45,6 @@ interface Slot extends Lane {
   ran: boolean;
   since: number;
   exited: Promise<void>;
-  /** Set once `end` is closed. */
-  closed: boolean;
 }
 
 /** A pool's worker processes on this machine: the local {@link Transport}. */
@@ -130,16 +128,10 @@ export class LocalWorkers implements Transport {
   #allEnded(): Promise<unknown> {
     return Promise.all(
       [...this.#unexited].map((s) =>
-        Promise.race([s.exited, s.process[ENDED].then(() => this.#close(s))])
+        // one found unstoppable is not listened to any more: its channel closes now
+        Promise.race([s.exited, s.process[ENDED].then(() => s.end.close())])
       ),
     );
-  }
-
-  /** Closes the pool's end of a slot's channel (of one found unstoppable, before it exits). */
-  #close(slot: Slot): void {
-    if (slot.closed) return;
-    slot.closed = true;
-    slot.end.close();
   }
 
   #spawn(): void {
@@ -162,7 +154,6 @@ export class LocalWorkers implements Transport {
       ran: false,
       since: 0,
       exited: Promise.resolve(),
-      closed: false,
     };
     end.onresult = (seq, ok, value, us) => this.#onResult(slot, seq, ok, value, us);
     process.start();
@@ -294,7 +285,7 @@ export class LocalWorkers implements Transport {
           )
           : undefined, false);
     }
-    this.#close(slot);
+    slot.end.close();
   }
 }
 
