@@ -1,12 +1,12 @@
 // The thread a worker child runs in, created on the host. None keeps the program alive: the
-// exit rules (../_core/_exit.ts) decide when the program ends, as Python's do. A daemon runs in an
-// unref'd `node:worker_threads` Worker. Any other child runs in a web Worker, which starts in
-// about half the time (measured: ~37 ms against ~70 ms) but has no public `unref()`: Deno's
-// private one, a symbol-keyed method of `Worker.prototype` that unrefs the worker's pending ops,
-// is found by what its code does. Where it is missing (another Deno), a child runs as a daemon
-// does, unless it has its own permissions, which only a web Worker takes: that one then keeps
-// the program alive until it exits. Daemons stay on node Workers, so that this fallback is the
-// path every daemon takes, tested.
+// exit rules (../_core/_exit.ts) decide when the program ends, as Python's do. Every child runs in
+// a web Worker, unref'd by Deno's private hook (web Workers have no public `unref()`): a
+// symbol-keyed method of `Worker.prototype` that unrefs the worker's pending ops, found by what
+// its code does. Where it is missing (another Deno), a child runs in an unref'd
+// `node:worker_threads` Worker, which takes about twice as long to start (measured: ~70 ms
+// against ~37 ms, the constructor blocking this thread for most of it), unless it has its own
+// permissions, which only a web Worker takes: that one then keeps the program alive until it
+// exits. tests/fixtures/no_unref_hook.ts runs the fallback, the hook taken away.
 
 import type { PermissionValue } from "./_permissions.ts";
 import { onMainThread } from "./_runtime.ts";
@@ -15,12 +15,6 @@ import { onMainThread } from "./_runtime.ts";
 export const ENTRY: URL = new URL("./_worker_child.ts", import.meta.url);
 /** The same module for a `node:worker_threads` Worker, which it then reads its messages from. */
 const NODE_ENTRY = new URL("?node", ENTRY);
-
-// Threads are created on the main thread (the host, see ./_worker_runtime.ts): only there is
-// `node:worker_threads` imported (its import costs a worker child ~10 ms of its start).
-const NodeWorker: typeof import("node:worker_threads").Worker | undefined = onMainThread()
-  ? (await import("node:worker_threads")).Worker
-  : undefined;
 
 /** What a new thread is and what its host hears of it. */
 export interface ThreadSpec {
@@ -106,6 +100,12 @@ const refHook: RefHook | undefined = findRefHook();
 /** Whether a web Worker can let the program end while it runs (true on Deno 2.9). */
 export const webWorkersUnref: boolean = refHook !== undefined;
 
+// Threads are created on the main thread (the host, see ./_worker_runtime.ts): only there, and
+// only without the hook, is `node:worker_threads` imported (~10 ms, and ~10 ms more of a worker
+// child's start if a child imported it).
+const NodeWorker: typeof import("node:worker_threads").Worker | undefined =
+  onMainThread() && !webWorkersUnref ? (await import("node:worker_threads")).Worker : undefined;
+
 function startNode(spec: ThreadSpec): Thread {
   const { made: w, tid } = withThreadId(() => new NodeWorker!(NODE_ENTRY));
   w.on("error", () => spec.onExit(1));
@@ -152,21 +152,23 @@ function makeWeb(name: string, permissions: ThreadSpec["permissions"]): WebThrea
 // Python's forkserver keeps a process ready to fork from. Deno has no fork: a web Worker's
 // constructor blocks this thread while it makes the isolate (20-40 ms, measured), then the
 // worker loads the child runtime (the whole package, ~70 ms of CPU) before it can take its
-// process. So from a program's second start() on, one web Worker is made ahead, and the next
-// start() without permissions of its own takes it: it has only the target's module left to
-// import. (Not after the first: a program that starts one child would pay for a spare it never
-// uses, and its child would share the CPU with it.) A spare holds no port, timer or other op of
-// this thread (the test sanitizers see nothing of a Worker), keeps no program alive (unref'd as
-// every child), and is replaced once taken. It has this process's permissions of the time it
-// was made, so it is dropped when they changed (`Deno.permissions.revoke`) before it is taken.
+// process. So once a child of this program has ended, each start() without permissions of its
+// own makes one web Worker ahead, which the next such start() takes: it has only the target's
+// module left to import. A program that replaces its children (start, join, start again; a pool
+// that recycles its workers) gets each from a spare; one that starts its children together and
+// keeps them (a pool's start) makes none, which would only take the CPU from them as they start.
+// A spare holds no port, timer or other op of this thread (the test sanitizers see nothing of a
+// Worker), keeps no program alive (unref'd as every child), and is replaced once taken. It has
+// this process's permissions of the time it was made, so it is dropped when they changed
+// (`Deno.permissions.revoke`) before it is taken.
 
 /** The web Worker made ahead, not yet given a process. */
 let spare: WebThread | undefined;
 /** This process's permissions when the spare was made. */
 let spareGrants = "";
 let spareDue = false;
-/** Web Workers started so far without permissions of their own. */
-let webStarts = 0;
+/** Whether a web Worker child of this program was told to end (it exited, or was stopped). */
+let oneEnded = false;
 
 /** This process's permission states, by kind, as one string. */
 function grants(): string {
@@ -203,16 +205,19 @@ function takeSpare(): WebThread | undefined {
 function startWeb(spec: ThreadSpec): Thread {
   const t = (!spec.permissions && takeSpare()) || makeWeb(spec.name, spec.permissions);
   t.owner = spec;
-  if (!spec.permissions && ++webStarts > 1) spareSoon();
+  if (!spec.permissions && oneEnded) spareSoon();
   return {
     post: (msg, transfer) => t.w.postMessage(msg, transfer),
-    terminate: () => t.w.terminate(),
+    terminate: () => {
+      oneEnded = true;
+      t.w.terminate();
+    },
     stopped: () => threadGone(t.tid),
   };
 }
 
 /** Starts a worker child's thread, of the kind the header describes. */
 export function startThread(spec: ThreadSpec): Thread {
-  const web = !spec.daemon && (webWorkersUnref || spec.permissions !== undefined);
+  const web = webWorkersUnref || spec.permissions !== undefined;
   return web ? startWeb(spec) : startNode(spec);
 }

@@ -1,4 +1,4 @@
-// Entry of a worker child: a Web Worker, or a `node:worker_threads` Worker for a daemon. Its
+// Entry of a worker child: a Web Worker, or a `node:worker_threads` Worker (../_thread.ts). Its
 // first message comes from the host and carries the channel to its parent.
 
 import { importUrl } from "../_core/_import.ts";

@@ -403,6 +403,15 @@ Deno.test("Process: worker children let a program end, by Deno's Worker unref ho
   );
 });
 
+Deno.test("Process: without Deno's Worker unref hook, worker children run in node Workers and the program still ends (worker)", async () => {
+  const { code, output } = await runDeno(["run", "-A", "tests/fixtures/no_unref_hook.ts"]);
+  assert.equal(code, 0, output);
+  assert.match(output, /^hook found: false$/m);
+  assert.match(output, /^squares: 1,4,9$/m, "the pool's workers ran");
+  assert.match(output, /main: done\n(.|\n)*>>>>>> end 4/, "the non-daemon child was joined");
+  assert.doesNotMatch(output, />>>>>> end 2/, "the daemon was terminated at main's end");
+});
+
 Deno.test("Process: a killed worker stuck in synchronous code stays alive, holding its lock, until its code returns (worker)", async () => {
   const { code, output } = await runDeno(["run", "-A", "tests/fixtures/stuck_worker.ts", "4000"]);
   assert.equal(code, 0, output);
