@@ -11,11 +11,20 @@
 
 import { onMainThread, SIGNAL_EXIT } from "../process/_runtime.ts";
 
-// Only the main thread listens to signals (see below): node's `process`, whose listeners are
-// left alone, is imported there alone (its import costs a worker child ~20 ms of its start).
-const nodeProcess: { listenerCount(event: string): number } | undefined = onMainThread()
-  ? (await import("node:process")).default
-  : undefined;
+type NodeProcess = { listenerCount(event: string): number };
+let nodeProcess: Promise<NodeProcess> | undefined;
+
+/**
+ * Node's `process`, whose signal listeners are left alone: imported once the main thread listens
+ * to signals (see below), not before: its import costs ~20 ms, which a program that never makes
+ * a path does not pay, nor a worker child.
+ */
+function nodeSignals(): Promise<NodeProcess> {
+  return nodeProcess ??= import("node:process").then(
+    (m) => m.default as NodeProcess,
+    () => ({ listenerCount: () => 0 }),
+  );
+}
 
 const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
@@ -62,6 +71,7 @@ function createRegistry(): Registry {
   function listen(on: boolean): void {
     if (on === listening || !mainThread) return;
     listening = on;
+    if (on) nodeSignals(); // loaded by the time a signal comes, but for the first moments
     for (const [signal, handler] of handlers) {
       try {
         if (on) addSignal(signal, handler);
@@ -78,10 +88,9 @@ function createRegistry(): Registry {
     listen(false);
   }
 
-  function onSignal(signal: Deno.Signal): void {
-    if ((others.get(signal)?.size ?? 0) > 0 || (nodeProcess?.listenerCount(signal) ?? 0) > 0) {
-      return;
-    }
+  async function onSignal(signal: Deno.Signal): Promise<void> {
+    const node = await nodeSignals();
+    if ((others.get(signal)?.size ?? 0) > 0 || node.listenerCount(signal) > 0) return;
     removeAll();
     try {
       Deno.kill(Deno.pid, signal); // no listener is left: the default action ends the program
