@@ -1,8 +1,13 @@
-// The mutex under Lock and RLock, in five Int32 words of shared memory: the owner's ident (0 when
-// free), the owner's tag, the number of sleeping waiters, the re-entry count, and whether a
-// wake-up is on its way (so that a release wakes a sleeper once, not at every release while the
-// sleeper gets up). A holder whose ident is no longer alive is dead: the next acquirer takes the
-// mutex over.
+// The mutex under Lock and RLock, in six Int32 words of shared memory: the owner's ident (0 when
+// free), the owner's tag, the number of sleeping waiters, the re-entry count, whether a wake-up
+// is on its way (so that a release wakes a sleeper once, not at every release while the sleeper
+// gets up), and the wake count that sleepers sleep on. A holder whose ident is no longer alive is
+// dead: the next acquirer takes the mutex over.
+//
+// Sleepers sleep on the wake count, not on the owner word: a holder that releases and takes the
+// mutex again leaves the owner word as it was, so that a sleeper that had read it before would
+// sleep through the wake-up meant for it (and, the wake-up being marked as on its way, through
+// every later release) until its slice ended; the wake count only grows.
 
 import { isSharedMemory, notifyWord, sharedMemory } from "../_core/_shm.ts";
 import { identAlive, state } from "../_core/_state.ts";
@@ -14,9 +19,13 @@ const TAG = 1;
 const WAITERS = 2;
 const COUNT = 3;
 const WOKEN = 4;
+const WAKES = 5;
+
+/** The words of a mutex, by name (for tests of the protocol). */
+export const WORDS = { OWNER, TAG, WAITERS, COUNT, WOKEN, WAKES } as const;
 
 /** Number of Int32 words of a mutex. */
-export const MUTEX_WORDS = 5;
+export const MUTEX_WORDS = 6;
 
 /** How an acquire ended: 0 the deadline passed (or a remote caller died) first, 1 acquired, 2
  * acquired from a holder that had died. */
@@ -87,23 +96,29 @@ export async function acquire(
     if (owner === 0) continue;
     if (remaining(deadline) === 0 || (who.alive && !who.alive())) return NO;
     if (spin(() => Atomics.load(w, OWNER) !== owner)) continue;
+    const wakes = Atomics.load(w, WAKES);
     Atomics.add(w, WAITERS, 1);
+    // A wake-up still marked as on its way went to another waiter, or was marked by a release
+    // that saw this one before it got up last time (and counted it already): unmarked, so that
+    // the next release counts one for this sleep.
+    Atomics.store(w, WOKEN, 0);
+    let abandoned = true;
     try {
-      await waitSlice(w, OWNER, owner, deadline, signal);
-    } catch (e) {
-      // An abandoned wait may have taken the wake-up meant for another sleeper: pass it on.
-      if (Atomics.load(w, OWNER) === 0) wake(w);
-      throw e;
+      if (Atomics.load(w, OWNER) !== 0) await waitSlice(w, WAKES, wakes, deadline, signal);
+      abandoned = false;
     } finally {
       Atomics.sub(w, WAITERS, 1);
       Atomics.store(w, WOKEN, 0);
+      // An abandoned wait may have taken the wake-up meant for another sleeper: pass it on.
+      if (abandoned && Atomics.load(w, OWNER) === 0) wake(w);
     }
   }
 }
 
 function wake(w: Int32Array): void {
   if (Atomics.load(w, WAITERS) > 0 && Atomics.compareExchange(w, WOKEN, 0, 1) === 0) {
-    notifyWord(w, OWNER, 1);
+    Atomics.add(w, WAKES, 1);
+    notifyWord(w, WAKES, 1);
   }
 }
 

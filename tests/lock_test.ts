@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { Event, Lock, Process, Queue, RLock, Value } from "../mod.ts";
+import { allocateIdent, releaseIdent, state } from "../_core/_state.ts";
+import { localWho } from "../sync/_handle.ts";
+import { acquire, free, newMutex, tryTake, WORDS, YES } from "../sync/_mutex.ts";
 import {
   exitOnError,
   joinAll,
@@ -126,6 +129,27 @@ Deno.test("Lock.acquire() and release() in one process", async () => {
     assert.equal(lock.locked(), true);
   }
   assert.equal(lock.locked(), false);
+});
+
+Deno.test("Lock: a release wakes a sleeper that a wake-up left marked as on its way", async () => {
+  // The mark a release leaves when it saw the previous sleeper still counted just as that one got
+  // up: the next sleeper must be woken by the next release, not sleep until its slice ends.
+  const table = state().table;
+  const holder = { ident: allocateIdent(table), tag: 0, alive: undefined };
+  try {
+    const w = newMutex();
+    assert.ok(tryTake(w, holder));
+    Atomics.store(w, WORDS.WOKEN, 1);
+    const got = acquire(w, localWho(), false, Infinity, undefined); // asleep, synchronously
+    assert.equal(Atomics.load(w, WORDS.WAITERS), 1);
+    const wakes = Atomics.load(w, WORDS.WAKES);
+    free(w);
+    assert.equal(Atomics.load(w, WORDS.WAKES), wakes + 1, "the release counted no wake-up");
+    assert.equal(await got, YES);
+    free(w);
+  } finally {
+    releaseIdent(table, holder.ident);
+  }
 });
 
 Deno.test("Lock excludes async tasks of one process", async () => {
