@@ -14,14 +14,10 @@ import {
   NO,
   owns,
   RECOVERED,
+  takeSoon,
   tryAcquire,
-  tryTake,
 } from "./_mutex.ts";
 import { startWait, type SyncWaitOptions } from "./_wait.ts";
-
-// Rounds of trying a held lock before the asynchronous wait: a hand-off between threads usually
-// takes less.
-const SPIN = 200;
 
 /** What `hold()` returns: the held lock, released at the end of a `using` block. */
 export interface LockHold extends Disposable {
@@ -85,14 +81,10 @@ export class LockCore {
         return Promise.reject(e);
       }
     }
-    if (w && !(this.reentrant && owns(w, who))) {
-      for (let i = 0; i < SPIN; i++) {
-        if (isLocked(w)) continue;
-        if (tryTake(w, who)) {
-          this.recovered = false;
-          return TRUE;
-        }
-      }
+    // A hand-off between threads usually takes less than takeSoon() polls for.
+    if (w && !(this.reentrant && owns(w, who)) && takeSoon(w, who)) {
+      this.recovered = false;
+      return TRUE;
     }
     return this.#acquireSlow(options, who);
   }
@@ -133,7 +125,7 @@ export class LockCore {
     return got;
   }
 
-  release(who: Who = localWho()): void {
+  release(who?: Who): void {
     const w = this.w;
     if (!w) {
       if (this.heldHere === 0) {
@@ -151,6 +143,7 @@ export class LockCore {
       return;
     }
     if (this.reentrant) {
+      who ??= localWho();
       if (!owns(w, who)) {
         throw new TypeError(
           `Cannot release ${this.name}: ${
@@ -161,9 +154,8 @@ export class LockCore {
       if (leave(w) === 0) this.recovered = false;
       return;
     }
-    if (!isLocked(w)) throw new TypeError(`Cannot release ${this.name}: it is not locked`);
+    if (!free(w)) throw new TypeError(`Cannot release ${this.name}: it is not locked`);
     this.recovered = false;
-    free(w);
   }
 
   tryAcquire(who: Who = localWho()): boolean {

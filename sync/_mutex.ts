@@ -12,7 +12,7 @@
 import { isSharedMemory, notifyWord, sharedMemory } from "../_core/_shm.ts";
 import { identAlive, state } from "../_core/_state.ts";
 import type { Who } from "./_handle.ts";
-import { remaining, spin, waitSlice } from "./_wait.ts";
+import { pause, remaining, spin, waitSlice } from "./_wait.ts";
 
 const OWNER = 0;
 const TAG = 1;
@@ -55,6 +55,24 @@ export function owns(w: Int32Array, who: Who): boolean {
 /** Takes the mutex at once if it is free; never waits. */
 export function tryTake(w: Int32Array, who: Who): boolean {
   return take(w, who, 0);
+}
+
+/** Steps of {@link pause} a waiter polls a held mutex for before it sleeps (about 100 us). */
+const POLL_STEPS = 50_000;
+
+/**
+ * Takes the mutex if it is free or becomes free within about 100 us: tried at once, then polled
+ * with growing pauses (see {@link pause}), unless this thread holds it (polling cannot help)
+ * or others already sleep on it. Synchronous: a longer wait is `acquire()`'s.
+ */
+export function takeSoon(w: Int32Array, who: Who): boolean {
+  if (take(w, who, 0)) return true;
+  if (Atomics.load(w, OWNER) === who.ident || Atomics.load(w, WAITERS) > 0) return false;
+  for (let round = 0, left = POLL_STEPS; left > 0; round++) {
+    left -= pause(round);
+    if (Atomics.load(w, OWNER) === 0 && take(w, who, 0)) return true;
+  }
+  return false;
 }
 
 /**
@@ -122,12 +140,17 @@ function wake(w: Int32Array): void {
   }
 }
 
-/** Frees the mutex entirely and wakes one sleeping waiter, unless one is waking already. */
-export function free(w: Int32Array): void {
+/**
+ * Frees the mutex entirely and wakes one sleeping waiter, unless one is waking already.
+ *
+ * @returns whether it was held (one atomic exchange tells and frees).
+ */
+export function free(w: Int32Array): boolean {
   w[COUNT] = 0;
   w[TAG] = 0;
-  Atomics.store(w, OWNER, 0);
+  if (Atomics.exchange(w, OWNER, 0) === 0) return false;
   wake(w);
+  return true;
 }
 
 /** Undoes one acquire of a re-entrant mutex; frees it at the last. Returns the count left. */
