@@ -13,9 +13,11 @@ import {
   newMutex,
   NO,
   owns,
+  POLL_MS,
   RECOVERED,
   takeSoon,
   tryAcquire,
+  tryTake,
 } from "./_mutex.ts";
 import { startWait, type SyncWaitOptions } from "./_wait.ts";
 
@@ -81,8 +83,10 @@ export class LockCore {
         return Promise.reject(e);
       }
     }
-    // A hand-off between threads usually takes less than takeSoon() polls for.
-    if (w && !(this.reentrant && owns(w, who)) && takeSoon(w, who)) {
+    // A hand-off between threads usually takes less than takeSoon() polls for; a timeout shorter
+    // than that only tries.
+    const take = options.timeout === undefined || options.timeout > POLL_MS ? takeSoon : tryTake;
+    if (w && !(this.reentrant && owns(w, who)) && take(w, who)) {
       this.recovered = false;
       return TRUE;
     }

@@ -57,7 +57,9 @@ export function tryTake(w: Int32Array, who: Who): boolean {
   return take(w, who, 0);
 }
 
-/** Steps of {@link pause} a waiter polls a held mutex for before it sleeps (about 100 us). */
+/** About how long, in ms, {@link takeSoon} polls a held mutex. */
+export const POLL_MS = 0.1;
+/** Steps of {@link pause} in POLL_MS, at about 2 ns a step. */
 const POLL_STEPS = 50_000;
 
 /**
