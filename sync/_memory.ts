@@ -34,6 +34,8 @@ export class MemoryCore {
   readonly a: SharedTypedArray | undefined;
   readonly lock: Lock | undefined;
   readonly link: Link;
+  /** What a write's error messages begin with, made once rather than at every write. */
+  readonly #cannotSet: string;
 
   /**
    * @param initial the initial elements (already checked for count), or the length.
@@ -45,6 +47,7 @@ export class MemoryCore {
     lock: LockOption,
   ) {
     this.what = what;
+    this.#cannotSet = `Cannot set ${what}`;
     this.type = elementType(code, `Cannot create ${what}`);
     this.code = code;
     if (lock !== true && lock !== false && !(lock instanceof Lock)) {
@@ -110,7 +113,7 @@ export class MemoryCore {
 
   write(i: number, v: unknown): void {
     const a = this.view("value", "await v.set(x)", "write");
-    store(this.type, a, i, checkElement(this.type, v, `Cannot set ${this.what}`));
+    store(this.type, a, i, checkElement(this.type, v, this.#cannotSet));
   }
 
   async get(i: number): Promise<number | bigint> {
@@ -123,7 +126,7 @@ export class MemoryCore {
     this.index(i, `Cannot set ${this.what} element`);
     const { remote } = this.link;
     if (!remote) return this.write(i, v);
-    checkElement(this.type, v, `Cannot set ${this.what}`);
+    checkElement(this.type, v, this.#cannotSet);
     await remote.call("set", [i, v]);
   }
 
