@@ -17,7 +17,7 @@
 //   program forgets does not hold it), or never (a pool's, which holds the program itself while
 //   it has tasks pending).
 
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { parseAddress, shownAddress } from "../_core/_address.ts";
 import { BrokerError } from "./errors.ts";
 
@@ -34,7 +34,7 @@ interface Conn {
   on(event: "error", fn: (e: Error) => void): unknown;
   duplicate(): Conn;
   sendCommand(
-    args: ReadonlyArray<string | Buffer>,
+    args: ReadonlyArray<string | Uint8Array>,
     options: { typeMapping: Record<number, unknown> },
   ): Promise<unknown>;
 }
@@ -64,13 +64,19 @@ const RECONNECTS = 3;
 let backoffEnds = 0;
 
 let loaded: Promise<typeof import("@redis/client")> | undefined;
+/** `node:buffer`'s Buffer, loaded with the client (importing it costs every process ~6 ms). */
+let BufferClass: typeof Buffer;
 
 /** Opens a node-redis connection to `url`, within `options.connectTimeout` ms. */
 async function openConn(url: string, options: LinkOptions, reconnect: boolean): Promise<Conn> {
   const timeout = options.connectTimeout;
   const address = parseAddress(url);
-  const redis = await (loaded ??= import("@redis/client"));
-  BUFFERS ??= { typeMapping: { [redis.RESP_TYPES.BLOB_STRING]: Buffer } };
+  const redis = await (loaded ??= Promise.all([import("@redis/client"), import("node:buffer")])
+    .then(([redis, node]) => {
+      BufferClass = node.Buffer;
+      return redis;
+    }));
+  BUFFERS ??= { typeMapping: { [redis.RESP_TYPES.BLOB_STRING]: BufferClass } };
   const socket = "path" in address.socket
     ? { path: address.socket.path }
     : { host: address.socket.host, port: address.socket.port, tls: address.socket.tls as false };
@@ -126,8 +132,14 @@ let holder: ReturnType<typeof setInterval> | undefined;
 async function command(
   conn: Conn,
   options: LinkOptions,
-  args: ReadonlyArray<string | Buffer>,
+  bytesArgs: ReadonlyArray<string | Uint8Array>,
 ): Promise<Reply> {
+  // node-redis takes Buffers: views over the same bytes
+  const args = bytesArgs.map((a) =>
+    typeof a === "string" || a instanceof BufferClass
+      ? a
+      : BufferClass.from(a.buffer, a.byteOffset, a.byteLength)
+  );
   if (options.hold !== "busy") return await conn.sendCommand(args, BUFFERS) as Reply;
   if (holding++ === 0) holder = setInterval(() => {}, 1 << 30);
   try {
@@ -169,7 +181,7 @@ export interface Blocking {
   /** Whether the connection still works (it never reconnects). */
   readonly open: boolean;
   /** Sends a command on this connection. */
-  send(args: ReadonlyArray<string | Buffer>, what: string): Promise<Reply>;
+  send(args: ReadonlyArray<string | Uint8Array>, what: string): Promise<Reply>;
   /** Makes the blocked command on this connection return as if it timed out. */
   unblock(): Promise<void>;
   /** Ends this connection (the link's `close()` ends it otherwise); a command on it fails. */
@@ -197,7 +209,7 @@ const KICK_MS = 100;
  */
 export async function sendWoken(
   blocking: Blocking,
-  args: ReadonlyArray<string | Buffer>,
+  args: ReadonlyArray<string | Uint8Array>,
   what: string,
   options: WakeOptions = {},
 ): Promise<Reply> {
@@ -279,7 +291,7 @@ export class Link {
   }
 
   /** Sends one command on the main connection; `what` names the call in errors. */
-  async send(args: ReadonlyArray<string | Buffer>, what: string): Promise<Reply> {
+  async send(args: ReadonlyArray<string | Uint8Array>, what: string): Promise<Reply> {
     const conn = await this.#conn(what);
     try {
       return await command(conn, this.#options, args);
@@ -289,7 +301,7 @@ export class Link {
   }
 
   /** Runs a Lua script (by its SHA1, sending its text when the server lacks it). */
-  async eval(script: Script, keys: string[], args: (string | Buffer)[], what: string) {
+  async eval(script: Script, keys: string[], args: (string | Uint8Array)[], what: string) {
     const tail = [String(keys.length), ...keys, ...args];
     try {
       return await this.send(["EVALSHA", await script.sha(), ...tail], what);

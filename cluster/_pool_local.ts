@@ -5,6 +5,7 @@
 // stay up between clients: that pool's first tasks on this host do not wait for processes to
 // start, nor run on code not compiled yet. One with tasks still running is terminated.
 
+import { Buffer } from "node:buffer";
 import { Pool, type TaskFunction } from "../pool/pool.ts";
 import type { StartMethod } from "../process/process.ts";
 import type { PoolConfig } from "./_pool_config.ts";
@@ -32,7 +33,7 @@ export function configKey(config: PoolConfig): string {
     config.module,
     config.digest,
     config.initializer,
-    toWire(config.initArgs, "the pool's initArgs").toString("base64"),
+    Buffer.from(toWire(config.initArgs, "the pool's initArgs")).toString("base64"),
     config.maxTasksPerChild,
     config.taskTimeout,
   ]);

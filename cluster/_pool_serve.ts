@@ -330,7 +330,7 @@ export class ClusterWorker {
       }
       outcome = [false, errorToData(e)];
     }
-    let bytes: Buffer;
+    let bytes: Uint8Array;
     try {
       bytes = toWire(outcome, "the task's value", true);
     } catch (e) {

@@ -71,7 +71,7 @@ interface Sent {
 
 interface Queued {
   task: Task;
-  data: Buffer;
+  data: Uint8Array;
 }
 
 /** A pool's tasks on a Redis broker: the caller's {@link Transport}. */
@@ -248,7 +248,7 @@ export class RedisPool implements Transport {
         this.#events.settled(task.id, false, this.#failure);
         continue;
       }
-      let data: Buffer;
+      let data: Uint8Array;
       try {
         data = toWire(task.payload, task.kind === Kind.apply ? "args" : "items", true);
       } catch (e) {
@@ -274,7 +274,7 @@ export class RedisPool implements Transport {
           bytes += this.#queue[n++].data.length;
         }
         const batch = this.#queue.splice(0, n);
-        const fields: (string | Buffer)[] = [];
+        const fields: (string | Uint8Array)[] = [];
         for (const { task, data } of batch) {
           fields.push(String(task.id), task.fn[1], String(task.kind), data);
         }

@@ -48,7 +48,7 @@ const PUT_POLL_MS = 20;
 const JOIN_POLL_MS = 20;
 
 interface PendingPut {
-  bytes: Buffer;
+  bytes: Uint8Array;
   limits: WaitLimits;
   settle: (ok: boolean, error?: unknown) => void;
 }
