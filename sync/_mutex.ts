@@ -14,18 +14,12 @@ import { identAlive, state } from "../_core/_state.ts";
 import type { Who } from "./_handle.ts";
 import { pause, remaining, spin, waitSlice } from "./_wait.ts";
 
-const OWNER = 0;
-const TAG = 1;
-const WAITERS = 2;
-const COUNT = 3;
-const WOKEN = 4;
-const WAKES = 5;
-
-/** The words of a mutex, by name (for tests of the protocol). */
-export const WORDS = { OWNER, TAG, WAITERS, COUNT, WOKEN, WAKES } as const;
+/** The words of a mutex, by name (also for tests of the protocol). */
+export const WORDS = { OWNER: 0, TAG: 1, WAITERS: 2, COUNT: 3, WOKEN: 4, WAKES: 5 } as const;
+const { OWNER, TAG, WAITERS, COUNT, WOKEN, WAKES } = WORDS;
 
 /** Number of Int32 words of a mutex. */
-export const MUTEX_WORDS = 6;
+export const MUTEX_WORDS: number = Object.keys(WORDS).length;
 
 /** How an acquire ended: 0 the deadline passed (or a remote caller died) first, 1 acquired, 2
  * acquired from a holder that had died. */

@@ -55,7 +55,7 @@ export function waitSlice(
   return waitWord(view, index, expected, Math.min(SLICE_MS, remaining(deadline)), signal);
 }
 
-/** Steps of arithmetic in the longest {@link pause} (about 2 us). */
+/** Steps of arithmetic in the longest {@link pause} (about 2 us): 8 << 7. */
 const PAUSE_MAX_STEPS = 1024;
 let sink = 0;
 
@@ -69,7 +69,7 @@ let sink = 0;
  * @returns the steps paused.
  */
 export function pause(round: number): number {
-  const steps = Math.min(8 << Math.min(round, 20), PAUSE_MAX_STEPS);
+  const steps = round >= 7 ? PAUSE_MAX_STEPS : 8 << round;
   let x = sink;
   for (let k = steps; k > 0; k--) x = (Math.imul(x, 31) + k) | 0;
   sink = x; // kept, so that the loop is not optimized away
