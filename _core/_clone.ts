@@ -11,6 +11,8 @@
 // fresh memory, and views that shared a buffer still share one. A SharedArrayBuffer is refused
 // (the walk in ./_reduce.ts shares those its own way), not put in this thread's store.
 
+import { denoCore } from "./_deno_core.ts";
+
 interface Serializer {
   serialize(value: unknown, options: { forStorage: boolean }): Uint8Array;
   deserialize(bytes: Uint8Array, options: { forStorage: boolean }): unknown;
@@ -18,9 +20,7 @@ interface Serializer {
 
 const OPTIONS = { forStorage: true }; // forStorage: refuse SharedArrayBuffers
 
-const core = (Deno as unknown as Record<symbol, { core?: Partial<Serializer> } | undefined>)[
-  (Deno as unknown as { internal: symbol }).internal
-]?.core;
+const core = denoCore as Partial<Serializer> | undefined;
 
 const v8: Serializer = typeof core?.serialize === "function" &&
     typeof core.deserialize === "function"

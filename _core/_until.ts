@@ -4,6 +4,7 @@
 
 import { hold, unhold } from "./_wait.ts";
 import { checkTimeout } from "./_check.ts";
+import { clearTimer, setTimer, type Timer } from "./_timers.ts";
 
 /**
  * Waits for `settled`, or until `timeout` ms pass, or until `signal` aborts.
@@ -40,19 +41,19 @@ async function race(
     await settled;
     return true;
   }
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: Timer | undefined;
   let onAbort: (() => void) | undefined;
   try {
     return await Promise.race([
       settled.then(() => true),
       new Promise<boolean>((resolve, reject) => {
-        if (!forever) timer = setTimeout(() => resolve(false), timeout);
+        if (!forever) timer = setTimer(() => resolve(false), timeout);
         onAbort = () => reject(signal!.reason);
         signal?.addEventListener("abort", onAbort, { once: true });
       }),
     ]);
   } finally {
-    clearTimeout(timer);
+    clearTimer(timer);
     if (onAbort) signal?.removeEventListener("abort", onAbort);
   }
 }

@@ -5,9 +5,10 @@
 
 import { checkTimeout } from "./_check.ts";
 import { isMapped, sleepMapped } from "./_shm.ts";
+import { clearTimer, setRepeating, type Timer } from "./_timers.ts";
 
 let pending = 0;
-let keepAlive: ReturnType<typeof setInterval> | undefined;
+let keepAlive: Timer | undefined;
 
 /**
  * How often a held event loop runs even with nothing to do: a wait that Atomics.notify resolved
@@ -31,13 +32,13 @@ export interface WaitLimits {
 
 /** Keeps the event loop alive until the matching {@link unhold}. */
 export function hold(): void {
-  if (pending++ === 0) keepAlive = setInterval(() => {}, WAKE_MS);
+  if (pending++ === 0) keepAlive = setRepeating(() => {}, WAKE_MS);
 }
 
 /** Ends one {@link hold}. */
 export function unhold(): void {
   if (--pending === 0) {
-    clearInterval(keepAlive);
+    clearTimer(keepAlive);
     keepAlive = undefined;
   }
 }

@@ -4,6 +4,7 @@
 
 import { type Address, addressLabel, bind, type BoundSocket, noDelay } from "./_socket.ts";
 import { HANDSHAKE_TIMEOUT, serverHandshake } from "./_handshake.ts";
+import { clearTimer, setTimer, sleep, unrefTimer } from "../_core/_timers.ts";
 
 function closeQuietly(conn: Deno.Conn): void {
   try {
@@ -102,7 +103,7 @@ export class AuthServer {
         conn = await this.#bound.listener.accept();
       } catch {
         if (this.#closed) break;
-        await new Promise((r) => setTimeout(r, 10)); // e.g. out of file descriptors: retry
+        await sleep(10); // e.g. out of file descriptors: retry
         continue;
       }
       this.#admit(conn);
@@ -113,15 +114,15 @@ export class AuthServer {
     if (this.#unref) conn.unref();
     noDelay(conn);
     this.#checking.add(conn);
-    const timer = setTimeout(() => closeQuietly(conn), HANDSHAKE_TIMEOUT);
-    if (this.#unref) Deno.unrefTimer(timer);
+    const timer = setTimer(() => closeQuietly(conn), HANDSHAKE_TIMEOUT);
+    if (this.#unref) unrefTimer(timer);
     let ok = false;
     try {
       ok = await serverHandshake(conn, this.#authkey);
     } catch {
       // a client that breaks the protocol or goes away is dropped like a wrong key
     } finally {
-      clearTimeout(timer);
+      clearTimer(timer);
       this.#checking.delete(conn);
     }
     if (!ok || this.#closed) {

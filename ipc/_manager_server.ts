@@ -16,6 +16,7 @@ import { AuthServer } from "./_auth_server.ts";
 import { type Address, addressLabel } from "./_socket.ts";
 import { EOFError } from "./connection.ts";
 import { QueueEmptyError, QueueFullError } from "./queue.ts";
+import { clearTimer, setTimer, type Timer } from "../_core/_timers.ts";
 
 /** Who calls: a connection, or this process itself; what it holds is freed when it goes. */
 interface Caller {
@@ -80,11 +81,11 @@ class WaitLine<T, D> {
    */
   wait(data: D, timeout: number, signal: AbortSignal | undefined, onTimeout: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: Timer | undefined;
       const entry = {
         data,
         resolve: (v: T) => {
-          clearTimeout(timer);
+          clearTimer(timer);
           signal?.removeEventListener("abort", onAbort);
           resolve(v);
         },
@@ -92,14 +93,14 @@ class WaitLine<T, D> {
       const leave = () => {
         const i = this.#line.indexOf(entry);
         if (i >= 0) this.#line.splice(i, 1);
-        clearTimeout(timer);
+        clearTimer(timer);
       };
       const onAbort = () => {
         leave();
         reject(namedError(CANCELLED, "The call was cancelled"));
       };
       if (timeout !== Infinity) {
-        timer = setTimeout(() => {
+        timer = setTimer(() => {
           leave();
           signal?.removeEventListener("abort", onAbort);
           try {

@@ -5,6 +5,7 @@ import { checkTimeout } from "../_core/_check.ts";
 import { type RefusedFrame, SocketLink } from "../_core/_link.ts";
 import { decode, encode, type ReduceContext } from "../_core/_reduce.ts";
 import { type Connection, EOFError, type RecvOptions } from "./connection.ts";
+import { clearTimer, setTimer, type Timer } from "../_core/_timers.ts";
 
 type Wire = { t: "v"; v: unknown } | { t: "b"; b: Uint8Array };
 
@@ -33,10 +34,10 @@ function waitWake(
 ): Promise<void> {
   signal?.throwIfAborted();
   return new Promise((resolve, reject) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: Timer | undefined;
     const done = () => {
       wakers.delete(wake);
-      clearTimeout(timer);
+      clearTimer(timer);
       signal?.removeEventListener("abort", onAbort);
     };
     const wake = () => {
@@ -48,7 +49,7 @@ function waitWake(
       reject(signal!.reason);
     };
     if (deadline !== Infinity) {
-      timer = setTimeout(() => {
+      timer = setTimer(() => {
         done();
         reject(new DOMException("Timed out waiting for a message", "TimeoutError"));
       }, Math.max(0, deadline - Date.now()));

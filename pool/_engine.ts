@@ -14,6 +14,7 @@ import type {
   TransportEvents,
   TransportFactory,
 } from "../_core/_transport.ts";
+import { clearTimer, setTimer, type Timer } from "../_core/_timers.ts";
 
 const TERMINATED = "The pool was terminated before the task finished";
 
@@ -30,7 +31,7 @@ interface Pending extends Task {
   /** Takes the task's outcome, once. */
   done(ok: boolean, value: unknown): void;
   /** The task's taskTimeout clock, once started. */
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: Timer | undefined;
 }
 
 type Outcome = { ok: boolean; value: unknown; settled: boolean };
@@ -287,7 +288,7 @@ export class Engine {
   async interrupt(): Promise<void> {
     this.#state = "terminate";
     this.#stopping = true;
-    for (const task of this.#pending.values()) clearTimeout(task.timer);
+    for (const task of this.#pending.values()) clearTimer(task.timer);
     await this.#transport.terminate();
   }
 
@@ -319,7 +320,7 @@ export class Engine {
     const task = this.#pending.get(id);
     if (!task) return;
     this.#pending.delete(id);
-    if (task.timer !== undefined) clearTimeout(task.timer);
+    if (task.timer !== undefined) clearTimer(task.timer);
     this.#busyAdd(-1);
     task.done(ok, value);
   }
@@ -328,7 +329,7 @@ export class Engine {
     if (this.#taskTimeout === Infinity) return;
     const task = this.#pending.get(id);
     if (!task) return;
-    clearTimeout(task.timer);
+    clearTimer(task.timer);
     this.#armTimeout(task, this.#taskTimeout);
   }
 
@@ -337,16 +338,16 @@ export class Engine {
    * worker has not begun yet (a worker still starting, say) gets its full time once it begins.
    */
   #armTimeout(task: Pending, ms: number): void {
-    task.timer = setTimeout(() => {
+    task.timer = setTimer(() => {
       const worker = this.#transport.runningOn(task.id);
       if (worker === undefined) {
         const poll = Math.min(this.#taskTimeout, 50);
         const check = () => {
           if (this.#transport.runningOn(task.id) === undefined) {
-            task.timer = setTimeout(check, poll);
+            task.timer = setTimer(check, poll);
           } else this.#armTimeout(task, this.#taskTimeout);
         };
-        task.timer = setTimeout(check, poll);
+        task.timer = setTimer(check, poll);
         return;
       }
       const error = new TaskTimeoutError(

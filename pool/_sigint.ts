@@ -2,6 +2,7 @@
 // a Python program's pool workers go with it. The listener is installed only while a pool lives.
 
 import { onMainThread } from "../_core/_state.ts";
+import { sleep } from "../_core/_timers.ts";
 
 /** A live pool, as Ctrl-C ends it. */
 export interface Interruptible {
@@ -19,7 +20,7 @@ async function onSigint(): Promise<void> {
   console.error(`Interrupted (SIGINT): ending ${workers} pool worker(s) and exiting`);
   await Promise.race([
     Promise.all(pools.map((p) => p.interrupt())),
-    new Promise((resolve) => setTimeout(resolve, 2000)),
+    sleep(2000),
   ]);
   Deno.exit(130);
 }

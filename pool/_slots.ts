@@ -13,6 +13,7 @@ import { Deque } from "./_deque.ts";
 import type { Task, Transport, TransportEvents } from "../_core/_transport.ts";
 import { poolWorker, type WorkerConfig } from "./_worker.ts";
 import { WorkerLostError } from "./errors.ts";
+import { clearTimer, setTimer, type Timer } from "../_core/_timers.ts";
 
 // After sending quick tasks, few at a time, this thread polls the result rings for up to SPIN_MS
 // rather than sleep: a worker wakes a sleeping event loop in ~50 us, and a quick task's round trip
@@ -69,7 +70,7 @@ export class LocalWorkers implements Transport {
   #received = 0;
   /** Milliseconds spent spinning since the event loop last ran a timer. */
   #streak = 0;
-  #streakTimer: ReturnType<typeof setTimeout> | undefined;
+  #streakTimer: Timer | undefined;
 
   /** Starts `options.processes` workers, which report to `events`. */
   constructor(events: TransportEvents, options: LocalWorkersOptions) {
@@ -177,7 +178,7 @@ export class LocalWorkers implements Transport {
 
   /** Forgets the spinning streak, and its timer: no op is left behind when the pool ends. */
   #endStreak(): void {
-    clearTimeout(this.#streakTimer);
+    clearTimer(this.#streakTimer);
     this.#streakTimer = undefined;
     this.#streak = 0;
   }
@@ -185,7 +186,7 @@ export class LocalWorkers implements Transport {
   /** Polls the result rings until a result arrives, for SPIN_MS at most. */
   #spin(): void {
     if (this.#streak >= STREAK_MS) return;
-    this.#streakTimer ??= setTimeout(() => this.#endStreak(), 0); // the event loop ran
+    this.#streakTimer ??= setTimer(() => this.#endStreak(), 0); // the event loop ran
     const start = performance.now();
     const before = this.#received;
     let now = start;

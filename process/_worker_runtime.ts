@@ -15,6 +15,7 @@ import type { ChildHandle, ExitMessage, Runtime, SpawnSpec, StartMessage } from 
 import { ENTRY, startThread, type Thread } from "./_thread.ts";
 import { state } from "../_core/_state.ts";
 import { workerOptionsEnabled } from "./_unstable.ts";
+import { clearTimer, setTimer, sleep, type Timer, unrefTimer } from "../_core/_timers.ts";
 
 /** What the host needs to create a worker. */
 interface WorkerRequest {
@@ -64,7 +65,7 @@ const STOP_GRACE_MS = 3000;
 /** Resolves once none of `thread`'s code can run any more (or that cannot be known). */
 async function whenStopped(thread: Thread): Promise<void> {
   for (let ms = 1; thread.stopped() === false; ms = Math.min(ms * 2, 100)) {
-    await new Promise((resolve) => Deno.unrefTimer(setTimeout(resolve, ms)));
+    await sleep(ms, false);
   }
 }
 
@@ -161,7 +162,7 @@ class WorkerChild implements ChildHandle {
   /** The exit code that `terminate()` or `kill()` asked for, once asked. */
   #asked: number | undefined;
   #unstoppable = Promise.withResolvers<void>();
-  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  #graceTimer: Timer | undefined;
 
   get unstoppable(): Promise<void> {
     return this.#unstoppable.promise;
@@ -212,7 +213,7 @@ class WorkerChild implements ChildHandle {
   #finish(code: number): void {
     if (this.#done) return;
     this.#done = true;
-    clearTimeout(this.#graceTimer);
+    clearTimer(this.#graceTimer);
     this.#stop(false); // it exited by itself, or its thread is gone: nothing to wait for
     this.#link.close();
     this.#settle(code);
@@ -222,7 +223,7 @@ class WorkerChild implements ChildHandle {
   #ask(code: number): void {
     if (this.#done || this.#asked !== undefined) return;
     this.#asked = code;
-    const timer = this.#graceTimer = setTimeout(() => {
+    this.#graceTimer = unrefTimer(setTimer(() => {
       console.error(
         `Process '${this.#name}' did not stop within ${STOP_GRACE_MS} ms of terminate() or ` +
           "kill(): its worker thread runs synchronous code, which Deno cannot interrupt. It stays " +
@@ -232,8 +233,7 @@ class WorkerChild implements ChildHandle {
       // Asked to end, it is not listened to any more: no port of ours waits on it meanwhile.
       this.#link.close();
       this.#unstoppable.resolve();
-    }, STOP_GRACE_MS);
-    Deno.unrefTimer(timer);
+    }, STOP_GRACE_MS));
     this.#stop(true);
   }
 

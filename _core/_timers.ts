@@ -1,0 +1,66 @@
+// The package's timers, without Node's. On Deno 2.9 the global `setTimeout` and `setInterval`
+// make a `node:timers` Timeout, and the first one of each isolate loads that part of Deno's Node
+// compatibility layer (node:timers, async_hooks, errors): 6-12 ms measured, on the main thread
+// and again in every worker child, whose end (the exit rules wait with a keep-alive timer) or
+// first wait paid it. These go to deno_core's timer functions, which the globals wrap: the same
+// timer list (so they fire in order with the program's own), seen by the test sanitizers, an
+// error thrown from one reported as uncaught. Where those are missing, the globals serve.
+
+import { denoCore } from "./_deno_core.ts";
+
+declare const brand: unique symbol;
+/** A timer of this module. */
+export type Timer = { readonly [brand]: true };
+
+interface CoreTimers {
+  createTimer(
+    fn: () => void,
+    ms: number,
+    args: undefined,
+    repeat: boolean,
+    ref: boolean,
+  ): Timer;
+  cancelTimer(timer: Timer): void;
+  unrefTimer(timer: Timer): void;
+}
+
+const core = denoCore as Partial<CoreTimers> | undefined;
+
+const timers: CoreTimers = typeof core?.createTimer === "function" &&
+    typeof core.cancelTimer === "function" && typeof core.unrefTimer === "function"
+  ? core as CoreTimers
+  : {
+    createTimer: (fn, ms, _args, repeat) =>
+      (repeat ? setInterval(fn, ms) : setTimeout(fn, ms)) as unknown as Timer,
+    cancelTimer: (timer) => clearTimeout(timer as unknown as number),
+    unrefTimer: (timer) => Deno.unrefTimer(timer as unknown as number),
+  };
+
+/** Calls `fn` once, after `ms` milliseconds (at least 1, as `setTimeout`). */
+export function setTimer(fn: () => void, ms: number): Timer {
+  return timers.createTimer(fn, ms, undefined, false, true);
+}
+
+/** Calls `fn` every `ms` milliseconds until cleared (as `setInterval`). */
+export function setRepeating(fn: () => void, ms: number): Timer {
+  return timers.createTimer(fn, ms, undefined, true, true);
+}
+
+/** Cancels `timer`; nothing for `undefined` or one already fired or cleared. */
+export function clearTimer(timer: Timer | undefined): void {
+  if (timer !== undefined) timers.cancelTimer(timer);
+}
+
+/** Lets the program end while `timer` is pending; returns it. */
+export function unrefTimer(timer: Timer): Timer {
+  timers.unrefTimer(timer);
+  return timer;
+}
+
+/** Resolves after `ms` milliseconds; an unref'd wait (`ref` false) keeps no program alive. */
+export function sleep(ms: number, ref = true): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimer(resolve, ms);
+    if (!ref) unrefTimer(timer);
+  });
+}
