@@ -24,7 +24,9 @@ interface CoreTimers {
   unrefTimer(timer: Timer): void;
 }
 
-const core = denoCore as Partial<CoreTimers> | undefined;
+const core = denoCore as
+  | Partial<CoreTimers & { createSystemTimer(fn: () => void, ms: number, ref: boolean): Timer }>
+  | undefined;
 
 const timers: CoreTimers = typeof core?.createTimer === "function" &&
     typeof core.cancelTimer === "function" && typeof core.unrefTimer === "function"
@@ -55,6 +57,18 @@ export function clearTimer(timer: Timer | undefined): void {
 export function unrefTimer(timer: Timer): Timer {
   timers.unrefTimer(timer);
   return timer;
+}
+
+/**
+ * Calls `fn` once after `ms` milliseconds, for the package's own upkeep, as Deno's own internal
+ * timers do: unref'd, and not counted by the test sanitizers, for what it does is itself outside
+ * their view (it makes a spare Worker, ../process/_thread.ts) and may come after the test that
+ * caused it. `undefined` where this Deno has no such timers: the caller then does it at once.
+ */
+export function setUpkeepTimer(fn: () => void, ms: number): Timer | undefined {
+  return typeof core?.createSystemTimer === "function" && timers === core
+    ? core.createSystemTimer(fn, ms, false)
+    : undefined;
 }
 
 /** Resolves after `ms` milliseconds; an unref'd wait (`ref` false) keeps no program alive. */
