@@ -5,7 +5,7 @@
 // proxies). "subprocess": the worker pulls its next tasks through the package's RPC, handing back
 // the previous results in the same call.
 
-import { PortLink } from "../_core/_link.ts";
+import { PortLink, postOn } from "../_core/_link.ts";
 import {
   decode,
   encode,
@@ -136,12 +136,7 @@ class SharedSide {
     this.ctrl = ctrl;
     this.#port = port;
     this.rpc = new RpcEndpoint({ sameProcess: true, maps: canMap() }, caller);
-    const link = new PortLink({
-      post: (m, t) => port.postMessage(m, t),
-      listen: (fn) => port.onmessage = (e) => fn(e.data),
-      unref: () => (port as unknown as { unref(): void }).unref(),
-      close: () => port.close(),
-    });
+    const link = new PortLink(port);
     link.onmessage = (m) => {
       if (m.t === "oob") this.#takeOob((m as { v: unknown }).v);
       else this.rpc.handle(m);
@@ -180,7 +175,7 @@ class SharedSide {
       return;
     }
     try {
-      this.#port.postMessage({ t: "oob", v: msg }, transfer);
+      postOn(this.#port, { t: "oob", v: msg }, transfer);
     } catch (e) {
       throw new TypeError(`Cannot send ${path}: ${(e as Error).message}`);
     }

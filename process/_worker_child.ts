@@ -39,11 +39,7 @@ globalThis.addEventListener("unhandledrejection", (e) => fail(e, e.reason));
 
 function adopt(msg: AdoptMessage): void {
   setHostPort(msg.host);
-  const port = msg.link;
-  const l = link = new PortLink({
-    post: (m, t) => port.postMessage(m, t),
-    listen: (fn) => port.onmessage = (e) => fn(e.data),
-  });
+  const l = link = new PortLink(msg.link);
   l.onmessage = (m) => {
     if (m.t !== "start") return;
     const { payload } = m as StartMessage;

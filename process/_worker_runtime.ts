@@ -4,7 +4,7 @@
 // No worker keeps the program alive by itself (see ./_thread.ts): the exit rules do.
 
 import { wakeAll } from "../_core/_shm.ts";
-import { PortLink } from "../_core/_link.ts";
+import { PortLink, unrefPort } from "../_core/_link.ts";
 import {
   checkModulesReadable,
   type PermissionValue,
@@ -40,11 +40,6 @@ type HostMessage =
   | { op: "stop"; id: number; wait: boolean }
   | { op: "exit"; code: number }
   | { op: "exited"; id: number; code: number };
-
-/** Lets the program end while `port` waits for messages (Deno's MessagePort has `unref`). */
-function unref(port: MessagePort): void {
-  (port as MessagePort & { unref(): void }).unref();
-}
 
 /**
  * Creates a worker and reports its end; returns a function that stops it: `wait` when the stop
@@ -95,7 +90,7 @@ function createWorker(
   const adopt = { t: "adopt", link: req.link, host: host.port2 } satisfies AdoptMessage;
   thread.post(adopt, [req.link, host.port2]);
   serve(host.port1, (code) => finish(code, false));
-  unref(host.port1);
+  unrefPort(host.port1);
   return (wait) => finish(-15, wait);
 }
 
@@ -189,12 +184,7 @@ class WorkerChild implements ChildHandle {
     this.#name = spec.payload.self.name;
     this.exited = new Promise((resolve) => this.#settle = resolve);
     const { port1, port2 } = new MessageChannel();
-    this.#link = new PortLink({
-      post: (m, t) => port1.postMessage(m, t),
-      listen: (fn) => port1.onmessage = (e) => fn(e.data),
-      unref: () => unref(port1),
-      close: () => port1.close(),
-    });
+    this.#link = new PortLink(port1);
     this.#link.unref(); // the exit rules, not the link, keep the program alive for the child
     this.#link.onmessage = (msg) => {
       if (msg.t === "exit") this.#finish(this.#asked ?? (msg as ExitMessage).code);
