@@ -206,7 +206,7 @@ class WorkerChild implements ChildHandle {
     clearTimer(this.#graceTimer);
     this.#stop(false); // it exited by itself, or its thread is gone: nothing to wait for
     this.#link.close();
-    this.#settle(code);
+    this.#link.closed().then(() => this.#settle(code)); // nothing of it left running then
   }
 
   /** Asks the host to stop the thread; the child has exited once the thread is gone. */
