@@ -223,10 +223,12 @@ function takeSpare(): WebThread | undefined {
 }
 
 function startWeb(spec: ThreadSpec): Thread {
+  // measured before a worker is made here, which takes longer than BACK_TO_BACK_MS
+  const backToBack = endedAt !== undefined && performance.now() - endedAt < BACK_TO_BACK_MS;
   const t = (!spec.permissions && takeSpare()) || makeWeb(spec.name, spec.permissions);
   t.owner = spec;
   if (!spec.permissions && endedAt !== undefined) {
-    if (performance.now() - endedAt < BACK_TO_BACK_MS) spareSoon();
+    if (backToBack) spareSoon();
     else spareAfter(SPARE_AFTER_MS);
   }
   return {
