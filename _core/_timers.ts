@@ -5,6 +5,7 @@
 // first wait paid it. These go to deno_core's timer functions, which the globals wrap: the same
 // timer list (so they fire in order with the program's own), seen by the test sanitizers, an
 // error thrown from one reported as uncaught. Where those are missing, the globals serve.
+// cluster/ keeps the globals: its Redis client loads Node's layer anyway.
 
 import { denoCore } from "./_deno_core.ts";
 
@@ -38,14 +39,20 @@ const timers: CoreTimers = typeof core?.createTimer === "function" &&
     unrefTimer: (timer) => Deno.unrefTimer(timer as unknown as number),
   };
 
-/** Calls `fn` once, after `ms` milliseconds (at least 1, as `setTimeout`). */
+/**
+ * The longest delay a timer takes (~24.8 days): a longer one would fire after 1 ms, as it does
+ * with `setTimeout`, so it is cut to this, which no wait of the package outlasts in practice.
+ */
+const LONGEST_MS = 2 ** 31 - 1;
+
+/** Calls `fn` once, after `ms` milliseconds (at least 1, as `setTimeout`; ~24.8 days at most). */
 export function setTimer(fn: () => void, ms: number): Timer {
-  return timers.createTimer(fn, ms, undefined, false, true);
+  return timers.createTimer(fn, Math.min(ms, LONGEST_MS), undefined, false, true);
 }
 
-/** Calls `fn` every `ms` milliseconds until cleared (as `setInterval`). */
+/** Calls `fn` every `ms` milliseconds until cleared (as `setInterval`; ~24.8 days at most). */
 export function setRepeating(fn: () => void, ms: number): Timer {
-  return timers.createTimer(fn, ms, undefined, true, true);
+  return timers.createTimer(fn, Math.min(ms, LONGEST_MS), undefined, true, true);
 }
 
 /** Cancels `timer`; nothing for `undefined` or one already fired or cleared. */

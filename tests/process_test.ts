@@ -167,6 +167,12 @@ for (const startMethod of METHODS) {
     await p.join();
   });
 
+  t("Process.join(timeout) with a timeout past a timer's longest (2^31 - 1 ms) waits", async () => {
+    const p = started({ target: sleep, args: [100], startMethod });
+    await p.join(3e9); // a timer of more than 2^31 - 1 ms would fire at once
+    assert.equal(p.exitCode, 0);
+  });
+
   t("Process.join() stops waiting when its signal aborts", async () => {
     const p = started({ target: sleep, args: [30_000], startMethod });
     const controller = new AbortController();
