@@ -4,6 +4,7 @@
 
 import { cloneFromBytes, cloneToBytes } from "./_clone.ts";
 import { readTree, TreeWriter } from "./_tree.ts";
+import { clearTimer, setTimer, unrefTimer } from "./_timers.ts";
 
 const TREE = 0;
 const V8 = 1;
@@ -78,12 +79,24 @@ export class PortLink implements Link {
   /**
    * Resolves once the port's receive, pending when {@link close} was called, has ended. Deno
    * ends it a little after `close()` (0.1-0.3 ms measured, some ms on a loaded machine): a
-   * join that settled before would leave it running, for the test sanitizers to see.
+   * join that settled before would leave it running, for the test sanitizers to see. Should a
+   * Deno never end it, this resolves after CLOSE_WAIT_MS all the same.
    */
   closed(): Promise<void> {
-    return this.#receiving ?? Promise.resolve();
+    const receiving = this.#receiving;
+    if (!receiving) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = unrefTimer(setTimer(resolve, CLOSE_WAIT_MS));
+      receiving.then(() => {
+        clearTimer(timer);
+        resolve();
+      });
+    });
   }
 }
+
+/** The longest {@link PortLink.closed} waits for the port's receive to end. */
+const CLOSE_WAIT_MS = 100;
 
 /** The receive that Deno's MessagePort has pending (a symbol-keyed field), where it has one. */
 function pendingReceive(port: MessagePort): Promise<unknown> | undefined {
