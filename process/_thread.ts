@@ -158,10 +158,11 @@ function makeWeb(name: string, permissions: ThreadSpec["permissions"]): WebThrea
 // module left to import. A program that replaces its children (start, join, start again; a pool
 // that recycles its workers) gets each from a spare; one that starts its children together and
 // keeps them (a pool's start) makes none, which would only take the CPU from them as they start.
-// When the spare is made: a start that comes as a child ends (back to back) has it made at once,
-// while its own child runs, for the next start may come as soon; any other start has it made
-// once its child ended, or has run for SPARE_AFTER_MS, for a short child's exit is heard on this
-// thread, which the making blocks (measured: start + join 200 ms apart, 14-18 -> ~8 ms).
+// When the spare is made: a start that took none, or came soon after a child ended (within
+// BACK_TO_BACK_MS: the next start may come as soon), has the next made at once, while its own
+// child runs; a start that took one, later, has the next made SETTLE_MS after its child ended
+// (once that child's join settled), or once its child ran SPARE_AFTER_MS: a short child's exit
+// is heard on this thread, which the making blocks (start + join 200 ms apart: 14-18 -> ~8 ms).
 // A spare holds no port, timer or other op of this thread (the test sanitizers see nothing of a
 // Worker), keeps no program alive (unref'd as every child), and is replaced once taken. It has
 // this process's permissions of the time it was made, so it is dropped when they changed
@@ -172,10 +173,16 @@ let spare: WebThread | undefined;
 /** This process's permissions when the spare was made. */
 let spareGrants = "";
 let spareDue = false;
-/** When a web Worker child of this program was last told to end (`performance.now()`), if one was. */
+/** When a web Worker child was last told to end (`performance.now()`), if one was. */
 let endedAt: number | undefined;
-/** A start within this many milliseconds of a child's end replaces children back to back. */
-const BACK_TO_BACK_MS = 1;
+/**
+ * A start within this many milliseconds of a child's end replaces children one after another
+ * (a join settles 0.1-2 ms after the end, measured, and a program may do some work before it
+ * starts the next).
+ */
+const BACK_TO_BACK_MS = 10;
+/** How long after a child's end its join has surely settled. */
+const SETTLE_MS = 5;
 /** How long the child that took a spare runs before the next spare is made anyway. */
 const SPARE_AFTER_MS = 50;
 /** The timer that makes the next spare, while one is owed. */
@@ -224,18 +231,19 @@ function takeSpare(): WebThread | undefined {
 
 function startWeb(spec: ThreadSpec): Thread {
   // measured before a worker is made here, which takes longer than BACK_TO_BACK_MS
-  const backToBack = endedAt !== undefined && performance.now() - endedAt < BACK_TO_BACK_MS;
-  const t = (!spec.permissions && takeSpare()) || makeWeb(spec.name, spec.permissions);
+  const soon = endedAt !== undefined && performance.now() - endedAt < BACK_TO_BACK_MS;
+  const taken = spec.permissions ? undefined : takeSpare();
+  const t = taken ?? makeWeb(spec.name, spec.permissions);
   t.owner = spec;
   if (!spec.permissions && endedAt !== undefined) {
-    if (backToBack) spareSoon();
+    if (soon || !taken) spareSoon();
     else spareAfter(SPARE_AFTER_MS);
   }
   return {
     post: (msg, transfer) => t.w.postMessage(msg, transfer),
     terminate: () => {
       endedAt = performance.now();
-      if (spareTimer !== undefined) spareAfter(0); // after the join this end settles
+      if (spareTimer !== undefined) spareAfter(SETTLE_MS);
       t.w.terminate();
     },
     stopped: () => threadGone(t.tid),
