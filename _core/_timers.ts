@@ -79,7 +79,7 @@ export function setUpkeepTimer(fn: () => void, ms: number): Timer | undefined {
 }
 
 /** Resolves after `ms` milliseconds; an unref'd wait (`ref` false) keeps no program alive. */
-export function sleep(ms: number, ref = true): Promise<void> {
+export function delay(ms: number, ref = true): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimer(resolve, ms);
     if (!ref) unrefTimer(timer);

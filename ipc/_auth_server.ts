@@ -4,7 +4,7 @@
 
 import { type Address, addressLabel, bind, type BoundSocket, noDelay } from "./_socket.ts";
 import { HANDSHAKE_TIMEOUT, serverHandshake } from "./_handshake.ts";
-import { clearTimer, setTimer, sleep, unrefTimer } from "../_core/_timers.ts";
+import { clearTimer, delay, setTimer, unrefTimer } from "../_core/_timers.ts";
 
 function closeQuietly(conn: Deno.Conn): void {
   try {
@@ -103,7 +103,7 @@ export class AuthServer {
         conn = await this.#bound.listener.accept();
       } catch {
         if (this.#closed) break;
-        await sleep(10); // e.g. out of file descriptors: retry
+        await delay(10); // e.g. out of file descriptors: retry
         continue;
       }
       this.#admit(conn);

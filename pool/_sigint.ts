@@ -2,7 +2,7 @@
 // a Python program's pool workers go with it. The listener is installed only while a pool lives.
 
 import { onMainThread } from "../_core/_state.ts";
-import { sleep } from "../_core/_timers.ts";
+import { delay } from "../_core/_timers.ts";
 
 /** A live pool, as Ctrl-C ends it. */
 export interface Interruptible {
@@ -20,7 +20,7 @@ async function onSigint(): Promise<void> {
   console.error(`Interrupted (SIGINT): ending ${workers} pool worker(s) and exiting`);
   await Promise.race([
     Promise.all(pools.map((p) => p.interrupt())),
-    sleep(2000),
+    delay(2000),
   ]);
   Deno.exit(130);
 }

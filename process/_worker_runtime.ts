@@ -15,7 +15,7 @@ import type { ChildHandle, ExitMessage, Runtime, SpawnSpec, StartMessage } from 
 import { ENTRY, startThread, type Thread } from "./_thread.ts";
 import { state } from "../_core/_state.ts";
 import { workerOptionsEnabled } from "./_unstable.ts";
-import { clearTimer, setTimer, sleep, type Timer, unrefTimer } from "../_core/_timers.ts";
+import { clearTimer, delay, setTimer, type Timer, unrefTimer } from "../_core/_timers.ts";
 
 /** What the host needs to create a worker. */
 interface WorkerRequest {
@@ -60,7 +60,7 @@ const STOP_GRACE_MS = 3000;
 /** Resolves once none of `thread`'s code can run any more (or that cannot be known). */
 async function whenStopped(thread: Thread): Promise<void> {
   for (let ms = 1; thread.stopped() === false; ms = Math.min(ms * 2, 100)) {
-    await sleep(ms, false);
+    await delay(ms, false);
   }
 }
 
