@@ -1,6 +1,6 @@
-// The message transports between a parent and a child: MessagePort-like objects for workers,
-// and length-prefixed frames over a Unix socket for subprocesses: plain data as a tree
-// (./_tree.ts, a small fraction of the cost), anything else in structured clone's bytes (./_clone.ts).
+// The message transports between a parent and a child: MessagePorts for workers, and
+// length-prefixed frames over a Unix socket for subprocesses: plain data as a tree (./_tree.ts,
+// a small fraction of the cost), anything else in structured clone's bytes (./_clone.ts).
 
 import { cloneFromBytes, cloneToBytes } from "./_clone.ts";
 import { readTree, TreeWriter } from "./_tree.ts";

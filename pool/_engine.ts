@@ -320,7 +320,7 @@ export class Engine {
     const task = this.#pending.get(id);
     if (!task) return;
     this.#pending.delete(id);
-    if (task.timer !== undefined) clearTimer(task.timer);
+    clearTimer(task.timer);
     this.#busyAdd(-1);
     task.done(ok, value);
   }

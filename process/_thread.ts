@@ -164,7 +164,7 @@ function makeWeb(name: string, permissions: ThreadSpec["permissions"]): WebThrea
 // (once that child's join settled), or once its child ran SPARE_AFTER_MS: a short child's exit
 // is heard on this thread, which the making blocks (start + join 200 ms apart: 14-18 -> ~8 ms).
 // A spare holds no port, timer or other op of this thread (the test sanitizers see nothing of a
-// Worker), keeps no program alive (unref'd as every child), and is replaced once taken. It has
+// Worker, nor of the upkeep timer that makes it), keeps no program alive (unref'd as every child), and is replaced once taken. It has
 // this process's permissions of the time it was made, so it is dropped when they changed
 // (`Deno.permissions.revoke`) before it is taken.
 
